@@ -1,0 +1,56 @@
+# The two commands a user needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+BUNDLE := tb_lr_plugin/static/index.js
+DEMO_LOGDIR ?= logs/demo
+PORT ?= 6006
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: demo test test-py test-js lint bench soak build clean install
+
+$(VENV)/.deps: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24" "setuptools>=70" wheel
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+$(BUNDLE): frontend/node_modules/.package-lock.json $(shell find frontend/src -type f 2>/dev/null) frontend/build.mjs
+	cd frontend && npm run build
+
+build: $(BUNDLE)
+
+$(VENV)/.installed: $(VENV)/.deps setup.py $(BUNDLE)
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(PY) examples/demo.py --logdir $(DEMO_LOGDIR)
+	@echo "Open http://127.0.0.1:$(PORT)/#learning_rate"
+	$(VENV)/bin/tensorboard --logdir $(DEMO_LOGDIR) --host 127.0.0.1 --port $(PORT)
+
+lint: $(VENV)/.deps
+	$(VENV)/bin/ruff check .
+
+test-py: install
+	$(VENV)/bin/pytest
+
+test-js: frontend/node_modules/.package-lock.json
+	cd frontend && npm test
+
+test: install lint test-js test-py
+
+bench: install
+	$(PY) bench/run.py
+
+soak: install
+	$(PY) bench/soak.py
+
+clean:
+	rm -rf $(VENV) frontend/node_modules tb_lr_plugin/static build *.egg-info logs test-artifacts

@@ -1,0 +1,1 @@
+"""Keras callbacks that record learning rates for the Learning Rate tab."""

@@ -1,0 +1,47 @@
+"""tb-lr-plugin: a TensorBoard tab for learning rates and plateau decisions."""
+
+import os
+import shutil
+import subprocess
+
+from setuptools import setup
+from setuptools.command.build_py import build_py
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUNDLE = os.path.join(HERE, "tb_lr_plugin", "static", "index.js")
+
+
+class BuildWithFrontend(build_py):
+    """Builds the frontend first when the bundle is missing and npm is here."""
+
+    def run(self):
+        if not os.path.exists(BUNDLE) and shutil.which("npm"):
+            frontend = os.path.join(HERE, "frontend")
+            if os.path.exists(os.path.join(frontend, "package.json")):
+                subprocess.check_call(["npm", "ci", "--no-audit", "--no-fund"], cwd=frontend)
+                subprocess.check_call(["npm", "run", "build"], cwd=frontend)
+        super().run()
+
+
+setup(
+    name="tb-lr-plugin",
+    version="0.1.0",
+    description="TensorBoard tab for learning rates, schedules and ReduceLROnPlateau decisions",
+    long_description=open(os.path.join(HERE, "README.md"), encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=["tb_lr_plugin", "tb_lr_plugin.callbacks"],
+    package_dir={"tb_lr_plugin.callbacks": "callbacks"},
+    package_data={"tb_lr_plugin": ["static/*", "static/**/*"]},
+    install_requires=["tensorboard>=2.16", "werkzeug", "numpy"],
+    extras_require={
+        "tensorflow": ["tensorflow>=2.16"],
+        "test": ["pytest>=8", "ruff"],
+    },
+    entry_points={
+        "tensorboard_plugins": ["learning_rate = tb_lr_plugin.plugin:LearningRateLoader"],
+        "console_scripts": ["tb-lr-audit = tb_lr_plugin.cli:main"],
+    },
+    cmdclass={"build_py": BuildWithFrontend},
+)

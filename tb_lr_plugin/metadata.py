@@ -1,0 +1,207 @@
+"""The summary format: the one contract between writer and readers.
+
+Every record of this plugin is a TensorBoard summary value whose metadata
+names the plugin `learning_rate`, sets `DATA_CLASS_TENSOR`, and carries a
+small JSON document in `plugin_data.content`:
+
+    {"version": 1, "kind": "<kind>", ...}
+
+The kinds and their tensors (see docs/format.md for the full story):
+
+- `lr` (tag `lr/<optimizer>`): float64 `[n, 3]`, columns step, planned,
+  actual. The metadata also names the optimizer.
+- `batch` (tag `batch/<metric>`): float64 `[n, 2]`, columns step, value.
+- `epochs`, `events`, `plateau`, `session`: a UTF-8 JSON string scalar
+  holding a list of objects.
+
+A record's event step is the first step it covers, so that TensorBoard's
+own "a restart purges later steps" logic never drops rows written before
+the restart. Many rows go in one record, so a run of any length needs few
+records; the plugin's loader also asks TensorBoard to keep every record of
+this plugin (`samples_per_plugin`), so nothing is lost to sampling.
+"""
+
+import json
+import logging
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_NAME = "learning_rate"
+
+# Bump when a reader of the previous version would misread new data.
+PROTO_VERSION = 1
+
+KIND_LR = "lr"
+KIND_BATCH = "batch"
+KIND_EPOCHS = "epochs"
+KIND_EVENTS = "events"
+KIND_PLATEAU = "plateau"
+KIND_SESSION = "session"
+
+JSON_KINDS = (KIND_EPOCHS, KIND_EVENTS, KIND_PLATEAU, KIND_SESSION)
+ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2}
+
+TAG_EPOCHS = "epochs"
+TAG_EVENTS = "events"
+TAG_PLATEAU = "plateau"
+TAG_SESSION = "session"
+
+# Event kinds (the `kind` field of an `events` item).
+EVENT_REDUCTION = "reduction"
+EVENT_COOLDOWN = "cooldown"
+EVENT_MIN_LR_FLOOR = "min_lr_floor"
+EVENT_LR_CHANGE = "lr_change"
+EVENT_SCHEDULER = "scheduler"
+
+
+def lr_tag(optimizer):
+    """Returns the tag of an optimizer's planned/actual series."""
+    return f"lr/{optimizer}"
+
+
+def batch_tag(metric):
+    """Returns the tag of a per-step metric series (e.g. `batch/loss`)."""
+    return f"batch/{metric}"
+
+
+def create_summary_metadata(kind, **fields):
+    """Creates the `SummaryMetadata` of one of this plugin's tags.
+
+    Args:
+      kind: one of the `KIND_*` constants.
+      **fields: JSON-serialisable extras, such as `optimizer` for `lr`.
+
+    Returns:
+      A `summary_pb2.SummaryMetadata` with `DATA_CLASS_TENSOR`.
+
+    Example:
+      >>> create_summary_metadata(KIND_LR, optimizer="adam").plugin_data.plugin_name
+      'learning_rate'
+    """
+    if kind not in ARRAY_KINDS and kind not in JSON_KINDS:
+        raise ValueError(f"Unknown record kind: {kind!r}")
+    content = dict(fields, version=PROTO_VERSION, kind=kind)
+    return summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME,
+            content=json.dumps(content, sort_keys=True).encode("utf-8"),
+        ),
+        data_class=summary_pb2.DATA_CLASS_TENSOR,
+    )
+
+
+_warned_versions = set()
+
+
+def parse_plugin_metadata(content):
+    """Parses `plugin_data.content` of one of this plugin's tags.
+
+    Args:
+      content: the `bytes` of `SummaryMetadata.plugin_data.content`.
+
+    Returns:
+      A dict with at least `version` and `kind`, or `None` when the content
+      is malformed or written by a newer version than this reader knows (in
+      which case one warning per version is logged and the tag is skipped).
+
+    Raises:
+      TypeError: `content` is not `bytes`.
+    """
+    if not isinstance(content, bytes):
+        raise TypeError(f"Content type not understood: {type(content)!r}")
+    try:
+        parsed = json.loads(content.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        logger.warning("Skipping learning_rate data with malformed metadata")
+        return None
+    if not isinstance(parsed, dict) or not isinstance(parsed.get("version"), int):
+        logger.warning("Skipping learning_rate data with malformed metadata")
+        return None
+    version = parsed["version"]
+    if version > PROTO_VERSION:
+        if version not in _warned_versions:
+            _warned_versions.add(version)
+            logger.warning(
+                "Skipping learning_rate data of format version %d; this reader "
+                "knows up to version %d. Upgrade tb-lr-plugin to read it.",
+                version,
+                PROTO_VERSION,
+            )
+        return None
+    kind = parsed.get("kind")
+    if kind not in ARRAY_KINDS and kind not in JSON_KINDS:
+        logger.warning("Skipping learning_rate data of unknown kind %r", kind)
+        return None
+    return parsed
+
+
+def array_to_tensor_proto(rows):
+    """Encodes a 2-D float64 array as a `TensorProto` (raw little-endian)."""
+    rows = np.ascontiguousarray(rows, dtype="<f8")
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_DOUBLE,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in rows.shape]
+        ),
+        tensor_content=rows.tobytes(),
+    )
+
+
+def json_to_tensor_proto(items):
+    """Encodes a list of JSON-serialisable objects as a string scalar."""
+    # allow_nan: NaN/inf losses are data worth keeping; JSON readers here
+    # (Python's json) accept them, and the HTTP layer re-encodes them.
+    return tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_STRING,
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(),
+        string_val=[json.dumps(items, separators=(",", ":")).encode("utf-8")],
+    )
+
+
+def decode_array(value, width):
+    """Decodes an `lr` or `batch` record into a float64 `[n, width]` array.
+
+    Args:
+      value: a numpy array (from the data provider) or a `TensorProto`.
+      width: the number of columns the kind has.
+
+    Returns:
+      A float64 array of shape `[n, width]`, or `None` if malformed.
+    """
+    if isinstance(value, tensor_pb2.TensorProto):
+        if value.dtype != types_pb2.DT_DOUBLE:
+            return None
+        shape = tuple(d.size for d in value.tensor_shape.dim)
+        data = value.tensor_content
+        if len(shape) != 2 or len(data) != 8 * shape[0] * shape[1]:
+            return None
+        value = np.frombuffer(data, dtype="<f8").reshape(shape)
+    arr = np.asarray(value)
+    if arr.ndim != 2 or arr.shape[1] != width or arr.dtype.kind != "f":
+        return None
+    return arr.astype(np.float64, copy=False)
+
+
+def decode_json(value):
+    """Decodes a JSON-list record. Returns a list of dicts, or `None`."""
+    if isinstance(value, tensor_pb2.TensorProto):
+        if value.dtype != types_pb2.DT_STRING or len(value.string_val) != 1:
+            return None
+        raw = value.string_val[0]
+    else:
+        arr = np.asarray(value)
+        if arr.shape != () or arr.dtype.kind not in "SOU":
+            return None
+        raw = arr.item()
+    try:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8")
+        items = json.loads(raw)
+    except (UnicodeDecodeError, ValueError, TypeError):
+        return None
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        return None
+    return items

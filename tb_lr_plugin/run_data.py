@@ -1,0 +1,139 @@
+"""One run's records, put back together: the model every reader shares.
+
+The plugin (through TensorBoard's data provider) and the CLI (through
+TensorBoard's event-file loader) both turn what they read into
+`(tag, metadata, wall_time, step, value)` records and hand them to
+`assemble()`, so the browser and the terminal always see the same data.
+
+Rules, in the order records were written (wall time, then file order):
+- a `session` record (one per `fit` call) starting at step `r` drops
+  everything previously recorded after step `r`: a resume from an earlier
+  checkpoint replaces the steps it re-runs instead of duplicating them;
+- rows for the same step keep the last value written.
+"""
+
+import dataclasses
+
+import numpy as np
+
+from tb_lr_plugin import metadata
+
+
+@dataclasses.dataclass
+class RunData:
+    """Everything the learning-rate plugin recorded for one run.
+
+    Attributes:
+      optimizers: `{name: float64 [n, 3] array}` of step, planned, actual,
+        sorted by step with unique steps.
+      batch: `{metric: float64 [n, 2] array}` of step, value.
+      epochs: `[{"epoch", "step", "logs": {...}}]`, one per epoch.
+      events: event dicts (see the contract), sorted by step.
+      plateau: per-epoch `ReduceLROnPlateau` state dicts.
+      sessions: one dict per `fit` call (configuration, optimizers, plan).
+      skipped: how many records could not be decoded.
+    """
+
+    optimizers: dict = dataclasses.field(default_factory=dict)
+    batch: dict = dataclasses.field(default_factory=dict)
+    epochs: list = dataclasses.field(default_factory=list)
+    events: list = dataclasses.field(default_factory=list)
+    plateau: list = dataclasses.field(default_factory=list)
+    sessions: list = dataclasses.field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def empty(self):
+        return not (self.optimizers or self.events or self.epochs or self.batch)
+
+
+def _dedupe_rows(chunks, width):
+    if not chunks:
+        return np.zeros((0, width))
+    rows = np.concatenate(chunks)
+    # Keep the last row written for each step: unique on the reversed array
+    # finds first occurrences, which are the last ones in write order.
+    steps = rows[::-1, 0]
+    _, idx = np.unique(steps, return_index=True)
+    return rows[::-1][idx]
+
+
+def assemble(records):
+    """Builds a `RunData` from one run's records.
+
+    Args:
+      records: iterable of `(tag, meta, wall_time, step, value)` where
+        `meta` is the dict `metadata.parse_plugin_metadata` returned and
+        `value` a numpy array or `TensorProto`.
+
+    Returns:
+      A `RunData`.
+
+    Example:
+      >>> from tb_lr_plugin import metadata as m
+      >>> meta = {"version": 1, "kind": "lr", "optimizer": "adam"}
+      >>> run = assemble([("lr/adam", meta, 1.0, 1, [[1, 0.1, 0.1]])])
+      >>> run.optimizers["adam"].tolist()
+      [[1.0, 0.1, 0.1]]
+    """
+    decoded = []
+    skipped = 0
+    for order, (tag, meta, wall_time, step, value) in enumerate(records):
+        kind = meta.get("kind")
+        if kind in metadata.ARRAY_KINDS:
+            item = metadata.decode_array(value, metadata.ARRAY_KINDS[kind])
+            if item is not None:
+                item = item[np.isfinite(item[:, 0])]
+        else:
+            item = metadata.decode_json(value)
+        if item is None:
+            skipped += 1
+            continue
+        decoded.append((wall_time, order, kind, tag, meta, step, item))
+    decoded.sort(key=lambda d: (d[0], d[1]))
+
+    run = RunData(skipped=skipped)
+    arrays = {}  # (kind, name) -> [chunks]
+    lists = {k: [] for k in metadata.JSON_KINDS}
+    for _, _, kind, tag, meta, _, item in decoded:
+        if kind == metadata.KIND_SESSION:
+            for session in item:
+                start = session.get("start_step")
+                if isinstance(start, (int, float)):
+                    _truncate(arrays, lists, start)
+            lists[kind].extend(item)
+        elif kind in metadata.ARRAY_KINDS:
+            name = meta.get("optimizer" if kind == metadata.KIND_LR else "metric")
+            if not isinstance(name, str):
+                name = tag.split("/", 1)[-1]
+            arrays.setdefault((kind, name), []).append(item)
+        else:
+            lists[kind].extend(i for i in item if _has_step(i))
+
+    for (kind, name), chunks in arrays.items():
+        rows = _dedupe_rows(chunks, metadata.ARRAY_KINDS[kind])
+        target = run.optimizers if kind == metadata.KIND_LR else run.batch
+        target[name] = rows
+    run.epochs = _last_per_key(lists[metadata.KIND_EPOCHS], "epoch")
+    run.plateau = _last_per_key(lists[metadata.KIND_PLATEAU], "epoch")
+    run.events = sorted(lists[metadata.KIND_EVENTS], key=lambda e: e["step"])
+    run.sessions = lists[metadata.KIND_SESSION]
+    return run
+
+
+def _has_step(item):
+    return isinstance(item.get("step"), (int, float))
+
+
+def _truncate(arrays, lists, start):
+    for key, chunks in arrays.items():
+        arrays[key] = [c[c[:, 0] <= start] for c in chunks]
+    for kind in (metadata.KIND_EPOCHS, metadata.KIND_EVENTS, metadata.KIND_PLATEAU):
+        lists[kind][:] = [i for i in lists[kind] if i["step"] <= start]
+
+
+def _last_per_key(items, key):
+    by_key = {}
+    for item in items:
+        by_key[item.get(key)] = item
+    return sorted(by_key.values(), key=lambda i: (i.get("step", 0), str(i.get(key))))

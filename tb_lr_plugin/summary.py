@@ -1,0 +1,191 @@
+"""Writing this plugin's records to a TF event file, without TensorFlow.
+
+`EventWriter` is what the callbacks call. It encodes records with
+TensorBoard's protos and `metadata.py`, keeps them in memory, and appends
+them to its own event file on `flush()` with one `write` call, so a process
+killed at any moment leaves every earlier flush readable and at most one
+truncated record at the tail (which every reader skips).
+
+A logger must never hurt the training: an `OSError` while writing is
+warned about once and the records stay buffered (up to a bound) for the
+next flush, so a disk that fills and frees, or a log directory deleted and
+recreated, loses as little as possible.
+"""
+
+import itertools
+import os
+import socket
+import threading
+import time
+import warnings
+
+import numpy as np
+from tensorboard.compat.proto import event_pb2, summary_pb2
+
+from tb_lr_plugin import metadata, record
+
+# Records kept while the disk refuses them; past this the oldest go.
+_MAX_PENDING_BYTES = 256 << 20
+_file_counter = itertools.count()
+
+
+class EventWriter:
+    """Appends this plugin's records to one new event file in `logdir`.
+
+    Args:
+      logdir: the run directory (created if missing).
+      filename_suffix: appended to the event file name.
+
+    Example:
+      >>> w = EventWriter("/tmp/logs/run1")
+      >>> w.add_array(metadata.KIND_LR, "lr/adam", [[1, 1e-3, 1e-3]], optimizer="adam")
+      >>> w.flush()
+      True
+    """
+
+    def __init__(self, logdir, filename_suffix=".lr"):
+        self._logdir = os.fspath(logdir)
+        self._suffix = filename_suffix
+        self._lock = threading.Lock()
+        self._pending = []
+        self._pending_bytes = 0
+        self._fd = None
+        self._path = None
+        self._tags_in_file = set()
+        self._warned = False
+        self.closed = False
+
+    @property
+    def path(self):
+        """The event file currently written to (`None` before the first flush)."""
+        return self._path
+
+    def add_array(self, kind, tag, rows, **fields):
+        """Buffers a float64 `[n, width]` record (`lr` or `batch`).
+
+        Args:
+          kind: `metadata.KIND_LR` or `metadata.KIND_BATCH`.
+          tag: the record's tag, from `metadata.lr_tag` / `metadata.batch_tag`.
+          rows: array-like `[n, width]` whose first column is the step.
+          **fields: extra metadata fields (the optimizer's name for `lr`).
+        """
+        rows = np.asarray(rows, dtype=np.float64)
+        if len(rows):
+            proto = metadata.array_to_tensor_proto(rows)
+            self._add(kind, tag, int(rows[0, 0]), proto, fields)
+
+    def add_json(self, kind, tag, items, step):
+        """Buffers a JSON-list record (`epochs`, `events`, `plateau`, `session`).
+
+        Args:
+          kind: one of `metadata.JSON_KINDS`.
+          tag: the record's tag.
+          items: a non-empty list of JSON-serialisable dicts.
+          step: the step of the first item.
+        """
+        if items:
+            self._add(kind, tag, int(step), metadata.json_to_tensor_proto(items), {})
+
+    def _add(self, kind, tag, step, tensor, fields):
+        with self._lock:
+            self._pending.append((kind, tag, step, tensor, fields, time.time()))
+
+    def _encode(self, kind, tag, step, tensor, fields, wall_time):
+        value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
+        if tag not in self._tags_in_file:
+            value.metadata.CopyFrom(metadata.create_summary_metadata(kind, **fields))
+            self._tags_in_file.add(tag)
+        event = event_pb2.Event(
+            wall_time=wall_time, step=step, summary=summary_pb2.Summary(value=[value])
+        )
+        return record.frame(event.SerializeToString())
+
+    def _open(self):
+        os.makedirs(self._logdir, exist_ok=True)
+        name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
+            int(time.time()),
+            socket.gethostname(),
+            os.getpid(),
+            next(_file_counter),
+            self._suffix,
+        )
+        path = os.path.join(self._logdir, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        header = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
+        _write_all(fd, record.frame(header.SerializeToString()))
+        self._fd, self._path = fd, path
+        self._tags_in_file = set()
+
+    def _file_is_gone(self):
+        try:
+            return os.fstat(self._fd).st_nlink == 0
+        except OSError:
+            return True
+
+    def flush(self):
+        """Writes every buffered record. Never raises.
+
+        Returns:
+          True if everything buffered is now in the file.
+        """
+        with self._lock:
+            if not self._pending or self.closed:
+                return not self._pending
+            try:
+                if self._fd is not None and self._file_is_gone():
+                    # The directory was removed under us: start a new file
+                    # rather than writing into an unlinked inode.
+                    self._close_fd()
+                if self._fd is None:
+                    self._open()
+                tags_before = set(self._tags_in_file)
+                data = b"".join(self._encode(*p) for p in self._pending)
+                try:
+                    _write_all(self._fd, data)
+                except OSError:
+                    self._tags_in_file = tags_before
+                    raise
+                self._pending = []
+                return True
+            except OSError as e:
+                self._warn(e)
+                self._trim_pending()
+                return False
+
+    def _trim_pending(self):
+        size = sum(p[3].ByteSize() for p in self._pending)
+        while size > _MAX_PENDING_BYTES and len(self._pending) > 1:
+            size -= self._pending.pop(0)[3].ByteSize()
+
+    def _warn(self, error):
+        if not self._warned:
+            self._warned = True
+            warnings.warn(
+                f"tb_lr_plugin could not write learning-rate logs to "
+                f"{self._logdir!r} ({error}); training goes on, and writing "
+                f"will be retried at the next flush.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+    def _close_fd(self):
+        if self._fd is not None:
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
+        self._fd = None
+
+    def close(self):
+        """Flushes and closes the file. Never raises."""
+        self.flush()
+        with self._lock:
+            self._close_fd()
+            self.closed = True
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
