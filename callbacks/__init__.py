@@ -1,1 +1,18 @@
-"""Keras callbacks that record learning rates for the Learning Rate tab."""
+"""Keras callbacks that record learning rates for the Learning Rate tab.
+
+Example:
+
+```python
+from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
+
+model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[
+    ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=3),
+    LearningRateLogger("logs/run1"),
+])
+```
+"""
+
+from tb_lr_plugin.callbacks.learning_rate_logger import LearningRateLogger
+from tb_lr_plugin.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
+
+__all__ = ["LearningRateLogger", "ReduceLROnPlateau"]

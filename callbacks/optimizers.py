@@ -1,0 +1,189 @@
+"""What the callbacks need to know about a model's optimizers, read cheaply.
+
+Keras hides the learning rate in several shapes: a variable, a
+`LearningRateSchedule`, a callable; optimizers wrapped for loss scaling
+(`inner_optimizer`) or grouped (`optimizers`). This module finds the
+optimizers that really apply updates and reads or evaluates their learning
+rates in bulk, off the training hot path.
+"""
+
+import functools
+import json
+import os
+import re
+
+import numpy as np
+from keras import backend, ops
+from keras.optimizers.schedules import LearningRateSchedule
+
+
+def unwrap(optimizer):
+    """Returns the optimizer that applies updates (loss scaling unwrapped)."""
+    seen = set()
+    while hasattr(optimizer, "inner_optimizer") and id(optimizer) not in seen:
+        seen.add(id(optimizer))
+        optimizer = optimizer.inner_optimizer
+    return optimizer
+
+
+def named_optimizers(optimizer):
+    """Lists `(name, optimizer)` for every optimizer that applies updates.
+
+    Args:
+      optimizer: `model.optimizer`.
+
+    Returns:
+      A list of `(unique name, unwrapped optimizer)`; several for an
+      optimizer that exposes `optimizers`, as Keras's own callbacks read it.
+    """
+    if optimizer is None:
+        return []
+    outer = unwrap(optimizer)
+    members = getattr(outer, "optimizers", None) or getattr(optimizer, "optimizers", None)
+    members = [unwrap(o) for o in members] if members else [outer]
+    names, result = {}, []
+    for opt in members:
+        base = _display_name(opt, single=len(members) == 1)
+        count = names.get(base, 0)
+        names[base] = count + 1
+        result.append((base if count == 0 else f"{base}_{count}", opt))
+    return result
+
+
+def _display_name(optimizer, single):
+    name = str(getattr(optimizer, "name", None) or "")
+    default = _snake_case(type(optimizer).__name__)
+    # Keras names unnamed optimizers "sgd", "sgd_1", ... per process; one
+    # optimizer keeps its class's name, so runs compare under one series.
+    if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name)):
+        return default
+    return name
+
+
+def _snake_case(name):
+    # As Keras names its objects (keras.src.utils.naming.to_snake_case).
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def lr_object(optimizer):
+    """The optimizer's learning-rate holder: a variable, schedule or callable."""
+    return getattr(optimizer, "_learning_rate", None)
+
+
+def is_schedule(obj):
+    return isinstance(obj, LearningRateSchedule)
+
+
+def read_lr(optimizer):
+    """Reads the LR the optimizer would use now, as a float (a host sync)."""
+    return float(ops.convert_to_numpy(optimizer.learning_rate))
+
+
+def read_iterations(optimizer):
+    """Reads `optimizer.iterations` as an int (a host sync)."""
+    return int(ops.convert_to_numpy(optimizer.iterations))
+
+
+def describe(obj):
+    """A JSON-ready description of a plan: class name and config."""
+    if is_schedule(obj):
+        try:
+            config = json.loads(json.dumps(obj.get_config(), default=str))
+        except Exception:  # noqa: BLE001 - a description is best effort
+            config = {}
+        return {"type": type(obj).__name__, "config": config}
+    return {"type": "constant"}
+
+
+def evaluate_schedule(schedule, steps):
+    """Evaluates a `LearningRateSchedule` at many steps at once.
+
+    Keras schedules accept tensors, so one call usually covers a whole
+    flush; schedules that branch with `ops.cond` (CosineDecay's warmup) are
+    vectorised by the backend (`tf.vectorized_map`, `jax.vmap`) or, failing
+    that, evaluated step by step.
+
+    Args:
+      schedule: a `keras.optimizers.schedules.LearningRateSchedule`.
+      steps: int array of the optimizer steps (`iterations` before update).
+
+    Returns:
+      float64 array of the float32 values the optimizer computes.
+    """
+    steps = np.asarray(steps, dtype=np.int64)
+    if not len(steps):
+        return np.zeros(0)
+    for evaluate in (_direct, _vectorized, _one_by_one):
+        try:
+            values = evaluate(schedule, steps)
+        except Exception:  # noqa: BLE001 - try the next, slower way
+            continue
+        values = np.asarray(values, dtype=np.float32).reshape(-1)
+        if values.shape == steps.shape:
+            return values.astype(np.float64)
+    raise ValueError(f"Could not evaluate the schedule {schedule!r}")
+
+
+def _direct(schedule, steps):
+    return ops.convert_to_numpy(schedule(ops.convert_to_tensor(steps)))
+
+
+def _vectorized(schedule, steps):
+    return _vectorizer(schedule)(steps)
+
+
+@functools.lru_cache(maxsize=16)
+def _vectorizer(schedule):
+    name = backend.backend()
+    if name == "tensorflow":
+        import tensorflow as tf
+
+        fn = tf.function(
+            lambda s: tf.vectorized_map(schedule, s),
+            input_signature=[tf.TensorSpec([None], tf.int64)],
+        )
+        return lambda steps: fn(tf.constant(steps)).numpy()
+    if name == "jax":
+        import jax
+
+        fn = jax.jit(jax.vmap(schedule))
+        return lambda steps: np.asarray(fn(steps))
+    raise NotImplementedError(name)
+
+
+def _one_by_one(schedule, steps):
+    return [float(ops.convert_to_numpy(schedule(int(s)))) for s in steps]
+
+
+def is_chief():
+    """True in the process that should write (one copy of every record).
+
+    Follows `TF_CONFIG` (chief, or worker 0 when no chief is named), and
+    JAX's / torch's process rank under those backends.
+    """
+    tf_config = os.environ.get("TF_CONFIG")
+    if tf_config:
+        try:
+            config = json.loads(tf_config)
+            task = config.get("task", {})
+            cluster = config.get("cluster", {})
+            kind, index = task.get("type"), int(task.get("index", 0))
+            if kind in ("chief", "master"):
+                return True
+            if kind == "worker":
+                return "chief" not in cluster and "master" not in cluster and index == 0
+            if kind:
+                return False
+        except (ValueError, TypeError, AttributeError):
+            pass
+    name = backend.backend()
+    if name == "jax":
+        import jax
+
+        return jax.process_index() == 0
+    if name == "torch":
+        import torch.distributed as dist
+
+        return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+    return True
