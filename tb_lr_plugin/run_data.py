@@ -136,4 +136,8 @@ def _last_per_key(items, key):
     by_key = {}
     for item in items:
         by_key[item.get(key)] = item
-    return sorted(by_key.values(), key=lambda i: (i.get("step", 0), str(i.get(key))))
+    def order(item):
+        k = item.get(key)
+        return (item.get("step", 0), k if isinstance(k, (int, float)) else -1)
+
+    return sorted(by_key.values(), key=order)
