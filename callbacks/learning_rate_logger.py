@@ -7,9 +7,9 @@ import weakref
 
 import numpy as np
 from keras.callbacks import Callback
+from tb_lr_plugin.callbacks import optimizers as opt_lib
 
 from tb_lr_plugin import metadata
-from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.summary import EventWriter
 
 # model -> the loggers attached to it, so that this package's other
@@ -223,8 +223,14 @@ class LearningRateLogger(Callback):
         if self._writer is None:
             return
         # A change made by the last epoch's callbacks shows only now.
-        self._detect_changes(self._epoch, {n: opt_lib.read_lr(o) for n, o in self._opts
-                                           if not opt_lib.is_schedule(opt_lib.lr_object(o))})
+        self._detect_changes(
+            self._epoch,
+            {
+                n: opt_lib.read_lr(o)
+                for n, o in self._opts
+                if not opt_lib.is_schedule(opt_lib.lr_object(o))
+            },
+        )
         self._flush()
         self._writer.close()
         registered = _LOGGERS.get(self.model, [])
@@ -312,9 +318,7 @@ class LearningRateLogger(Callback):
             else:
                 planned = np.full(len(steps), self._initial_lr.get(name, np.nan))
             rows = np.stack([steps.astype(np.float64), planned, actual], axis=1)
-            self._writer.add_array(
-                metadata.KIND_LR, metadata.lr_tag(name), rows, optimizer=name
-            )
+            self._writer.add_array(metadata.KIND_LR, metadata.lr_tag(name), rows, optimizer=name)
 
     def _flush(self, epoch_end=False):
         self._last_flush = time.monotonic()
@@ -331,7 +335,8 @@ class LearningRateLogger(Callback):
             del self._loss_steps[:n], self._loss_values[:n]
             values = [_to_float(v) for v in values]
             rows = np.array(
-                [(s, np.nan if v is None else v) for s, v in zip(steps, values)], dtype=np.float64
+                [(s, np.nan if v is None else v) for s, v in zip(steps, values, strict=True)],
+                dtype=np.float64,
             )
             # Keras reports a short last execution (steps_per_execution > 1)
             # with the end index it would have had.

@@ -4,10 +4,10 @@ import warnings
 
 import keras
 import numpy as np
-
-from tb_lr_plugin import metadata
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
+
+from tb_lr_plugin import metadata
 from tb_lr_plugin.summary import EventWriter
 
 
@@ -111,7 +111,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             events.append(
                 dict(common, kind=metadata.EVENT_COOLDOWN, phase="end", cooldown=self.cooldown)
             )
-        for (name, _), old, new in zip(optimizers, before, after):
+        for (name, _), old, new in zip(optimizers, before, after, strict=True):
             if np.float32(old) != np.float32(new):
                 reduced = True
                 event = dict(
@@ -134,7 +134,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
                 dict(common, kind=metadata.EVENT_COOLDOWN, phase="start", cooldown=self.cooldown)
             )
         if current is not None and not reduced and self.wait >= self.patience:
-            for (name, _), lr in zip(optimizers, before):
+            for (name, _), lr in zip(optimizers, before, strict=True):
                 events.append(
                     dict(
                         common,

@@ -136,6 +136,7 @@ def _last_per_key(items, key):
     by_key = {}
     for item in items:
         by_key[item.get(key)] = item
+
     def order(item):
         k = item.get(key)
         return (item.get("step", 0), k if isinstance(k, (int, float)) else -1)

@@ -102,12 +102,9 @@ class EventWriter:
 
     def _open(self):
         os.makedirs(self._logdir, exist_ok=True)
-        name = "events.out.tfevents.%010d.%s.%d.%d%s" % (
-            int(time.time()),
-            socket.gethostname(),
-            os.getpid(),
-            next(_file_counter),
-            self._suffix,
+        name = (
+            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+            f"{os.getpid()}.{next(_file_counter)}{self._suffix}"
         )
         path = os.path.join(self._logdir, name)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -10,9 +10,8 @@ import math
 import keras
 import numpy as np
 import pytest
-from training import data, model, read_run
-
 from tb_lr_plugin.callbacks import LearningRateLogger
+from training import data, model, read_run
 
 S = keras.optimizers.schedules
 STEPS_PER_EPOCH = 8  # 64 samples, batch 8
@@ -185,7 +184,12 @@ def test_fit_twice_and_resume_continue_the_step_axis(tmp_path):
     m.fit(x, y, batch_size=8, epochs=4, initial_epoch=2, verbose=0, callbacks=[logger])
     # A new logger, as after a restart, on the same optimizer state.
     m.fit(
-        x, y, batch_size=8, epochs=5, initial_epoch=4, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=5,
+        initial_epoch=4,
+        verbose=0,
         callbacks=[LearningRateLogger(tmp_path)],
     )
     run = read_run(tmp_path)
@@ -202,14 +206,17 @@ def test_records_batch_and_epoch_losses(tmp_path):
     x, y = data()
     m = model(keras.optimizers.SGD(0.01))
     history = m.fit(
-        x, y, batch_size=8, epochs=3, validation_split=0.25, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        validation_split=0.25,
+        verbose=0,
         callbacks=[LearningRateLogger(tmp_path)],
     )
     run = read_run(tmp_path)
     assert run.batch["loss"].shape == (18, 2)
-    assert [e["logs"]["val_loss"] for e in run.epochs] == pytest.approx(
-        history.history["val_loss"]
-    )
+    assert [e["logs"]["val_loss"] for e in run.epochs] == pytest.approx(history.history["val_loss"])
     assert [e["logs"]["loss"] for e in run.epochs] == pytest.approx(history.history["loss"])
 
 
@@ -218,7 +225,11 @@ def test_epoch_resolution_records_last_step_of_each_epoch(tmp_path):
     x, y = data()
     m = model(keras.optimizers.SGD(schedule))
     m.fit(
-        x, y, batch_size=8, epochs=3, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=3,
+        verbose=0,
         callbacks=[LearningRateLogger(tmp_path, update_freq="epoch")],
     )
     rows = read_run(tmp_path).optimizers["sgd"]

@@ -7,9 +7,8 @@ import re
 import keras
 import numpy as np
 import pytest
-from training import data, model, read_run
-
 from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
+from training import data, model, read_run
 
 # Metric sequences: a plateau, noise, a slow improvement below min_delta.
 SEQUENCES = {
@@ -46,7 +45,9 @@ def drive(callback, sequence, monitor):
     return lrs, out.getvalue()
 
 
-@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+@pytest.mark.parametrize(
+    "config", CONFIGS, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items())
+)
 @pytest.mark.parametrize("sequence", sorted(SEQUENCES))
 def test_same_decisions_as_keras(tmp_path, config, sequence):
     values = SEQUENCES[sequence]
@@ -63,8 +64,9 @@ def test_same_decisions_as_keras(tmp_path, config, sequence):
     # Every line Keras printed is a recorded reduction, epoch and value.
     printed = [
         (int(e) - 1, float(lr))
-        for e, lr in re.findall(r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.",
-                                their_lines)
+        for e, lr in re.findall(
+            r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", their_lines
+        )
     ]
     run = read_run(tmp_path)
     recorded = [(e["epoch"], e["new_lr"]) for e in run.events if e["kind"] == "reduction"]
@@ -96,20 +98,27 @@ def test_real_training_reductions_match_keras_verbose_lines(tmp_path, capsys):
     x, y = data(n=64, noise=2.0)
     m = model(keras.optimizers.SGD(0.05))
     m.fit(
-        x, y, batch_size=8, epochs=20, validation_split=0.25, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=20,
+        validation_split=0.25,
+        verbose=0,
         callbacks=[
             ReduceLROnPlateau(factor=0.5, patience=1, min_delta=0.5, verbose=1),
             LearningRateLogger(tmp_path),
         ],
     )
-    printed = re.findall(r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.",
-                         capsys.readouterr().out)
+    printed = re.findall(
+        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", capsys.readouterr().out
+    )
     assert len(printed) >= 2
     run = read_run(tmp_path)
     reductions = [e for e in run.events if e["kind"] == "reduction"]
     assert [e["epoch"] + 1 for e in reductions] == [int(p[0]) for p in printed]
-    np.testing.assert_allclose([e["new_lr"] for e in reductions], [float(p[1]) for p in printed],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        [e["new_lr"] for e in reductions], [float(p[1]) for p in printed], rtol=1e-6
+    )
     # Steps: the updates done at the end of that epoch (6 batches per epoch).
     assert [e["step"] for e in reductions] == [6 * (e["epoch"] + 1) for e in reductions]
     # Explained by a reduction event, the change is not repeated as lr_change.
@@ -127,19 +136,26 @@ def test_stock_keras_reductions_become_lr_change_events(tmp_path, capsys):
     x, y = data(n=64, noise=2.0)
     m = model(keras.optimizers.SGD(0.05))
     m.fit(
-        x, y, batch_size=8, epochs=20, validation_split=0.25, verbose=0,
+        x,
+        y,
+        batch_size=8,
+        epochs=20,
+        validation_split=0.25,
+        verbose=0,
         callbacks=[
             LearningRateLogger(tmp_path),
             keras.callbacks.ReduceLROnPlateau(factor=0.5, patience=1, min_delta=0.5, verbose=1),
         ],
     )
-    printed = re.findall(r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.",
-                         capsys.readouterr().out)
+    printed = re.findall(
+        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", capsys.readouterr().out
+    )
     assert len(printed) >= 2
     changes = [e for e in read_run(tmp_path).events if e["kind"] == "lr_change"]
     assert [e["epoch"] + 1 for e in changes] == [int(p[0]) for p in printed]
-    np.testing.assert_allclose([e["new_lr"] for e in changes], [float(p[1]) for p in printed],
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        [e["new_lr"] for e in changes], [float(p[1]) for p in printed], rtol=1e-6
+    )
     assert [e["step"] for e in changes] == [6 * (e["epoch"] + 1) for e in changes]
     for e in changes:
         assert e["old_lr"] == pytest.approx(e["new_lr"] * 2, rel=1e-6)

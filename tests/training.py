@@ -16,7 +16,7 @@ def data(n=64, seed=0, noise=0.5):
     """A small regression problem whose validation loss plateaus."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4)).astype("float32")
-    y = (x @ np.array([[1.0], [-2.0], [0.5], [0.0]]) + noise * rng.normal(size=(n, 1)))
+    y = x @ np.array([[1.0], [-2.0], [0.5], [0.0]]) + noise * rng.normal(size=(n, 1))
     return x, y.astype("float32")
 
 
