@@ -1,0 +1,103 @@
+"""The event format: framing, metadata versions, and how runs are assembled."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
+from training import read_run
+
+from tb_lr_plugin import metadata, record, run_data
+from tb_lr_plugin.summary import EventWriter
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 255, 256, 257, 4095, 24_001, 100_003])
+def test_crc_matches_tensorboards_reference(size):
+    payload = os.urandom(size)
+    assert record.masked_crc32c(payload) == masked_crc32c(payload)
+
+
+def test_tensorflow_reads_every_record(tmp_path):
+    writer = EventWriter(tmp_path)
+    rows = np.array([[s, 0.1 / s, 0.1 / s] for s in range(1, 1001)])
+    writer.add_array(metadata.KIND_LR, "lr/sgd", rows, optimizer="sgd")
+    writer.add_json(
+        metadata.KIND_EVENTS, metadata.TAG_EVENTS, [{"kind": "lr_change", "step": 3}], 3
+    )
+    writer.close()
+    (path,) = [p for p in tmp_path.iterdir()]
+    values = []
+    for event in tf.compat.v1.train.summary_iterator(str(path)):
+        for value in event.summary.value:
+            values.append((value.tag, tf.make_ndarray(value.tensor)))
+    assert values[0][0] == "lr/sgd"
+    np.testing.assert_array_equal(values[0][1], rows)
+    assert values[1][0] == "events"
+
+
+def test_newer_format_versions_are_skipped_with_one_warning(caplog):
+    newer = b'{"version": 99, "kind": "lr"}'
+    with caplog.at_level(logging.WARNING):
+        assert metadata.parse_plugin_metadata(newer) is None
+        assert metadata.parse_plugin_metadata(newer) is None
+    assert sum("version 99" in r.getMessage() for r in caplog.records) == 1
+
+
+@pytest.mark.parametrize("content", [b"", b"not json", b"[1]", b'{"version": 1, "kind": "??"}'])
+def test_malformed_metadata_is_skipped(content):
+    assert metadata.parse_plugin_metadata(content) is None
+
+
+def test_metadata_sets_plugin_and_data_class():
+    meta = metadata.create_summary_metadata(metadata.KIND_LR, optimizer="adam")
+    assert meta.plugin_data.plugin_name == "learning_rate"
+    assert meta.data_class == metadata.summary_pb2.DATA_CLASS_TENSOR
+    assert metadata.parse_plugin_metadata(meta.plugin_data.content)["optimizer"] == "adam"
+
+
+J = metadata.json_to_tensor_proto
+
+
+def test_a_resume_replaces_the_steps_it_reruns(tmp_path):
+    lr = {"version": 1, "kind": "lr", "optimizer": "sgd"}
+    session = {"version": 1, "kind": "session"}
+    events = {"version": 1, "kind": "events"}
+    first = np.array([[s, 1.0, 1.0] for s in range(1, 31)])
+    second = np.array([[s, 2.0, 2.0] for s in range(21, 41)])
+    run = run_data.assemble(
+        [
+            ("session", session, 1.0, 0, J([{"start_step": 0}])),
+            ("lr/sgd", lr, 2.0, 1, first),
+            ("events", events, 2.5, 25, J([{"kind": "lr_change", "step": 25}])),
+            ("events", events, 2.6, 10, J([{"kind": "lr_change", "step": 10}])),
+            ("session", session, 3.0, 20, J([{"start_step": 20}])),
+            ("lr/sgd", lr, 4.0, 21, second),
+        ]
+    )
+    rows = run.optimizers["sgd"]
+    np.testing.assert_array_equal(rows[:, 0], np.arange(1, 41))
+    np.testing.assert_array_equal(rows[:, 1], [1.0] * 20 + [2.0] * 20)
+    assert [e["step"] for e in run.events] == [10]
+
+
+def test_unreadable_records_are_counted_not_fatal():
+    lr = {"version": 1, "kind": "lr", "optimizer": "sgd"}
+    run = run_data.assemble(
+        [("lr/sgd", lr, 1.0, 1, np.zeros((3, 2))), ("lr/sgd", lr, 2.0, 1, [[1, 0.1, 0.1]])]
+    )
+    assert run.skipped == 1
+    assert run.optimizers["sgd"].tolist() == [[1, 0.1, 0.1]]
+
+
+def test_truncated_tail_is_skipped(tmp_path):
+    writer = EventWriter(tmp_path)
+    writer.add_array(metadata.KIND_LR, "lr/sgd", [[1, 0.1, 0.1]], optimizer="sgd")
+    writer.flush()
+    writer.add_array(metadata.KIND_LR, "lr/sgd", [[2, 0.1, 0.1]], optimizer="sgd")
+    writer.close()
+    (path,) = list(tmp_path.iterdir())
+    with open(path, "r+b") as f:
+        f.truncate(os.path.getsize(path) - 7)
+    assert read_run(tmp_path).optimizers["sgd"].tolist() == [[1, 0.1, 0.1]]
