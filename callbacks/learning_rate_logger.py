@@ -124,6 +124,7 @@ class LearningRateLogger(Callback):
         self._epoch_lr = {}  # name -> LR variable value used in this epoch
         self._last_lr = {}
         self._explained = []  # (name, float32 new lr) announced by our callbacks
+        self._prescribed = {}  # name -> what our LearningRateScheduler set
         self._need_lr_read = False
         self._session_pending = False
         self._loss_steps, self._loss_values = [], []
@@ -139,6 +140,11 @@ class LearningRateLogger(Callback):
         self._writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], event["step"])
         if explains is not None:
             self._explained.append((explains[0], np.float32(explains[1])))
+
+    def set_planned(self, optimizer, lr):
+        """Sets the plan from this epoch on (called by our `LearningRateScheduler`,
+        whose prescription is the plan)."""
+        self._prescribed[optimizer] = float(lr)
 
     def record_plateau(self, item):
         if self._writer is not None:
@@ -163,7 +169,7 @@ class LearningRateLogger(Callback):
         if self._writer is None or self._writer.closed:
             self._writer = EventWriter(self.log_dir)
         _LOGGERS.setdefault(self.model, []).append(self)
-        self._done = self._rows_done = opt_lib.read_iterations(self._opts[0][1])
+        self._done = self._rows_done = opt_lib.read_iterations(self.model.optimizer)
         for name, opt in self._opts:
             if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
                 lr = opt_lib.read_lr(opt)
@@ -210,7 +216,7 @@ class LearningRateLogger(Callback):
         if self._need_lr_read:  # an epoch with no batch
             self._need_lr_read = False
             self._read_epoch_lr(epoch)
-        self._done = opt_lib.read_iterations(self._opts[0][1])
+        self._done = opt_lib.read_iterations(self.model.optimizer)
         if self.log_loss and logs:
             numeric = {k: _to_float(v) for k, v in logs.items()}
             numeric = {k: v for k, v in numeric.items() if v is not None}
@@ -310,7 +316,9 @@ class LearningRateLogger(Callback):
                 actual = opt_lib.evaluate_schedule(holder, steps - 1)
             else:
                 actual = np.full(len(steps), self._epoch_lr.get(name, np.nan))
-            if self.schedule is not None:
+            if name in self._prescribed:
+                planned = np.full(len(steps), self._prescribed[name])
+            elif self.schedule is not None:
                 plan = self._planned_by_epoch.get(self._epoch, {}).get(name, np.nan)
                 planned = np.full(len(steps), plan)
             elif opt_lib.is_schedule(holder):

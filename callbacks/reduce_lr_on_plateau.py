@@ -195,7 +195,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
 
     def _steps_done(self, optimizers):
         # One read per epoch: exact wherever this callback sits in the list.
-        return opt_lib.read_iterations(optimizers[0][1]) if optimizers else 0
+        return opt_lib.read_iterations(self.model.optimizer) if optimizers else 0
 
 
 class _WriterSink:

@@ -1,0 +1,117 @@
+"""`LearningRateScheduler`: Keras's callback, auditable, and tensor-tolerant."""
+
+import warnings
+
+import keras
+import numpy as np
+from keras import ops
+from tb_lr_plugin.callbacks import optimizers as opt_lib
+from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
+
+from tb_lr_plugin import metadata
+
+
+class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
+    """Sets the learning rate at each epoch start, and records it as the plan.
+
+    A drop-in for `keras.callbacks.LearningRateScheduler`: the same
+    arguments and the same learning rates. In addition:
+    - the schedule may return a tensor or a numpy scalar (Keras 3 rejects
+      `lr * tf.math.exp(-0.1)` with "should be a float");
+    - its plan is the *planned* LR recorded by the `LearningRateLogger` of
+      the same `fit` call: the schedule chained on its own outputs from the
+      LR at the start of training, i.e. what it prescribes with no
+      intervention. When something else changes the LR (a
+      `ReduceLROnPlateau`, a manual assignment), planned and actual diverge
+      and the audit says which callback won. (The schedule is therefore
+      called twice per epoch: once on the actual LR, as Keras does, and
+      once on the plan.)
+    - every change it makes is a `scheduler` event.
+
+    Example:
+
+    ```python
+    import tensorflow as tf
+    from tb_lr_plugin.callbacks import LearningRateLogger, LearningRateScheduler
+
+    def scheduler(epoch, lr):
+        if epoch < 10:
+            return lr
+        else:
+            return lr * tf.math.exp(-0.1)
+
+    model.fit(x, y, epochs=15, callbacks=[
+        LearningRateScheduler(scheduler), LearningRateLogger("logs/run1")])
+    ```
+
+    Args:
+      schedule: a function `(epoch, lr) -> lr` (or `(epoch) -> lr`), epoch
+        0-based, returning a number, numpy scalar or scalar tensor.
+      verbose: 1 prints Keras's line at every epoch.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        if not callable(schedule):
+            raise ValueError(f"`schedule` must be callable. Received schedule={schedule!r}")
+        super().__init__(schedule, verbose=verbose)
+        self._prescribed = {}
+        self._plan = {}  # optimizer name -> planned LR of the last epoch
+
+    def _call(self, epoch, lr):
+        try:
+            return _as_float(self.schedule(epoch, lr))
+        except TypeError:
+            return _as_float(self.schedule(epoch))
+
+    def _update_optimizer_lr(self, optimizer, epoch):
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        learning_rate = self._call(epoch, float(ops.convert_to_numpy(optimizer.learning_rate)))
+        optimizer.learning_rate = learning_rate
+        self._prescribed[id(optimizer)] = learning_rate
+        return learning_rate
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizers = opt_lib.named_optimizers(self.model.optimizer)
+        before = [opt_lib.read_lr(o) for _, o in optimizers]
+        self._prescribed = {}
+        super().on_epoch_begin(epoch, logs)
+        try:
+            self._record(epoch, optimizers, before)
+        except Exception as e:  # noqa: BLE001 - recording must not stop training
+            warnings.warn(f"LearningRateScheduler could not record: {e!r}", stacklevel=2)
+
+    def _record(self, epoch, optimizers, before):
+        loggers = loggers_for(self.model)
+        if not loggers:
+            return
+        step = opt_lib.read_iterations(self.model.optimizer)
+        for (name, opt), old in zip(optimizers, before, strict=True):
+            new = self._prescribed.get(id(opt))
+            if new is None:
+                continue
+            planned = self._call(epoch, self._plan.get(name, old))
+            self._plan[name] = planned
+            for logger in loggers:
+                logger.set_planned(name, planned)
+                if np.float32(old) != np.float32(new):
+                    event = {
+                        "kind": metadata.EVENT_SCHEDULER,
+                        "epoch": epoch,
+                        "step": step,
+                        "optimizer": name,
+                        "old_lr": old,
+                        "new_lr": float(np.float32(new)),
+                    }
+                    logger.record_event(event, explains=(name, new))
+
+
+def _as_float(value):
+    """The schedule's result as a Python float, or Keras's own error."""
+    try:
+        array = np.asarray(ops.convert_to_numpy(value), dtype=np.float64)
+        if array.size == 1 and not isinstance(value, bool):
+            return float(array.reshape(()))
+    except (TypeError, ValueError):
+        pass
+    raise ValueError(f"The output of the `schedule` function should be a float. Got: {value}")
