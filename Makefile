@@ -31,7 +31,7 @@ $(VENV)/.installed: $(VENV)/.deps setup.py $(BUNDLE)
 install: $(VENV)/.installed
 
 demo: install
-	$(PY) examples/demo.py --logdir $(DEMO_LOGDIR)
+	$(PY) examples/run_all.py --logdir $(DEMO_LOGDIR)
 	@echo "Open http://127.0.0.1:$(PORT)/#learning_rate"
 	$(VENV)/bin/tensorboard --logdir $(DEMO_LOGDIR) --host 127.0.0.1 --port $(PORT)
 

@@ -38,6 +38,7 @@ setup(
     extras_require={
         "tensorflow": ["tensorflow>=2.16"],
         "test": ["pytest>=8", "ruff"],
+        "examples": ["tensorflow>=2.16", "scikit-learn"],
     },
     entry_points={
         "tensorboard_plugins": ["learning_rate = tb_lr_plugin.plugin:LearningRateLoader"],
