@@ -8,6 +8,7 @@ import weakref
 import numpy as np
 from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
+from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
 from tb_lr_plugin import metadata
 from tb_lr_plugin.summary import EventWriter
@@ -122,6 +123,7 @@ class LearningRateLogger(Callback):
         self._epoch = 0
         self._epoch_base = 0
         self._epoch_lr = {}  # name -> LR variable value used in this epoch
+        self._epoch_factor = {}  # name -> PlateauScheduled factor in this epoch
         self._last_lr = {}
         self._explained = []  # (name, float32 new lr) announced by our callbacks
         self._prescribed = {}  # name -> what our LearningRateScheduler set
@@ -282,7 +284,10 @@ class LearningRateLogger(Callback):
     def _read_epoch_lr(self, epoch):
         values = {}
         for name, opt in self._opts:
-            if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
+            holder = opt_lib.lr_object(opt)
+            if isinstance(holder, PlateauScheduled):
+                self._epoch_factor[name] = opt_lib.read_float(holder.plateau_factor)
+            elif not opt_lib.is_schedule(holder):
                 values[name] = opt_lib.read_lr(opt)
         # A change seen before this epoch's first update happened at the
         # boundary after the previous epoch (or before the first one).
@@ -312,7 +317,14 @@ class LearningRateLogger(Callback):
     def _lr_rows(self, steps):
         for name, opt in self._opts:
             holder = opt_lib.lr_object(opt)
-            if opt_lib.is_schedule(holder):
+            base = None
+            if isinstance(holder, PlateauScheduled):
+                # The factor in force during this epoch (it changes at epoch
+                # ends), times the base schedule: the product in float32.
+                base = opt_lib.evaluate_schedule(holder.base_schedule, steps - 1)
+                factor = np.float32(self._epoch_factor.get(name, 1.0))
+                actual = (base.astype(np.float32) * factor).astype(np.float64)
+            elif opt_lib.is_schedule(holder):
                 actual = opt_lib.evaluate_schedule(holder, steps - 1)
             else:
                 actual = np.full(len(steps), self._epoch_lr.get(name, np.nan))
@@ -321,6 +333,8 @@ class LearningRateLogger(Callback):
             elif self.schedule is not None:
                 plan = self._planned_by_epoch.get(self._epoch, {}).get(name, np.nan)
                 planned = np.full(len(steps), plan)
+            elif base is not None:
+                planned = base
             elif opt_lib.is_schedule(holder):
                 planned = actual
             else:

@@ -75,9 +75,14 @@ def is_schedule(obj):
     return isinstance(obj, LearningRateSchedule)
 
 
+def read_float(value):
+    """A scalar tensor or variable as a Python float (a host sync)."""
+    return float(ops.convert_to_numpy(value))
+
+
 def read_lr(optimizer):
     """Reads the LR the optimizer would use now, as a float (a host sync)."""
-    return float(ops.convert_to_numpy(optimizer.learning_rate))
+    return read_float(optimizer.learning_rate)
 
 
 def read_iterations(optimizer):
@@ -114,6 +119,8 @@ def evaluate_schedule(schedule, steps):
     steps = np.asarray(steps, dtype=np.int64)
     if not len(steps):
         return np.zeros(0)
+    if not is_schedule(schedule):  # a constant
+        return np.full(len(steps), np.float32(schedule), dtype=np.float64)
     for evaluate in (_direct, _vectorized, _one_by_one):
         try:
             values = evaluate(schedule, steps)

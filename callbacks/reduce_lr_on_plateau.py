@@ -4,8 +4,10 @@ import warnings
 
 import keras
 import numpy as np
+from keras import backend
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
+from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
 from tb_lr_plugin import metadata
 from tb_lr_plugin.summary import EventWriter
@@ -21,6 +23,11 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
     start and end, and every plateau ignored because the LR is already at
     `min_lr`. Records go through the `LearningRateLogger` of the same
     `fit` call, or to `log_dir` when there is none.
+
+    Unlike Keras's, it also works when the optimizer's learning rate is a
+    schedule wrapped in `PlateauScheduled`: a reduction then multiplies the
+    schedule's `plateau_factor` (the LR becomes `max(lr * factor, min_lr)`
+    at that step, and the schedule goes on from there).
 
     Example:
 
@@ -82,6 +89,37 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         self.log_dir = log_dir
         self._writer = None
         self._warned_no_sink = False
+
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if backend.backend() != "jax":
+            return
+        # JAX's compiled step sees only the variables passed to it: make
+        # the plateau factor one of the optimizer's.
+        for _, opt in opt_lib.named_optimizers(self.model.optimizer):
+            holder = opt_lib.lr_object(opt)
+            if isinstance(holder, PlateauScheduled) and not any(
+                v is holder.plateau_factor for v in opt.variables
+            ):
+                opt._track_variable(holder.plateau_factor)
+
+    def _reduce_optimizer_lr(self, optimizer, epoch, name=""):
+        holder = opt_lib.lr_object(opt_lib.unwrap(optimizer))
+        if not isinstance(holder, PlateauScheduled):
+            return super()._reduce_optimizer_lr(optimizer, epoch, name)
+        old_lr = opt_lib.read_lr(optimizer)
+        if old_lr > np.float32(self.min_lr):
+            new_lr = max(old_lr * self.factor, self.min_lr)
+            factor = opt_lib.read_float(holder.plateau_factor)
+            holder.plateau_factor.assign(factor * new_lr / old_lr)
+            if self.verbose > 0:
+                name_str = f" {name}" if name else ""
+                print(
+                    f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing"
+                    f"{name_str} learning rate to {new_lr}."
+                )
+            return True
+        return False
 
     def on_epoch_end(self, epoch, logs=None):
         optimizers = opt_lib.named_optimizers(self.model.optimizer)
