@@ -12,12 +12,14 @@ model.fit(x, y, validation_split=0.2, epochs=50, callbacks=[
 ```
 """
 
+from tb_lr_plugin.callbacks.learning_rate_finder import LearningRateFinder
 from tb_lr_plugin.callbacks.learning_rate_logger import LearningRateLogger
 from tb_lr_plugin.callbacks.learning_rate_scheduler import LearningRateScheduler
 from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 from tb_lr_plugin.callbacks.reduce_lr_on_plateau import ReduceLROnPlateau
 
 __all__ = [
+    "LearningRateFinder",
     "LearningRateLogger",
     "LearningRateScheduler",
     "PlateauScheduled",

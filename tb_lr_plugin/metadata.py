@@ -11,8 +11,8 @@ The kinds and their tensors (see docs/format.md for the full story):
 - `lr` (tag `lr/<optimizer>`): float64 `[n, 3]`, columns step, planned,
   actual. The metadata also names the optimizer.
 - `batch` (tag `batch/<metric>`): float64 `[n, 2]`, columns step, value.
-- `epochs`, `events`, `plateau`, `session`: a UTF-8 JSON string scalar
-  holding a list of objects.
+- `epochs`, `events`, `plateau`, `session`, `finder`: a UTF-8 JSON string
+  scalar holding a list of objects.
 
 A record's event step is the first step it covers, so that TensorBoard's
 own "a restart purges later steps" logic never drops rows written before
@@ -40,14 +40,16 @@ KIND_EPOCHS = "epochs"
 KIND_EVENTS = "events"
 KIND_PLATEAU = "plateau"
 KIND_SESSION = "session"
+KIND_FINDER = "finder"
 
-JSON_KINDS = (KIND_EPOCHS, KIND_EVENTS, KIND_PLATEAU, KIND_SESSION)
+JSON_KINDS = (KIND_EPOCHS, KIND_EVENTS, KIND_PLATEAU, KIND_SESSION, KIND_FINDER)
 ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2}
 
 TAG_EPOCHS = "epochs"
 TAG_EVENTS = "events"
 TAG_PLATEAU = "plateau"
 TAG_SESSION = "session"
+TAG_FINDER = "finder"
 
 # Event kinds (the `kind` field of an `events` item).
 EVENT_REDUCTION = "reduction"

@@ -31,6 +31,8 @@ class RunData:
       events: event dicts (see the contract), sorted by step.
       plateau: per-epoch `ReduceLROnPlateau` state dicts.
       sessions: one dict per `fit` call (configuration, optimizers, plan).
+      finder: LR range tests: `{"lr": [...], "loss": [...], "smoothed": [...],
+        "steepest": lr, "valley": lr, ...}`, one per test.
       skipped: how many records could not be decoded.
     """
 
@@ -40,11 +42,12 @@ class RunData:
     events: list = dataclasses.field(default_factory=list)
     plateau: list = dataclasses.field(default_factory=list)
     sessions: list = dataclasses.field(default_factory=list)
+    finder: list = dataclasses.field(default_factory=list)
     skipped: int = 0
 
     @property
     def empty(self):
-        return not (self.optimizers or self.events or self.epochs or self.batch)
+        return not (self.optimizers or self.events or self.epochs or self.batch or self.finder)
 
 
 def _dedupe_rows(chunks, width):
@@ -118,6 +121,7 @@ def assemble(records):
     run.plateau = _last_per_key(lists[metadata.KIND_PLATEAU], "epoch")
     run.events = sorted(lists[metadata.KIND_EVENTS], key=lambda e: e["step"])
     run.sessions = lists[metadata.KIND_SESSION]
+    run.finder = lists[metadata.KIND_FINDER]
     return run
 
 
