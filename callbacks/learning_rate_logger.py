@@ -291,18 +291,24 @@ class LearningRateLogger(Callback):
                 values[name] = opt_lib.read_lr(opt)
         # A change seen before this epoch's first update happened at the
         # boundary after the previous epoch (or before the first one).
-        self._detect_changes(max(epoch - 1, 0) if self._rows_done else epoch, values)
+        plan = self._planned_by_epoch.get(epoch, {}) if self.schedule is not None else {}
+        self._detect_changes(max(epoch - 1, 0) if self._rows_done else epoch, values, plan)
         self._epoch_lr = values
 
-    def _detect_changes(self, epoch, values):
+    def _detect_changes(self, epoch, values, plan=None):
+        """Records an `lr_change` for each change that nothing explains: no
+        event of ours announced it, and it is not the `schedule=` plan."""
+        explained = self._explained
+        # What our callbacks announced explains this boundary only.
+        self._explained = []
         for name, lr in values.items():
             old = self._last_lr.get(name)
             self._last_lr[name] = lr
             if old is None or np.float32(old) == np.float32(lr):
                 continue
-            key = (name, np.float32(lr))
-            if key in self._explained:
-                self._explained.remove(key)
+            if (name, np.float32(lr)) in explained:
+                continue
+            if plan and name in plan and np.float32(plan[name]) == np.float32(lr):
                 continue
             event = {
                 "kind": metadata.EVENT_LR_CHANGE,
@@ -381,4 +387,6 @@ def _call_schedule(fn, epoch, lr):
         value = fn(epoch, lr)
     except TypeError:
         value = fn(epoch)
-    return float(np.asarray(value))
+    # Rounded as the optimizer's float32 variable holds it, epoch by epoch,
+    # so the chained plan is the one a scheduler really produces.
+    return float(np.float32(np.asarray(value)))

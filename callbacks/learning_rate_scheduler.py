@@ -90,7 +90,8 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
             new = self._prescribed.get(id(opt))
             if new is None:
                 continue
-            planned = self._call(epoch, self._plan.get(name, old))
+            # Rounded as the optimizer's float32 variable holds it.
+            planned = float(np.float32(self._call(epoch, self._plan.get(name, old))))
             self._plan[name] = planned
             for logger in loggers:
                 logger.set_planned(name, planned)

@@ -52,6 +52,7 @@ class EventWriter:
         self._fd = None
         self._path = None
         self._tags_in_file = set()
+        self._last_step = {}  # tag -> step of its last record written
         self._warned = False
         self.closed = False
 
@@ -71,11 +72,10 @@ class EventWriter:
         """
         rows = np.asarray(rows, dtype=np.float64)
         if len(rows):
-            proto = metadata.array_to_tensor_proto(rows)
-            self._add(kind, tag, int(rows[0, 0]), proto, fields)
+            self._add(kind, tag, int(rows[0, 0]), rows, fields)
 
     def add_json(self, kind, tag, items, step):
-        """Buffers a JSON-list record (`epochs`, `events`, `plateau`, `session`).
+        """Buffers a JSON-list record (`epochs`, `events`, `plateau`, ...).
 
         Args:
           kind: one of `metadata.JSON_KINDS`.
@@ -84,11 +84,37 @@ class EventWriter:
           step: the step of the first item.
         """
         if items:
-            self._add(kind, tag, int(step), metadata.json_to_tensor_proto(items), {})
+            self._add(kind, tag, int(step), list(items), {})
 
-    def _add(self, kind, tag, step, tensor, fields):
+    def _add(self, kind, tag, step, payload, fields):
         with self._lock:
-            self._pending.append((kind, tag, step, tensor, fields, time.time()))
+            self._pending.append((kind, tag, step, payload, fields, time.time()))
+            self._pending_bytes += _size(payload)
+
+    def _records(self):
+        """The pending data as one record per tag, each at a step above the
+        tag's previous record.
+
+        TensorBoard keeps one record per step of a tag (the Rust loader drops
+        earlier ones at an equal or lower step), so two events at one step
+        must travel in one record. Items keep their own steps; the record's
+        step only orders records.
+        """
+        merged = {}
+        for kind, tag, step, payload, fields, wall_time in self._pending:
+            if tag in merged:
+                merged[tag][3].append(payload)
+            else:
+                merged[tag] = (kind, tag, step, [payload], fields, wall_time)
+        for kind, tag, step, payloads, fields, wall_time in merged.values():
+            last = self._last_step.get(tag)
+            if last is not None and step <= last:
+                step = last + 1
+            if kind in metadata.ARRAY_KINDS:
+                tensor = metadata.array_to_tensor_proto(np.concatenate(payloads))
+            else:
+                tensor = metadata.json_to_tensor_proto([i for p in payloads for i in p])
+            yield tag, step, self._encode(kind, tag, step, tensor, fields, wall_time)
 
     def _encode(self, kind, tag, step, tensor, fields, wall_time):
         value = summary_pb2.Summary.Value(tag=tag, tensor=tensor)
@@ -136,13 +162,16 @@ class EventWriter:
                 if self._fd is None:
                     self._open()
                 tags_before = set(self._tags_in_file)
-                data = b"".join(self._encode(*p) for p in self._pending)
+                records = list(self._records())
                 try:
-                    _write_all(self._fd, data)
+                    _write_all(self._fd, b"".join(r[2] for r in records))
                 except OSError:
                     self._tags_in_file = tags_before
                     raise
+                for tag, step, _ in records:
+                    self._last_step[tag] = step
                 self._pending = []
+                self._pending_bytes = 0
                 return True
             except OSError as e:
                 self._warn(e)
@@ -150,9 +179,8 @@ class EventWriter:
                 return False
 
     def _trim_pending(self):
-        size = sum(p[3].ByteSize() for p in self._pending)
-        while size > _MAX_PENDING_BYTES and len(self._pending) > 1:
-            size -= self._pending.pop(0)[3].ByteSize()
+        while self._pending_bytes > _MAX_PENDING_BYTES and len(self._pending) > 1:
+            self._pending_bytes -= _size(self._pending.pop(0)[3])
 
     def _warn(self, error):
         if not self._warned:
@@ -179,6 +207,10 @@ class EventWriter:
         with self._lock:
             self._close_fd()
             self.closed = True
+
+
+def _size(payload):
+    return payload.nbytes if isinstance(payload, np.ndarray) else 200 * len(payload)
 
 
 def _write_all(fd, data):

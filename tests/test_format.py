@@ -101,3 +101,24 @@ def test_truncated_tail_is_skipped(tmp_path):
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) - 7)
     assert read_run(tmp_path).optimizers["sgd"].tolist() == [[1, 0.1, 0.1]]
+
+
+def test_records_of_one_tag_never_share_a_step(tmp_path):
+    # TensorBoard keeps one record per step of a tag; events at one step
+    # (a reduction and its cooldown start) must survive together.
+    writer = EventWriter(tmp_path)
+    add = writer.add_json
+    add(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [{"kind": "reduction", "step": 8}], 8)
+    add(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [{"kind": "cooldown", "step": 8}], 8)
+    writer.flush()
+    add(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [{"kind": "lr_change", "step": 8}], 8)
+    writer.close()
+    (path,) = list(tmp_path.iterdir())
+    steps = [
+        event.step
+        for event in tf.compat.v1.train.summary_iterator(str(path))
+        if event.summary.value
+    ]
+    assert steps == [8, 9]
+    kinds = [e["kind"] for e in read_run(tmp_path).events]
+    assert kinds == ["reduction", "cooldown", "lr_change"]

@@ -154,9 +154,28 @@ def test_learning_rate_scheduler_function_is_the_plan(tmp_path):
     expected = 0.1 * np.exp(-0.1 * np.maximum(epoch - 9, 0))
     assert_float32_equal(rows[:, 1], expected)
     assert_float32_equal(rows[:, 2], expected)
-    # The scheduler's changes are changes no schedule object explains.
-    changes = [e for e in run.events if e["kind"] == "lr_change"]
-    assert [e["step"] for e in changes] == [STEPS_PER_EPOCH * e for e in range(10, 14)]
+    # The scheduler's changes follow the plan the logger was given: not
+    # unexplained changes.
+    assert not [e for e in run.events if e["kind"] == "lr_change"]
+
+
+def test_stock_scheduler_changes_are_lr_change_events_without_the_plan(tmp_path):
+    x, y = data()
+    m = model(keras.optimizers.SGD(0.1))
+    m.fit(
+        x,
+        y,
+        batch_size=8,
+        epochs=13,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.LearningRateScheduler(tutorial_scheduler),
+            LearningRateLogger(tmp_path),
+        ],
+    )
+    changes = [e for e in read_run(tmp_path).events if e["kind"] == "lr_change"]
+    # Set at the start of epochs 10-12: reported at the boundary before.
+    assert [(e["epoch"], e["step"]) for e in changes] == [(e, 8 * (e + 1)) for e in (9, 10, 11)]
 
 
 def test_steps_per_execution_gives_every_inner_step_its_value(tmp_path):
