@@ -1,0 +1,153 @@
+// The browser half of bench_frontend.py: headless Chromium (Debian's, via
+// playwright-core) times, interleaved, a fresh navigation to our tab and to
+// TensorBoard's Scalars dashboard until their charts are drawn, and drag-
+// zooms on our loss chart. Prints one JSON line.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const require = createRequire(path.join(here, '..', 'frontend', 'package.json'));
+const { chromium } = require('playwright-core');
+
+const argv = process.argv.slice(2);
+const arg = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
+const base = arg('url').replace(/\/$/, '');
+const repeats = Number(arg('repeats', 5));
+const runs = Number(arg('runs', 3));
+const POLL_MS = 20;
+
+// Both dashboards are watched the same way: a probe evaluated in the page
+// every POLL_MS, returning performance.now() (ms since navigation start)
+// once the charts are drawn.
+// When TensorBoard's own app had booted (its plugins listing answered):
+// what follows is the dashboard's own work.
+const BOOTED = `const booted = () => {
+  const e = performance.getEntriesByType('resource').find((r) => r.name.endsWith('/data/plugins_listing'));
+  return e ? e.responseEnd : null;
+};`;
+
+const OURS_DRAWN = `(() => {
+  ${BOOTED}
+  const f = document.querySelector('iframe');
+  const d = f && f.contentDocument;
+  if (!d) return null;
+  const boxes = [...d.querySelectorAll('.lr-chart')];
+  if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
+  const labels = d.querySelectorAll('.lr-chart[data-role="lr"] .u-legend .u-series').length;
+  return { t: performance.now(), series: labels, booted: booted() };
+})()`;
+
+// TensorBoard's Scalars dashboard (Polymer, Plottable SVG in shadow roots):
+// drawn when each loss chart has a line (raw + smoothed) per run.
+const THEIRS_DRAWN = (expectedLines) => `(() => {
+  ${BOOTED}
+  const charts = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'VZ-LINE-CHART2') charts.push(el);
+      else if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  let lines = 0;
+  for (const c of charts) {
+    const paths = [];
+    const w = (r) => { for (const el of r.querySelectorAll('path.line')) paths.push(el); for (const el of r.querySelectorAll('*')) if (el.shadowRoot) w(el.shadowRoot); };
+    w(c.shadowRoot || c);
+    lines += paths.filter((p) => (p.getAttribute('d') || '').length > 50).length;
+  }
+  return lines >= ${expectedLines} ? { t: performance.now(), lines, booted: booted() } : null;
+})()`;
+
+async function timeNavigation(browser, hash, probe, timeout = 120000) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e.message || e)));
+  try {
+    await page.goto(`${base}/${hash}`, { waitUntil: 'commit' });
+    const deadline = Date.now() + timeout;
+    while (Date.now() < deadline) {
+      const r = await page.evaluate(probe).catch(() => null);
+      if (r) return { ms: r.t, info: r, errors, page, context };
+      await page.waitForTimeout(POLL_MS);
+    }
+    throw new Error(`${hash} never drew its charts`);
+  } catch (e) {
+    await context.close();
+    throw e;
+  }
+}
+
+async function zoomTimes(page, n) {
+  const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
+  const over = frame.locator('.lr-chart[data-role="loss"] .u-over');
+  const box = await over.boundingBox();
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const armed = frame.evaluate(
+      () =>
+        new Promise((resolve) => {
+          const boxes = [...document.querySelectorAll('.lr-chart')];
+          const before = boxes.map((b) => Number(b.dataset.draws));
+          let t0 = null;
+          window.addEventListener('mouseup', () => (t0 = performance.now()), { capture: true, once: true });
+          const check = () => {
+            if (t0 !== null && boxes.every((b, k) => Number(b.dataset.draws) > before[k])) {
+              resolve(Math.max(...boxes.map((b) => Number(b.dataset.drawnAt))) - t0);
+            } else setTimeout(check, 5);
+          };
+          check();
+        }),
+    );
+    const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
+    const x1 = x0 + box.width * 0.3;
+    const y = box.y + box.height / 2;
+    await page.mouse.move(x0, y);
+    await page.mouse.down();
+    await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
+    await page.mouse.move(x1, y, { steps: 2 });
+    await page.mouse.up();
+    times.push(await armed);
+    await page.mouse.dblclick(box.x + box.width / 2, y); // back to the full range
+    await page.waitForTimeout(100);
+  }
+  return times;
+}
+
+const result = { ours: [], theirs: [], oursAfterBoot: [], theirsAfterBoot: [], zoom: [], info: {} };
+let browser;
+try {
+  // launch() gives the browser a new temporary profile of its own.
+  browser = await chromium.launch({
+    executablePath: arg('chromium', '/usr/bin/chromium'),
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  // Warm up both (server caches, disk) once, untimed.
+  for (const [hash, probe] of [['#learning_rate', OURS_DRAWN], ['#scalars', THEIRS_DRAWN(2 * 3 * runs)]]) {
+    const r = await timeNavigation(browser, hash, probe);
+    await r.context.close();
+  }
+  for (let i = 0; i < repeats; i++) {
+    const ours = await timeNavigation(browser, '#learning_rate', OURS_DRAWN);
+    result.ours.push(ours.ms);
+    result.oursAfterBoot.push(ours.ms - ours.info.booted);
+    result.info.lrSeries = ours.info.series - 1;
+    if (ours.errors.length) result.info.oursErrors = ours.errors;
+    result.zoom.push(...(await zoomTimes(ours.page, 3)));
+    await ours.context.close();
+    // batch_loss: a train run each; epoch_loss: train + validation each; raw + smoothed lines.
+    const theirs = await timeNavigation(browser, '#scalars', THEIRS_DRAWN(2 * 3 * runs));
+    result.theirs.push(theirs.ms);
+    result.theirsAfterBoot.push(theirs.ms - theirs.info.booted);
+    result.info.scalarLines = theirs.info.lines;
+    await theirs.context.close();
+  }
+} catch (e) {
+  result.error = String(e && e.stack ? e.stack : e);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+}
+process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,0 +1,58 @@
+// Bundles the tab into one ES module, tb_lr_plugin/static/index.js (CSS
+// included as text, injected at render()), the file TensorBoard's
+// plugin_entry.html imports. `node build.mjs [outdir]`; `--watch` rebuilds.
+import * as esbuild from 'esbuild';
+import { mkdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const DEFAULT_OUTDIR = path.resolve(here, '..', 'tb_lr_plugin', 'static');
+
+// `import css from './x.css'` gives the minified CSS as a string.
+const minifiedCssAsText = {
+  name: 'css-text',
+  setup(b) {
+    b.onLoad({ filter: /\.css$/ }, async (args) => {
+      const { code } = await esbuild.transform(readFileSync(args.path, 'utf8'), { loader: 'css', minify: true });
+      return { contents: code, loader: 'text' };
+    });
+  },
+};
+
+export function options(outdir = DEFAULT_OUTDIR) {
+  return {
+    entryPoints: [path.join(here, 'src', 'index.js')],
+    outfile: path.join(outdir, 'index.js'),
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2020',
+    minify: true,
+    sourcemap: false,
+    legalComments: 'eof',
+    plugins: [minifiedCssAsText],
+    logLevel: 'warning',
+  };
+}
+
+export async function build(outdir = DEFAULT_OUTDIR) {
+  mkdirSync(outdir, { recursive: true });
+  const result = await esbuild.build({ ...options(outdir), metafile: true });
+  return result;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const args = process.argv.slice(2);
+  const outdir = args.find((a) => !a.startsWith('--')) || DEFAULT_OUTDIR;
+  if (args.includes('--watch')) {
+    const ctx = await esbuild.context(options(outdir));
+    await ctx.watch();
+    console.log(`watching, writing ${path.relative(process.cwd(), path.join(outdir, 'index.js'))}`);
+  } else {
+    const result = await build(outdir);
+    for (const [file, info] of Object.entries(result.metafile.outputs)) {
+      console.log(`${path.relative(process.cwd(), file)}  ${(info.bytes / 1024).toFixed(1)} KB`);
+    }
+  }
+}

@@ -1,0 +1,289 @@
+// Every request the tab makes, and the parsing of every answer: one place.
+// The routes are relative to the iframe's <base href="plugin/learning_rate/">,
+// so "./runs" is /data/plugin/learning_rate/runs.
+//
+// Parsing is defensive: the tab must draw what it can from a partial or odd
+// answer rather than throw, and never trusts a field's type.
+
+export const EVENT_KINDS = ['reduction', 'cooldown', 'min_lr_floor', 'lr_change', 'scheduler'];
+
+/** A failed route: which one, the HTTP status (0 for a network error), why. */
+export class RouteError extends Error {
+  constructor(route, status, message) {
+    super(message);
+    this.name = 'RouteError';
+    this.route = route;
+    this.status = status;
+  }
+
+  describe() {
+    const where = this.status ? `${this.route} (HTTP ${this.status})` : this.route;
+    return `${where}: ${this.message}`;
+  }
+}
+
+/**
+ * The data client.
+ *
+ * @param {typeof fetch} fetchImpl injectable for the demo page and the tests.
+ */
+export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
+  async function getJSON(route, params) {
+    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
+    let response;
+    try {
+      response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
+    } catch (e) {
+      throw new RouteError(route, 0, `network error (${e && e.message ? e.message : e})`);
+    }
+    let body = null;
+    let text = '';
+    try {
+      text = await response.text();
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const message =
+        body && typeof body.error === 'string' ? body.error : text.slice(0, 200) || response.statusText || 'request failed';
+      throw new RouteError(route, response.status, message);
+    }
+    if (body === null || typeof body !== 'object') {
+      throw new RouteError(route, response.status, 'the answer is not JSON');
+    }
+    return body;
+  }
+
+  return {
+    async runs() {
+      return parseRuns(await getJSON('runs'));
+    },
+    async lr(run) {
+      return parseLr(await getJSON('lr', { run }));
+    },
+    async loss(run) {
+      return parseLoss(await getJSON('loss', { run }));
+    },
+    async events(run) {
+      return parseEvents(await getJSON('events', { run }));
+    },
+    async audit(run) {
+      return parseAudit(await getJSON('audit', { run }));
+    },
+    /**
+     * Everything the view needs for one run, fetched in parallel. A failing
+     * route does not hide the others: its RouteError is in `errors`.
+     * `{audit: false}` leaves the findings out (null), to fetch them later.
+     */
+    async runData(run, { audit: withAudit = true } = {}) {
+      const [lr, loss, events, audit] = await Promise.allSettled([
+        this.lr(run),
+        this.loss(run),
+        this.events(run),
+        withAudit ? this.audit(run) : Promise.resolve(null),
+      ]);
+      const errors = [];
+      const take = (result, empty) => {
+        if (result.status === 'fulfilled') return result.value;
+        errors.push(asRouteError(result.reason));
+        return empty;
+      };
+      const lrData = take(lr, emptyLr(run));
+      const lossData = take(loss, emptyLoss(run));
+      return {
+        run,
+        lr: lrData,
+        loss: lossData,
+        epochs: lrData.epochs.epoch.length ? lrData.epochs : lossData.epochs,
+        // "epoch": a run known by epochs only (Keras's TensorBoard callback
+        // alone), whose "step" columns hold epochs: it has no step axis.
+        axis: lrData.optimizers.length ? lrData.axis : lossData.axis,
+        events: take(events, []),
+        // null: not asked for yet (the tab fetches the audit after drawing).
+        findings: take(audit, []),
+        errors,
+      };
+    },
+    exportUrl(run, format) {
+      return `./export?${new URLSearchParams({ run, format })}`;
+    },
+  };
+}
+
+function asRouteError(e) {
+  return e instanceof RouteError ? e : new RouteError('?', 0, String(e && e.message ? e.message : e));
+}
+
+// ---------------------------------------------------------------- parsing
+
+/** `runs` -> [{run, optimizers, source, steps, epochs, events}], in server order. */
+export function parseRuns(json) {
+  const list = json && Array.isArray(json.runs) ? json.runs : [];
+  const seen = new Set();
+  const runs = [];
+  for (const item of list) {
+    const r = typeof item === 'string' ? { run: item } : item;
+    if (!r || typeof r.run !== 'string' || seen.has(r.run)) continue;
+    seen.add(r.run);
+    runs.push({
+      run: r.run,
+      optimizers: Array.isArray(r.optimizers) ? r.optimizers.filter((o) => typeof o === 'string') : [],
+      source: typeof r.source === 'string' ? r.source : 'logger',
+      steps: num(r.steps),
+      epochs: num(r.epochs),
+      events: num(r.events),
+    });
+  }
+  return runs;
+}
+
+/** `lr?run=` -> {run, optimizers: [{name, step, planned, actual}], epochs, points, downsampled}. */
+export function parseLr(json) {
+  const run = json && typeof json.run === 'string' ? json.run : '';
+  const optimizers = [];
+  for (const o of (json && Array.isArray(json.optimizers) ? json.optimizers : [])) {
+    if (!o || typeof o !== 'object') continue;
+    const cols = alignColumns(o.step, [o.planned, o.actual]);
+    optimizers.push({
+      name: typeof o.name === 'string' ? o.name : `optimizer ${optimizers.length + 1}`,
+      step: cols.x,
+      planned: cols.ys[0],
+      actual: cols.ys[1],
+    });
+  }
+  // `points` counts every recorded row over all optimizers; so does `shown`.
+  const shown = optimizers.reduce((n, o) => n + o.step.length, 0);
+  return {
+    run,
+    axis: json && json.axis === 'epoch' ? 'epoch' : 'step',
+    optimizers,
+    epochs: parseEpochs(json && json.epochs),
+    points: num(json && json.points) ?? shown,
+    shown,
+    downsampled: Boolean(json && json.downsampled),
+  };
+}
+
+/** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */
+export function parseLoss(json) {
+  const series = [];
+  for (const s of (json && Array.isArray(json.series) ? json.series : [])) {
+    if (!s || typeof s.name !== 'string') continue;
+    const resolution = s.resolution === 'epoch' ? 'epoch' : 'step';
+    const hasEpoch = resolution === 'epoch' && Array.isArray(s.epoch);
+    const cols = alignColumns(s.step, hasEpoch ? [s.value, s.epoch] : [s.value]);
+    series.push({
+      name: s.name,
+      source: s.source === 'keras' ? 'keras' : 'logger',
+      resolution,
+      step: cols.x,
+      value: cols.ys[0],
+      epoch: hasEpoch ? cols.ys[1] : null,
+    });
+  }
+  return {
+    run: json && typeof json.run === 'string' ? json.run : '',
+    axis: json && json.axis === 'epoch' ? 'epoch' : 'step',
+    monitor: json && typeof json.monitor === 'string' ? json.monitor : null,
+    series: preferLogger(series),
+    epochs: parseEpochs(json && json.epochs),
+  };
+}
+
+/** `events?run=` -> events sorted by step, each with a known kind. */
+export function parseEvents(json) {
+  const out = [];
+  for (const e of (json && Array.isArray(json.events) ? json.events : [])) {
+    if (!e || typeof e !== 'object' || !EVENT_KINDS.includes(e.kind)) continue;
+    if (num(e.step) === null && num(e.epoch) === null) continue;
+    out.push({ ...e, step: num(e.step), epoch: num(e.epoch) });
+  }
+  return out.sort((a, b) => (a.step ?? 0) - (b.step ?? 0) || (a.epoch ?? 0) - (b.epoch ?? 0));
+}
+
+/** `audit?run=` -> [{kind, severity, epoch, step, message}], warnings first. */
+export function parseAudit(json) {
+  const out = [];
+  for (const f of (json && Array.isArray(json.findings) ? json.findings : [])) {
+    if (!f || typeof f !== 'object') continue;
+    out.push({
+      kind: typeof f.kind === 'string' ? f.kind : 'finding',
+      severity: f.severity === 'warning' ? 'warning' : 'info',
+      epoch: num(f.epoch),
+      step: num(f.step),
+      message: typeof f.message === 'string' ? f.message : String(f.message ?? ''),
+    });
+  }
+  const rank = { warning: 0, info: 1 };
+  return out
+    .map((f, i) => [f, i])
+    .sort((a, b) => rank[a[0].severity] - rank[b[0].severity] || a[1] - b[1])
+    .map(([f]) => f);
+}
+
+export function parseEpochs(epochs) {
+  if (!epochs || typeof epochs !== 'object') return { epoch: [], step: [] };
+  const cols = alignColumns(epochs.step, [epochs.epoch]);
+  const keep = cols.ys[0].map((e) => e !== null);
+  return {
+    step: cols.x.filter((_, i) => keep[i]),
+    epoch: cols.ys[0].filter((_, i) => keep[i]),
+  };
+}
+
+/**
+ * Makes display columns safe for the chart: an x column of finite numbers,
+ * strictly increasing (sorted if the server sent them out of order, the last
+ * value kept for a repeated x), and y columns of the same length holding
+ * numbers or null (JSON's null stands for NaN; anything else non-numeric
+ * becomes null too).
+ */
+export function alignColumns(xs, yss) {
+  const x = Array.isArray(xs) ? xs : [];
+  const cols = yss.map((ys) => (Array.isArray(ys) ? ys : []));
+  const n = x.length;
+  let sorted = true;
+  let finite = true;
+  for (let i = 0; i < n; i++) {
+    const v = x[i];
+    if (typeof v !== 'number' || !Number.isFinite(v)) finite = false;
+    else if (i > 0 && !(v > x[i - 1])) sorted = false;
+  }
+  const yAt = (c, i) => {
+    const v = c[i];
+    return typeof v === 'number' && !Number.isNaN(v) ? v : null;
+  };
+  if (sorted && finite) {
+    return { x: x.slice(), ys: cols.map((c) => Array.from({ length: n }, (_, i) => yAt(c, i))) };
+  }
+  const idx = [];
+  for (let i = 0; i < n; i++) if (typeof x[i] === 'number' && Number.isFinite(x[i])) idx.push(i);
+  idx.sort((a, b) => x[a] - x[b] || a - b);
+  const keep = idx.filter((i, k) => k === idx.length - 1 || x[idx[k + 1]] !== x[i]);
+  return { x: keep.map((i) => x[i]), ys: cols.map((c) => keep.map((i) => yAt(c, i))) };
+}
+
+// The logger and Keras's TensorBoard callback can both record `loss`: keep
+// one series per (name, resolution), the logger's.
+function preferLogger(series) {
+  const byKey = new Map();
+  for (const s of series) {
+    const key = `${s.name}\u0000${s.resolution}`;
+    const had = byKey.get(key);
+    if (!had || (had.source === 'keras' && s.source === 'logger')) byKey.set(key, s);
+  }
+  return series.filter((s) => byKey.get(`${s.name}\u0000${s.resolution}`) === s);
+}
+
+function num(v) {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+export function emptyLr(run) {
+  return { run, axis: 'step', optimizers: [], epochs: { epoch: [], step: [] }, points: 0, shown: 0, downsampled: false };
+}
+
+export function emptyLoss(run) {
+  return { run, axis: 'step', monitor: null, series: [], epochs: { epoch: [], step: [] } };
+}

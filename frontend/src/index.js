@@ -1,0 +1,399 @@
+// The Learning Rate tab. TensorBoard loads this module in an iframe
+// (data/plugin_entry.html sets <base href="plugin/learning_rate/">) and calls
+// render(); the demo page calls render({fetch}) with saved responses.
+
+import css from './style.css';
+import { CHART_CSS, createCharts } from './chart.js';
+import { createClient } from './data.js';
+import { listenForReload, watchTheme } from './host.js';
+import { assignColours, buildView, convertRange, eventX, zoomAround } from './shape.js';
+import { makeEpochMap } from './axis.js';
+import {
+  createRunSelector,
+  createToolbar,
+  diagnosisPanel,
+  el,
+  emptyState,
+  errorState,
+  eventTable,
+  exportLinks,
+} from './views.js';
+
+const STORAGE_KEY = 'tb-lr-plugin/v1';
+const DEFAULT_SELECTED = 5;
+
+/**
+ * Renders the tab.
+ *
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, pollMs?: number}} options
+ * @returns {Promise<object>} the app (the demo page and tests poke at it).
+ */
+export async function render(options = {}) {
+  const app = new App({
+    root: options.root || document.body,
+    client: createClient(options.fetch),
+    pollMs: options.pollMs ?? 30000,
+  });
+  await app.start();
+  return app;
+}
+
+class App {
+  constructor({ root, client, pollMs }) {
+    this.root = root;
+    this.client = client;
+    this.pollMs = pollMs;
+    const saved = loadState();
+    this.state = {
+      runs: null,
+      selected: saved.selected ? new Set(saved.selected) : null,
+      axis: saved.axis === 'epoch' ? 'epoch' : 'step',
+      lossLog: Boolean(saved.lossLog),
+      range: null,
+    };
+    this.cache = new Map(); // run -> runData
+    this.view = null;
+    this.rowsByEvent = new Map();
+    this.inFlight = null;
+    this.lastRefresh = 0;
+    this.generation = 0;
+  }
+
+  async start() {
+    // Ask for the runs before building anything: the answer is what the
+    // first draw waits for.
+    this.prefetch = this.client.runs();
+    this.prefetch.catch(() => {});
+    injectStyle(CHART_CSS + css);
+    document.documentElement.classList.add('lr-doc');
+    this.theme = watchTheme((t) => {
+      this.applyTheme(t);
+      this.draw();
+    });
+    this.buildLayout();
+    this.applyTheme(this.theme.current());
+    this.stopReload = listenForReload(() => this.refresh());
+    await this.refresh();
+    if (this.pollMs > 0) {
+      this.timer = setInterval(() => {
+        const due = Date.now() - this.lastRefresh > this.pollMs * 0.8;
+        if (due && !document.hidden) this.refresh();
+      }, this.pollMs);
+    }
+  }
+
+  applyTheme(t) {
+    document.documentElement.classList.toggle('lr-dark', t.name === 'dark');
+    if (this.charts) this.charts.rebuild();
+  }
+
+  buildLayout() {
+    this.root.textContent = '';
+    this.selector = createRunSelector({ onChange: (sel) => this.onSelection(sel) });
+    this.toolbar = createToolbar({
+      onAxis: (axis) => this.setAxis(axis),
+      onLossLog: (on) => {
+        this.state.lossLog = on;
+        this.save();
+        this.draw();
+      },
+      onResetZoom: () => {
+        this.state.range = null;
+        this.charts.setRange(null);
+      },
+      onRefresh: () => this.refresh(),
+    });
+    this.banner = el('div', { cls: 'lr-banner', attrs: { role: 'status' } });
+    this.notes = el('div', { cls: 'lr-notes lr-muted' });
+    this.message = el('div', { cls: 'lr-message' });
+    this.chartHost = el('div', { cls: 'lr-charts' });
+    this.eventsBody = el('div');
+    this.diagBody = el('div');
+    this.exportBody = el('div');
+    this.details = el('div', { cls: 'lr-details' }, [
+      el('section', { cls: 'lr-card lr-events-card' }, [el('h2', { cls: 'lr-card-title', text: 'Plateau decisions and LR changes' }), this.eventsBody]),
+      el('div', { cls: 'lr-side-cards' }, [
+        el('section', { cls: 'lr-card lr-diagnosis' }, [el('h2', { cls: 'lr-card-title', text: 'Diagnosis' }), this.diagBody]),
+        el('section', { cls: 'lr-card lr-export' }, [el('h2', { cls: 'lr-card-title', text: 'Export every step' }), this.exportBody]),
+      ]),
+    ]);
+    this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.details]);
+    this.main = el('main', { cls: 'lr-main' }, [this.toolbar.element, this.banner, this.message, this.content]);
+    this.sidebar = el('aside', { cls: 'lr-sidebar' }, [this.selector.element]);
+    this.app = el('div', { cls: 'lr-app', attrs: { 'data-state': 'loading' } }, [this.sidebar, this.main]);
+    this.root.append(this.app);
+    this.message.append(el('p', { cls: 'lr-muted', text: 'Loading…' }));
+    this.content.hidden = true;
+    this.toolbar.element.hidden = true;
+    this.charts = createCharts(this.chartHost, {
+      theme: () => this.theme.current(),
+      onRange: (range) => {
+        this.state.range = range;
+        this.toolbar.set(this.toolbarState());
+      },
+      onMarkerClick: (m) => this.highlight(m.event),
+    });
+  }
+
+  /** Reloads the runs and the selected runs' data; keeps zoom and selection. */
+  refresh() {
+    if (this.inFlight) {
+      this.pending = true;
+      return this.inFlight;
+    }
+    this.inFlight = this.doRefresh().finally(() => {
+      this.inFlight = null;
+      if (this.pending) {
+        this.pending = false;
+        this.refresh();
+      }
+    });
+    return this.inFlight;
+  }
+
+  async doRefresh() {
+    this.lastRefresh = Date.now();
+    this.toolbar.setStatus('Loading…');
+    let runs;
+    try {
+      const prefetched = this.prefetch;
+      this.prefetch = null;
+      runs = await (prefetched || this.client.runs());
+    } catch (e) {
+      if (this.state.runs && this.state.runs.length) {
+        this.setBanner([e]);
+        this.toolbar.setStatus('Update failed');
+      } else {
+        this.showState('error', errorState([e], () => this.refresh()));
+        this.toolbar.setStatus('');
+      }
+      return;
+    }
+    this.state.runs = runs;
+    if (!runs.length) {
+      this.selector.setRuns([], new Set(), null);
+      this.showState('empty', emptyState());
+      this.toolbar.setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+      return;
+    }
+    const names = new Set(runs.map((r) => r.run));
+    let selected = this.state.selected ? [...this.state.selected].filter((r) => names.has(r)) : null;
+    if (!selected || (!selected.length && this.state.selected.size)) {
+      selected = runs.slice(0, DEFAULT_SELECTED).map((r) => r.run);
+    }
+    this.state.selected = new Set(selected);
+    this.selector.setRuns(runs, this.state.selected, null);
+    for (const run of this.cache.keys()) if (!names.has(run)) this.cache.delete(run);
+    await this.loadRuns([...this.state.selected], true);
+    this.toolbar.setStatus(`Updated ${new Date().toLocaleTimeString()}`);
+  }
+
+  async loadRuns(runs, force) {
+    const gen = ++this.generation;
+    const todo = runs.filter((r) => force || !this.cache.has(r));
+    // The charts first; the audit (only the diagnosis panel needs it) after.
+    const results = await Promise.all(todo.map((r) => this.client.runData(r, { audit: false })));
+    for (const d of results) {
+      const had = this.cache.get(d.run);
+      d.findings = had ? had.findings : null;
+      this.cache.set(d.run, d);
+    }
+    if (gen === this.generation || force) this.draw();
+    const audits = await Promise.all(
+      todo.map((r) =>
+        this.client.audit(r).then(
+          (findings) => ({ run: r, findings, error: null }),
+          (error) => ({ run: r, findings: [], error }),
+        ),
+      ),
+    );
+    for (const a of audits) {
+      const d = this.cache.get(a.run);
+      if (!d) continue;
+      d.findings = a.findings;
+      d.errors = d.errors.filter((e) => e.route !== 'audit');
+      if (a.error) d.errors.push(a.error);
+    }
+    this.drawDiagnosis();
+  }
+
+  onSelection(selected) {
+    this.state.selected = selected;
+    this.save();
+    this.loadRuns([...selected], false);
+    this.draw();
+  }
+
+  setAxis(axis) {
+    const drawn = this.axis();
+    this.state.axis = axis;
+    if (axis === drawn) return;
+    const first = this.selectedData()[0];
+    this.state.range = convertRange(this.state.range, drawn, axis, first && first.epochs);
+    this.state.axis = axis;
+    this.save();
+    this.draw();
+  }
+
+  selectedData() {
+    if (!this.state.runs) return [];
+    return this.state.runs.filter((r) => this.state.selected.has(r.run) && this.cache.has(r.run)).map((r) => this.cache.get(r.run));
+  }
+
+  /** The axis drawn: the user's choice, unless no selected run can be drawn on it. */
+  axis() {
+    const datas = this.selectedData();
+    if (this.state.axis === 'step' && datas.length && datas.every((d) => d.axis === 'epoch')) return 'epoch';
+    return this.state.axis;
+  }
+
+  toolbarState() {
+    const datas = this.selectedData();
+    return {
+      axis: this.axis(),
+      lossLog: this.state.lossLog,
+      zoomed: Boolean(this.state.range),
+      epochAvailable: datas.some((d) => makeEpochMap(d.epochs)),
+      stepAvailable: !datas.length || datas.some((d) => d.axis !== 'epoch'),
+    };
+  }
+
+  showState(name, node) {
+    this.app.dataset.state = name;
+    this.message.textContent = '';
+    if (node) this.message.append(node);
+    this.content.hidden = name !== 'ready';
+    this.toolbar.element.hidden = name !== 'ready' && name !== 'none';
+  }
+
+  setBanner(errors) {
+    this.banner.textContent = '';
+    this.banner.classList.toggle('lr-banner--error', errors.length > 0);
+    if (!errors.length) return;
+    this.banner.append(
+      el('strong', { text: 'Some data could not be loaded: ' }),
+      el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+    );
+  }
+
+  draw() {
+    if (!this.state.runs || !this.state.runs.length || !this.charts) return;
+    const datas = this.selectedData();
+    this.toolbar.set(this.toolbarState());
+    if (!this.state.selected.size) {
+      this.showState('none', el('p', { cls: 'lr-muted lr-hint', text: 'Select one or more runs on the left.' }));
+      this.setBanner([]);
+      return;
+    }
+    if (!datas.length) return; // still loading the selection
+    const colours = assignColours(datas);
+    this.selector.setColours(colours);
+    const axis = this.axis();
+    const view = buildView(datas, { axis, lossLog: this.state.lossLog });
+    this.view = view;
+    this.showState('ready');
+    this.notes.textContent = view.notes.join(' · ');
+    this.charts.update(view, this.state.range);
+    this.app.dataset.axis = axis;
+
+    this.drawDetails();
+  }
+
+  /** The event table, the diagnosis and the export links. */
+  drawDetails() {
+    const datas = this.selectedData();
+    if (!datas.length || !this.view) return;
+    const showRun = datas.length > 1;
+    this.rowsByEvent = new Map();
+    const onPick = (run, item, node) => this.zoomTo(run, item, node);
+    const table = eventTable(
+      datas.map((d) => ({ run: d.run, events: d.events })),
+      { onPick, showRun },
+    );
+    this.eventsBody.textContent = '';
+    this.eventsBody.append(table);
+    const rows = table.querySelectorAll ? table.querySelectorAll('tbody tr') : [];
+    let i = 0;
+    for (const d of datas) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
+    this.drawDiagnosis();
+    this.exportBody.textContent = '';
+    this.exportBody.append(exportLinks(datas.map((d) => d.run), (run, f) => this.client.exportUrl(run, f)));
+  }
+
+  drawDiagnosis() {
+    const datas = this.selectedData();
+    if (!datas.length || !this.view) return;
+    this.setBanner(datas.flatMap((d) => d.errors.map((e) => withRun(e, d.run))));
+    this.diagBody.textContent = '';
+    if (datas.some((d) => d.findings === null)) {
+      this.diagBody.append(el('p', { cls: 'lr-muted', text: 'Loading the diagnosis…' }));
+      return;
+    }
+    const onPick = (run, item, node) => this.zoomTo(run, item, node);
+    const perRun = datas.map((d) => ({ run: d.run, findings: d.findings }));
+    this.diagBody.append(diagnosisPanel(perRun, { onPick, showRun: datas.length > 1 }));
+  }
+
+  zoomTo(run, item, node) {
+    const d = this.cache.get(run);
+    if (!d || !this.view) return;
+    const x = eventX(item, this.axis(), makeEpochMap(d.epochs));
+    if (x === null || !Number.isFinite(x)) return;
+    const range = zoomAround(x, this.view.extent, this.view.unitsPerEpoch);
+    this.state.range = range;
+    this.charts.setRange(range);
+    for (const n of this.root.querySelectorAll('.lr-active')) n.classList.remove('lr-active');
+    if (node) node.classList.add('lr-active');
+  }
+
+  highlight(event) {
+    const row = this.rowsByEvent.get(event);
+    if (!row) return;
+    for (const n of this.root.querySelectorAll('.lr-active')) n.classList.remove('lr-active');
+    row.classList.add('lr-active');
+    row.scrollIntoView({ block: 'nearest' });
+  }
+
+  save() {
+    saveState({ selected: this.state.selected ? [...this.state.selected] : null, axis: this.state.axis, lossLog: this.state.lossLog });
+  }
+
+  destroy() {
+    clearInterval(this.timer);
+    this.theme.stop();
+    this.stopReload();
+    this.charts.destroy();
+    this.root.textContent = '';
+  }
+}
+
+function withRun(e, run) {
+  const text = typeof e.describe === 'function' ? e.describe() : String(e);
+  return { describe: () => `${run} — ${text}` };
+}
+
+function injectStyle(text) {
+  if (document.getElementById('tb-lr-style')) return;
+  const style = document.createElement('style');
+  style.id = 'tb-lr-style';
+  style.textContent = text;
+  document.head.append(style);
+}
+
+function loadState() {
+  try {
+    const raw = window.localStorage.getItem(STORAGE_KEY);
+    const parsed = raw ? JSON.parse(raw) : {};
+    return parsed && typeof parsed === 'object' ? parsed : {};
+  } catch {
+    return {};
+  }
+}
+
+function saveState(state) {
+  try {
+    window.localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
+  } catch {
+    /* storage disabled: the state lives for this page only */
+  }
+}

@@ -1,0 +1,315 @@
+// From parsed route data to what the two charts draw: aligned columns,
+// series styles, markers, cooldown bands and min_lr floors, on the step or
+// the epoch axis. Pure (no DOM, no chart library), unit-tested with node.
+
+import { makeEpochMap, mapAll } from './axis.js';
+import { alignColumns } from './data.js';
+import { formatDownsampling, formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
+
+// TensorBoard's colour-blind-assist run palette (tf_color_scale/palettes.ts).
+export const PALETTE = ['#ff7043', '#0077bb', '#cc3311', '#33bbee', '#ee3377', '#009988', '#bbbbbb'];
+
+/**
+ * Colours: one per (run, optimizer) pair, in order; a run's loss takes the
+ * colour of its first optimizer, so one run with one optimizer is all orange.
+ */
+export function assignColours(runDatas) {
+  const byRun = new Map();
+  let k = 0;
+  for (const d of runDatas) {
+    const names = d.lr.optimizers.map((o) => o.name);
+    const opt = new Map();
+    const runColour = PALETTE[k % PALETTE.length];
+    if (!names.length) k++;
+    for (const name of names) opt.set(name, PALETTE[k++ % PALETTE.length]);
+    byRun.set(d.run, { run: runColour, optimizer: opt });
+  }
+  return byRun;
+}
+
+const LOSS_NAME = /(^|_)loss$/;
+
+/**
+ * Builds both charts' data for the selected runs.
+ *
+ * @param {object[]} runDatas what `client.runData()` returned, per run, in order.
+ * @param {{axis?: 'step'|'epoch', lossLog?: boolean}} options
+ */
+export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
+  const colours = assignColours(runDatas);
+  const multi = runDatas.length > 1;
+  const notes = [];
+  const lossTables = [];
+  const lossSeries = [];
+  const lrTables = [];
+  const lrSeries = [];
+  const markers = [];
+  const bands = [];
+  const floors = [];
+  let hasY2 = false;
+  let epochLens = [];
+
+  for (const d of runDatas) {
+    const map = makeEpochMap(d.epochs);
+    const c = colours.get(d.run);
+    const prefix = multi ? `${d.run} · ` : '';
+    if (axis === 'step' && d.axis === 'epoch') {
+      notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
+      continue;
+    }
+    if (map && d.axis !== 'epoch') epochLens.push(map.stepsPerEpoch);
+    if (axis === 'epoch' && !map) notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
+    const xOfStep = (steps) => (axis === 'epoch' ? (map ? mapAll(steps, map.toEpoch) : null) : steps);
+
+    // Loss chart: epoch loss train/val, batch loss faint, the monitor if it is no loss.
+    const monitor = d.loss.monitor;
+    for (const s of d.loss.series) {
+      const isLoss = LOSS_NAME.test(s.name);
+      const isMonitor = s.name === monitor;
+      if (!isLoss && !isMonitor) continue;
+      let x;
+      if (s.resolution === 'epoch' && axis === 'epoch' && s.epoch) x = s.epoch;
+      else x = xOfStep(s.step);
+      if (!x) continue;
+      const scale = isLoss ? 'y' : 'y2';
+      if (scale === 'y2') hasY2 = true;
+      const cols = alignColumns(x, [s.value]);
+      lossTables.push([cols.x, lossLog && scale === 'y' ? positiveOnly(cols.ys[0]) : cols.ys[0]]);
+      const batch = s.resolution === 'step';
+      const val = s.name.startsWith('val_') || s.name.startsWith('validation');
+      lossSeries.push({
+        label: prefix + s.name + (isMonitor ? ' (monitor)' : ''),
+        run: d.run,
+        name: s.name,
+        color: c.run,
+        width: batch ? 1 : isMonitor ? 2.5 : 2,
+        alpha: batch ? 0.35 : 1,
+        dash: val ? [6, 4] : scale === 'y2' ? [2, 3] : null,
+        points: !batch,
+        scale,
+      });
+    }
+
+    // LR chart: planned dashed, actual solid, a colour per optimizer.
+    for (const o of d.lr.optimizers) {
+      const x = xOfStep(o.step);
+      if (!x) continue;
+      const colour = c.optimizer.get(o.name);
+      const optName = runDatas.length === 1 && d.lr.optimizers.length === 1 ? '' : `${o.name} `;
+      const hasPlanned = o.planned.some((v) => v !== null);
+      const cols = alignColumns(x, [o.actual, o.planned]);
+      const [actual, planned] = cols.ys.map(positiveOnly);
+      lrTables.push(hasPlanned ? [cols.x, actual, planned] : [cols.x, actual]);
+      // Every step sent: draw steps (a point's LR holds until the next
+      // update). Thinned: the server kept both sides of every change, so
+      // lines are exact at changes and follow smooth schedules when zoomed.
+      const stepped = !d.lr.downsampled;
+      lrSeries.push({ label: `${prefix}${optName}actual`, run: d.run, optimizer: o.name, kind: 'actual', color: colour, width: 2, dash: null, stepped });
+      if (hasPlanned) {
+        lrSeries.push({ label: `${prefix}${optName}planned`, run: d.run, optimizer: o.name, kind: 'planned', color: colour, width: 1.5, dash: [6, 4], stepped });
+      }
+    }
+    const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
+    if (thinned) notes.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
+
+    // Events: markers, cooldown bands, floors.
+    const xOfEvent = (e) => eventX(e, axis, map);
+    const openCooldown = new Map();
+    for (const e of d.events) {
+      const x = xOfEvent(e);
+      if (x === null) continue;
+      if (e.kind === 'reduction' || e.kind === 'lr_change' || e.kind === 'scheduler') {
+        markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: formatLRChange(e.old_lr, e.new_lr), title: describeEvent(e, d.run, multi), event: e });
+        if (e.kind === 'reduction' && typeof e.min_lr === 'number' && typeof e.new_lr === 'number' && e.new_lr <= e.min_lr * (1 + 1e-6)) {
+          addFloor(floors, d.run, e.min_lr, x, c.run);
+        }
+      } else if (e.kind === 'min_lr_floor') {
+        // A floor hit repeats every epoch once the LR is at min_lr: mark the
+        // first (the table lists them all, the LR chart draws the floor).
+        if (!markers.some((m) => m.run === d.run && m.kind === 'min_lr_floor')) {
+          markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: 'at min_lr', title: describeEvent(e, d.run, multi), event: e });
+        }
+        if (typeof e.min_lr === 'number') addFloor(floors, d.run, e.min_lr, x, c.run);
+      } else if (e.kind === 'cooldown') {
+        const key = e.optimizer ?? '';
+        if (e.phase === 'start') {
+          if (!openCooldown.has(key)) openCooldown.set(key, x);
+        } else if (e.phase === 'end' && openCooldown.has(key)) {
+          bands.push({ from: openCooldown.get(key), to: x, run: d.run, color: c.run, open: false });
+          openCooldown.delete(key);
+        }
+      }
+    }
+    for (const from of openCooldown.values()) bands.push({ from, to: null, run: d.run, color: c.run, open: true });
+  }
+
+  const loss = joinTables(lossTables);
+  const lr = joinTables(lrTables);
+  const extent = dataExtent([loss[0], lr[0]], markers.map((m) => m.x));
+  for (const b of bands) if (b.to === null) b.to = extent ? extent[1] : b.from;
+  const meanEpoch = epochLens.length ? epochLens.reduce((a, b) => a + b, 0) / epochLens.length : null;
+  return {
+    axis,
+    loss: { data: loss, series: lossSeries, hasY2, log: lossLog },
+    lr: { data: lr, series: lrSeries },
+    markers,
+    bands,
+    floors,
+    extent,
+    unitsPerEpoch: axis === 'epoch' ? 1 : meanEpoch,
+    notes,
+    empty: lossSeries.length === 0 && lrSeries.length === 0,
+  };
+}
+
+function addFloor(floors, run, y, x, color) {
+  const had = floors.find((f) => f.run === run && f.y === y);
+  if (had) had.fromX = Math.min(had.fromX, x);
+  else floors.push({ run, y, fromX: x, color, label: `min_lr ${formatLR(y)}` });
+}
+
+/** Where an event goes on the x axis (null when it cannot be placed). */
+export function eventX(e, axis, map) {
+  if (axis === 'epoch') {
+    if (typeof e.epoch === 'number') return e.epoch;
+    return map && typeof e.step === 'number' ? map.toEpoch(e.step) : null;
+  }
+  if (typeof e.step === 'number') return e.step;
+  return map && typeof e.epoch === 'number' ? map.toStep(e.epoch) : null;
+}
+
+/** The tooltip of a marker / the long description of an event. */
+export function describeEvent(e, run, withRun) {
+  const head = `${withRun ? run + ': ' : ''}epoch ${formatEpoch(e.epoch)}, step ${formatStep(e.step)}`;
+  const opt = e.optimizer ? ` (${e.optimizer})` : '';
+  switch (e.kind) {
+    case 'reduction':
+      return [
+        `${head} — plateau reduction${opt}`,
+        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, wait ${formatWait(e.wait, e.patience)}`,
+        `LR ${formatLRChange(e.old_lr, e.new_lr)}` +
+          (e.factor != null ? ` (factor ${formatValue(e.factor)})` : '') +
+          (e.cooldown ? `, then ${e.cooldown} epochs of cooldown` : ''),
+      ].join('\n');
+    case 'min_lr_floor':
+      return [
+        `${head} — plateau ignored: LR at min_lr${opt}`,
+        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, wait ${formatWait(e.wait, e.patience)}`,
+        `LR ${formatLR(e.lr)}, min_lr ${formatLR(e.min_lr)}`,
+      ].join('\n');
+    case 'cooldown':
+      return `${head} — cooldown ${e.phase === 'end' ? 'ends' : `starts (${e.cooldown ?? '?'} epochs)`}${opt}`;
+    case 'lr_change':
+      return `${head} — LR changed outside any schedule${opt}: ${formatLRChange(e.old_lr, e.new_lr)}`;
+    case 'scheduler':
+      return `${head} — LearningRateScheduler${opt}: ${formatLRChange(e.old_lr, e.new_lr)}`;
+    default:
+      return head;
+  }
+}
+
+/**
+ * Aligns tables [x, y1, y2, ...] on the union of their x values (each x
+ * column strictly increasing). A y missing at some x is `undefined` (the
+ * chart joins across it); null (NaN) stays null (a gap). Like uPlot.join,
+ * without the library, in one merge pass.
+ */
+export function joinTables(tables) {
+  if (!tables.length) return [[]];
+  const first = tables[0][0];
+  if (tables.every((t) => sameArray(t[0], first))) {
+    const out = [first];
+    for (const t of tables) for (let i = 1; i < t.length; i++) out.push(t[i]);
+    return out;
+  }
+  // The union of sorted x columns.
+  let xs = [];
+  for (const t of tables) xs = mergeSorted(xs, t[0]);
+  const n = xs.length;
+  const out = [xs];
+  for (const t of tables) {
+    const tx = t[0];
+    const pos = new Int32Array(tx.length);
+    for (let i = 0, j = 0; i < tx.length; i++) {
+      while (xs[j] < tx[i]) j++;
+      pos[i] = j;
+    }
+    for (let s = 1; s < t.length; s++) {
+      const ys = t[s];
+      const col = new Array(n).fill(undefined);
+      for (let i = 0; i < tx.length; i++) col[pos[i]] = ys[i];
+      out.push(col);
+    }
+  }
+  return out;
+}
+
+function mergeSorted(a, b) {
+  const out = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    let v;
+    if (j >= b.length || (i < a.length && a[i] < b[j])) v = a[i++];
+    else if (i >= a.length || b[j] < a[i]) v = b[j++];
+    else {
+      v = a[i++];
+      j++;
+    }
+    out.push(v);
+  }
+  return out;
+}
+
+function sameArray(a, b) {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// On a log axis a value <= 0 cannot be drawn: skip it (undefined joins across).
+function positiveOnly(values) {
+  return values.map((v) => (v === null ? null : v > 0 ? v : undefined));
+}
+
+function dataExtent(xCols, extra) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const xs of xCols) {
+    if (xs.length) {
+      lo = Math.min(lo, xs[0]);
+      hi = Math.max(hi, xs[xs.length - 1]);
+    }
+  }
+  for (const x of extra) {
+    lo = Math.min(lo, x);
+    hi = Math.max(hi, x);
+  }
+  return lo <= hi ? [lo, hi] : null;
+}
+
+/**
+ * The x range to show around a point (an event, a finding): about three
+ * epochs on either side, at most a quarter of the whole run, so that the
+ * view always visibly narrows.
+ */
+export function zoomAround(x, extent, unitsPerEpoch) {
+  const span = extent ? extent[1] - extent[0] : 0;
+  let half = unitsPerEpoch ? 3 * unitsPerEpoch : span * 0.05;
+  if (span > 0) half = Math.min(half, span / 4);
+  if (!(half > 0)) half = Math.max(1, Math.abs(x) * 0.05);
+  return [x - half, x + half];
+}
+
+/**
+ * Converts an x range from one axis to the other with the first run's map
+ * (null when it cannot: the charts then show everything).
+ */
+export function convertRange(range, from, to, epochs) {
+  if (!range || from === to) return range;
+  const map = makeEpochMap(epochs);
+  if (!map) return null;
+  const fn = to === 'epoch' ? map.toEpoch : map.toStep;
+  return [fn(range[0]), fn(range[1])];
+}

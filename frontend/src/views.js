@@ -1,0 +1,341 @@
+// DOM for everything around the charts. Text from the data (run names,
+// monitors, messages) only ever goes in through textContent, attribute
+// properties or `title`, never innerHTML.
+
+import { formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
+
+/** document.createElement with a class, text and children. */
+export function el(tag, { cls, text, attrs, on } = {}, children = []) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+  if (on) for (const [k, v] of Object.entries(on)) node.addEventListener(k, v);
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+// ------------------------------------------------------------ run selector
+
+/**
+ * The run list: a filter box, "all shown" / "none", and one checkbox per
+ * run. Built once per runs list; filtering only toggles `hidden`, so it
+ * stays fast with hundreds of runs.
+ *
+ * @returns {{element: HTMLElement, setRuns(runs, selected, colours): void, setColours(colours): void}}
+ */
+export function createRunSelector({ onChange }) {
+  let filterText = '';
+  let rows = [];
+  let selected = new Set();
+  const filter = el('input', {
+    cls: 'lr-filter',
+    attrs: { type: 'search', placeholder: 'Filter runs (regex)', 'aria-label': 'Filter runs', spellcheck: 'false' },
+  });
+  const count = el('div', { cls: 'lr-muted lr-run-count' });
+  const list = el('ul', { cls: 'lr-run-list', attrs: { role: 'list' } });
+  const all = el('button', { cls: 'lr-button lr-button--flat', text: 'All shown', attrs: { type: 'button' } });
+  const none = el('button', { cls: 'lr-button lr-button--flat', text: 'None', attrs: { type: 'button' } });
+  const element = el('section', { cls: 'lr-runs' }, [
+    el('h2', { cls: 'lr-side-title', text: 'Runs' }),
+    filter,
+    el('div', { cls: 'lr-run-actions' }, [all, none, count]),
+    list,
+  ]);
+
+  let timer = null;
+  filter.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      filterText = filter.value;
+      applyFilter();
+    }, 80);
+  });
+  all.addEventListener('click', () => {
+    for (const r of rows) if (!r.row.hidden) selected.add(r.run);
+    sync();
+    onChange(new Set(selected));
+  });
+  none.addEventListener('click', () => {
+    selected.clear();
+    sync();
+    onChange(new Set(selected));
+  });
+
+  function matcher() {
+    if (!filterText) return () => true;
+    try {
+      const re = new RegExp(filterText, 'i');
+      filter.classList.remove('lr-filter--bad');
+      return (s) => re.test(s);
+    } catch {
+      // Not a regex: match as plain text.
+      filter.classList.add('lr-filter--bad');
+      const needle = filterText.toLowerCase();
+      return (s) => s.toLowerCase().includes(needle);
+    }
+  }
+
+  function applyFilter() {
+    const match = matcher();
+    let shown = 0;
+    for (const r of rows) {
+      r.row.hidden = !match(r.run);
+      if (!r.row.hidden) shown++;
+    }
+    updateCount(shown);
+  }
+
+  function updateCount(shown = rows.filter((r) => !r.row.hidden).length) {
+    count.textContent = `${selected.size} selected · ${shown} of ${rows.length} shown`;
+  }
+
+  function sync() {
+    for (const r of rows) r.box.checked = selected.has(r.run);
+    updateCount();
+  }
+
+  return {
+    element,
+    setRuns(runs, sel, colours) {
+      selected = new Set(sel);
+      const scroll = list.scrollTop;
+      list.textContent = '';
+      rows = runs.map((r) => {
+        const box = el('input', { attrs: { type: 'checkbox' } });
+        box.checked = selected.has(r.run);
+        box.addEventListener('change', () => {
+          if (box.checked) selected.add(r.run);
+          else selected.delete(r.run);
+          updateCount();
+          onChange(new Set(selected));
+        });
+        const swatch = el('span', { cls: 'lr-swatch' });
+        const meta = [
+          r.steps != null ? `${formatStep(r.steps)} steps` : null,
+          r.epochs != null ? `${formatStep(r.epochs)} epochs` : null,
+          r.events ? `${r.events} events` : null,
+          r.source === 'keras' ? 'Keras TensorBoard only' : null,
+        ].filter(Boolean);
+        const name = el('span', { cls: 'lr-run-name', text: r.run });
+        name.title = r.run;
+        const row = el('li', { cls: 'lr-run' }, [
+          el('label', {}, [box, swatch, el('span', { cls: 'lr-run-text' }, [name, el('span', { cls: 'lr-muted lr-run-meta', text: meta.join(' · ') })])]),
+        ]);
+        row.dataset.run = r.run;
+        list.append(row);
+        return { run: r.run, row, box, swatch };
+      });
+      this.setColours(colours);
+      applyFilter();
+      list.scrollTop = scroll;
+    },
+    setColours(colours) {
+      for (const r of rows) {
+        const c = colours && colours.get(r.run);
+        r.swatch.style.background = c && selected.has(r.run) ? c.run : 'transparent';
+      }
+    },
+  };
+}
+
+// ------------------------------------------------------------ toolbar
+
+export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
+  const stepBtn = el('button', { cls: 'lr-seg', text: 'Step', attrs: { type: 'button', 'data-axis': 'step' } });
+  const epochBtn = el('button', { cls: 'lr-seg', text: 'Epoch', attrs: { type: 'button', 'data-axis': 'epoch' } });
+  stepBtn.addEventListener('click', () => onAxis('step'));
+  epochBtn.addEventListener('click', () => onAxis('epoch'));
+  const log = el('input', { attrs: { type: 'checkbox', 'data-control': 'loss-log' } });
+  log.addEventListener('change', () => onLossLog(log.checked));
+  const reset = el('button', { cls: 'lr-button', text: 'Reset zoom', attrs: { type: 'button', 'data-control': 'reset-zoom' } });
+  reset.addEventListener('click', onResetZoom);
+  const refresh = el('button', { cls: 'lr-button', text: 'Refresh', attrs: { type: 'button', 'data-control': 'refresh', title: 'Reload the data, keeping zoom and selection' } });
+  refresh.addEventListener('click', onRefresh);
+  const status = el('span', { cls: 'lr-muted lr-status', attrs: { 'aria-live': 'polite' } });
+  const element = el('div', { cls: 'lr-toolbar' }, [
+    el('div', { cls: 'lr-segmented', attrs: { role: 'group', 'aria-label': 'X axis' } }, [el('span', { cls: 'lr-muted', text: 'X axis' }), stepBtn, epochBtn]),
+    el('label', { cls: 'lr-check' }, [log, el('span', { text: 'Log-scale loss' })]),
+    reset,
+    refresh,
+    status,
+  ]);
+  return {
+    element,
+    set({ axis, lossLog, zoomed, epochAvailable, stepAvailable = true }) {
+      stepBtn.classList.toggle('lr-seg--on', axis === 'step');
+      epochBtn.classList.toggle('lr-seg--on', axis === 'epoch');
+      stepBtn.setAttribute('aria-pressed', String(axis === 'step'));
+      epochBtn.setAttribute('aria-pressed', String(axis === 'epoch'));
+      epochBtn.disabled = !epochAvailable && axis !== 'epoch';
+      epochBtn.title = epochBtn.disabled ? 'No epoch recorded yet for the selected runs' : 'Plot against epochs';
+      stepBtn.disabled = !stepAvailable && axis !== 'step';
+      stepBtn.title = stepBtn.disabled ? 'The selected runs are recorded per epoch only' : 'Plot against optimizer steps';
+      log.checked = lossLog;
+      reset.disabled = !zoomed;
+    },
+    setStatus(text) {
+      status.textContent = text;
+    },
+  };
+}
+
+// ------------------------------------------------------------ event table
+
+const KIND_LABEL = {
+  reduction: 'plateau reduction',
+  cooldown: 'cooldown',
+  min_lr_floor: 'at min_lr',
+  lr_change: 'LR changed',
+  scheduler: 'scheduler',
+};
+
+/**
+ * One row per event: epoch, step, monitor, value, best, wait/patience,
+ * old → new LR, cooldown. A click on a row calls onPick(run, event).
+ *
+ * @param {{run: string, events: object[]}[]} perRun
+ */
+export function eventTable(perRun, { onPick, showRun }) {
+  const total = perRun.reduce((n, r) => n + r.events.length, 0);
+  if (!total) return el('p', { cls: 'lr-muted', text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.' });
+  const head = ['kind', 'epoch', 'step', 'monitor', 'value', 'best', 'wait/patience', 'old → new LR', 'cooldown'];
+  if (showRun) head.unshift('run');
+  const tbody = el('tbody');
+  for (const { run, events } of perRun) {
+    for (const e of events) {
+      const cells = [
+        el('span', { cls: `lr-kind lr-kind--${e.kind}`, text: KIND_LABEL[e.kind] || e.kind }),
+        formatEpoch(e.epoch),
+        formatStep(e.step),
+        e.monitor ?? '–',
+        e.value !== undefined ? formatValue(e.value) : '–',
+        e.best !== undefined ? formatValue(e.best) : '–',
+        e.kind === 'reduction' || e.kind === 'min_lr_floor' ? formatWait(e.wait, e.patience) : '–',
+        lrCell(e),
+        cooldownCell(e),
+      ];
+      if (showRun) cells.unshift(run);
+      const tr = el('tr', { cls: 'lr-row', attrs: { tabindex: '0', 'data-kind': e.kind } });
+      for (const c of cells) tr.append(el('td', {}, [typeof c === 'string' ? document.createTextNode(c) : c]));
+      tr.title = 'Zoom the charts to this event';
+      const pick = () => onPick(run, e, tr);
+      tr.addEventListener('click', pick);
+      tr.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' || ev.key === ' ') {
+          ev.preventDefault();
+          pick();
+        }
+      });
+      tbody.append(tr);
+    }
+  }
+  return el('div', { cls: 'lr-table-wrap' }, [
+    el('table', { cls: 'lr-table lr-events' }, [el('thead', {}, [el('tr', {}, head.map((h) => el('th', { text: h })))]), tbody]),
+  ]);
+}
+
+function lrCell(e) {
+  if (e.kind === 'min_lr_floor') return `${formatLR(e.lr)} (min_lr ${formatLR(e.min_lr)})`;
+  if (e.old_lr !== undefined || e.new_lr !== undefined) return formatLRChange(e.old_lr, e.new_lr);
+  return '–';
+}
+
+function cooldownCell(e) {
+  if (e.kind === 'cooldown') return e.phase === 'end' ? 'ends' : `starts: ${e.cooldown ?? '?'} epochs`;
+  if (e.kind === 'reduction') return e.cooldown ? `${e.cooldown} epochs` : 'none';
+  return '–';
+}
+
+// ------------------------------------------------------------ diagnosis
+
+/** The audit findings, warnings first; a click calls onPick(run, finding). */
+export function diagnosisPanel(perRun, { onPick, showRun }) {
+  const all = [];
+  for (const { run, findings } of perRun) for (const f of findings) all.push([run, f]);
+  if (!all.length) return el('p', { cls: 'lr-muted', text: 'No findings: nothing unusual in the recorded schedule and plateau decisions.' });
+  const list = el('ul', { cls: 'lr-findings' });
+  for (const [run, f] of all) {
+    const where = [f.epoch != null ? `epoch ${formatEpoch(f.epoch)}` : null, f.step != null ? `step ${formatStep(f.step)}` : null].filter(Boolean).join(', ');
+    const placeable = f.epoch != null || f.step != null;
+    const item = el(
+      'li',
+      { cls: `lr-finding lr-finding--${f.severity}`, attrs: { tabindex: placeable ? '0' : null, 'data-severity': f.severity } },
+      [
+        el('span', { cls: `lr-badge lr-badge--${f.severity}`, text: f.severity }),
+        el('span', { cls: 'lr-finding-text' }, [
+          el('span', { cls: 'lr-finding-msg', text: f.message }),
+          el('span', { cls: 'lr-muted lr-finding-where', text: [showRun ? run : null, where, f.kind].filter(Boolean).join(' · ') }),
+        ]),
+      ],
+    );
+    if (placeable) {
+      item.title = 'Show this place on the charts';
+      item.addEventListener('click', () => onPick(run, f, item));
+      item.addEventListener('keydown', (ev) => {
+        if (ev.key === 'Enter' || ev.key === ' ') {
+          ev.preventDefault();
+          onPick(run, f, item);
+        }
+      });
+    }
+    list.append(item);
+  }
+  return list;
+}
+
+// ------------------------------------------------------------ export
+
+/** Download links for each selected run: CSV (every step) and JSON. */
+export function exportLinks(runs, exportUrl) {
+  const list = el('ul', { cls: 'lr-exports' });
+  for (const run of runs) {
+    const base = safeFileName(run);
+    list.append(
+      el('li', {}, [
+        el('span', { cls: 'lr-run-name', text: run }),
+        el('a', { cls: 'lr-button', text: 'CSV', attrs: { href: exportUrl(run, 'csv'), download: `${base}.lr.csv`, 'data-format': 'csv' } }),
+        el('a', { cls: 'lr-button', text: 'JSON', attrs: { href: exportUrl(run, 'json'), download: `${base}.lr.json`, 'data-format': 'json' } }),
+      ]),
+    );
+  }
+  return list;
+}
+
+export function safeFileName(run) {
+  const name = run.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80);
+  return name || 'run';
+}
+
+// ------------------------------------------------------------ states
+
+export const SNIPPET = [
+  'from tb_lr_plugin.callbacks import LearningRateLogger',
+  'model.fit(x, y, callbacks=[LearningRateLogger("logs/run1")])',
+].join('\n');
+
+export const COMMAND = 'tensorboard --logdir logs';
+
+/** No run has learning-rate data: say how to record some. */
+export function emptyState() {
+  return el('section', { cls: 'lr-card lr-empty', attrs: { 'data-state': 'empty' } }, [
+    el('h2', { text: 'No learning-rate data yet' }),
+    el('p', { text: 'Add one callback to your Keras training:' }),
+    el('pre', { cls: 'lr-code' }, [el('code', { text: SNIPPET })]),
+    el('p', { text: 'and point TensorBoard at the log directory:' }),
+    el('pre', { cls: 'lr-code' }, [el('code', { text: COMMAND })]),
+    el('p', {
+      cls: 'lr-muted',
+      text: 'Use tb_lr_plugin.callbacks.ReduceLROnPlateau instead of Keras’s to also see why each plateau reduction fired. New data appears here automatically.',
+    }),
+  ]);
+}
+
+/** A route failed. */
+export function errorState(errors, onRetry) {
+  return el('section', { cls: 'lr-card lr-error', attrs: { role: 'alert', 'data-state': 'error' } }, [
+    el('h2', { text: 'Could not load the learning-rate data' }),
+    el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+    el('button', { cls: 'lr-button', text: 'Retry', attrs: { type: 'button' }, on: { click: onRetry } }),
+  ]);
+}

@@ -1,0 +1,385 @@
+"""`tb-lr-audit`: plateau reductions and LR findings of a logdir, in a terminal.
+
+Usage:
+
+    tb-lr-audit LOGDIR [--run NAME] [--format table|json|csv]
+
+- `table` (default): per run, every LR change (for a plateau reduction:
+  epoch, step, monitor, value, best, wait/patience, old -> new LR,
+  cooldown), then the findings. Readable at 80 columns.
+- `json`: `{"runs": [{"run", "events", "findings"}]}`, the same events and
+  findings as the plugin's `events` and `audit` routes (non-finite numbers
+  become `null`).
+- `csv`: `run,optimizer,step,planned,actual`, every step recorded by
+  `LearningRateLogger` (runs written only by Keras's `TensorBoard` callback
+  have no per-step rows).
+
+Exit status: 0 on success; 2 for bad usage, a missing or unreadable logdir,
+an unknown `--run`, or a logdir without learning-rate data, with one line
+on stderr. Loading progress goes to stderr when it takes over a second.
+
+This module imports neither TensorFlow nor Keras, and `main()` makes
+TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import textwrap
+
+WIDTH = 80
+CSV_HEADER = "run,optimizer,step,planned,actual\n"
+PROG = "tb-lr-audit"
+
+
+class UsageError(Exception):
+    """Bad usage or unusable input: exit status 2, one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    stdout = None
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {PROG} --help)")
+
+    def _print_message(self, message, file=None):
+        # --help goes to the stream run() was given.
+        if message:
+            (self.stdout or sys.stdout).write(message)
+
+
+def _parser():
+    parser = _Parser(
+        prog=PROG,
+        description=(
+            "Audit the learning rate of TensorBoard runs: every plateau reduction and LR "
+            "change, and findings such as ineffective reductions, thrashing, min_lr "
+            "reached, deviations from the plan, restarts and loss spikes."
+        ),
+    )
+    parser.add_argument("logdir", metavar="LOGDIR", help="the directory given to TensorBoard")
+    parser.add_argument("--run", metavar="NAME", help="audit only this run (e.g. '.' or 'exp/1')")
+    parser.add_argument(
+        "--format",
+        choices=("table", "json", "csv"),
+        default="table",
+        help="output format (default: table)",
+    )
+    return parser
+
+
+def run(argv, stdout=None, stderr=None):
+    """Runs the command; returns the exit status. Never raises.
+
+    Args:
+      argv: the arguments after the program name.
+      stdout, stderr: text streams (default: `sys.stdout`, `sys.stderr`).
+    """
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        parser = _parser()
+        parser.stdout = stdout
+        args = parser.parse_args(argv)
+        text = _audit(args, stderr)
+        stdout.write(text)
+        stdout.flush()
+        return 0
+    except UsageError as e:
+        stderr.write(f"{PROG}: error: {e}\n")
+        return 2
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 - never a traceback
+        stderr.write(f"{PROG}: internal error: {type(e).__name__}: {e}\n")
+        return 1
+
+
+def main():
+    """The `tb-lr-audit` console script."""
+    from tb_lr_plugin import loader
+
+    loader.use_tensorboard_stub()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")
+        except (AttributeError, ValueError):
+            pass
+    code = run(sys.argv[1:])
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Piped into `head`: stop quietly, as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    sys.exit(code)
+
+
+def _audit(args, stderr):
+    from tb_lr_plugin import audit, keras_logs, loader
+
+    logdir = args.logdir
+    if not os.path.exists(logdir):
+        raise UsageError(f"logdir {logdir!r} does not exist")
+    if not os.path.isdir(logdir):
+        raise UsageError(f"logdir {logdir!r} is not a directory")
+    if not os.access(logdir, os.R_OK | os.X_OK):
+        raise UsageError(f"logdir {logdir!r} is not readable")
+    progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
+    try:
+        found = loader.load(logdir, run=args.run, progress=progress)
+    finally:
+        progress.finish()
+    if found.damaged:
+        names = ", ".join(os.path.relpath(p, logdir) for p in found.damaged[:3])
+        more = f" and {len(found.damaged) - 3} more" if len(found.damaged) > 3 else ""
+        stderr.write(
+            f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
+            f"or corrupt event file{'s' if len(found.damaged) != 1 else ''}: {names}{more}\n"
+        )
+    if args.run is not None and args.run not in found.runs:
+        raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")
+    if not found.runs:
+        raise UsageError(
+            f"no learning-rate data in {logdir!r} (written by LearningRateLogger, or "
+            f"epoch_learning_rate by keras.callbacks.TensorBoard)"
+        )
+
+    results = []
+    for entry in found.runs.values():
+        fallback = entry.data.empty
+        timing = keras_logs.lr_timing(entry.keras) if fallback else None
+        events = (
+            keras_logs.fallback_events(entry.keras, timing) if fallback else list(entry.data.events)
+        )
+        events.sort(key=_event_order)
+        findings = audit.find(entry.data, entry.keras)
+        results.append((entry, events, findings, timing))
+
+    if args.format == "json":
+        return _json(results)
+    if args.format == "csv":
+        return _csv(results)
+    return _table(results)
+
+
+def _event_order(event):
+    step = event.get("step")
+    step = step if isinstance(step, (int, float)) else math.inf
+    epoch = event.get("epoch")
+    epoch = epoch if isinstance(epoch, (int, float)) else math.inf
+    return (step, epoch)
+
+
+# -- json / csv -------------------------------------------------------------
+
+
+def _clean(obj):
+    """Strict JSON, as the plugin's routes answer: non-finite floats -> null."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
+        return _clean(obj.item())
+    return obj
+
+
+def _json(results):
+    body = {
+        "runs": [
+            {"run": entry.name, "events": events, "findings": findings}
+            for entry, events, findings, _ in results
+        ]
+    }
+    return json.dumps(_clean(body), indent=1, allow_nan=False) + "\n"
+
+
+def _csv_float(value):
+    return "" if value != value else repr(value)
+
+
+def _csv_field(text):
+    if any(c in text for c in ',"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _csv(results):
+    lines = [CSV_HEADER]
+    for entry, _, _, _ in results:
+        run_field = _csv_field(entry.name)
+        for name, rows in entry.data.optimizers.items():
+            prefix = f"{run_field},{_csv_field(name)},"
+            steps = rows[:, 0].astype("int64").tolist()
+            planned = [_csv_float(v) for v in rows[:, 1].tolist()]
+            actual = [_csv_float(v) for v in rows[:, 2].tolist()]
+            lines.extend(
+                f"{prefix}{s},{p},{a}\n" for s, p, a in zip(steps, planned, actual, strict=True)
+            )
+    return "".join(lines)
+
+
+# -- table ------------------------------------------------------------------
+
+_HEADERS = ("epoch", "step", "optimizer", "monitor", "value", "best", "wait", "lr", "cooldown")
+_RIGHT = {"epoch", "step", "value", "best", "wait", "cooldown"}
+_SHRINKABLE = ("monitor", "optimizer")
+
+
+def _num(x):
+    if x is None:
+        return "-"
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return str(x)
+    if not math.isfinite(x):
+        return "nan" if x != x else ("inf" if x > 0 else "-inf")
+    text = f"{x:.4g}"
+    if "e" in text:  # 1.235e-05 -> 1.235e-5
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _event_row(event, multi_optimizer):
+    from tb_lr_plugin.audit import fmt_lr
+
+    epoch = event.get("epoch")
+    wait, patience = event.get("wait"), event.get("patience")
+    lr = f"{fmt_lr(event.get('old_lr'))} -> {fmt_lr(event.get('new_lr'))}"
+    row = {
+        "epoch": str(epoch + 1) if isinstance(epoch, int) else "-",
+        "step": str(int(event["step"])) if isinstance(event.get("step"), (int, float)) else "-",
+        "optimizer": str(event.get("optimizer") or "-"),
+        "monitor": str(event.get("monitor") or "-"),
+        "value": _num(event.get("value")),
+        "best": _num(event.get("best")),
+        "wait": f"{wait}/{patience}" if wait is not None and patience is not None else "-",
+        "lr": lr,
+        "cooldown": str(event["cooldown"]) if isinstance(event.get("cooldown"), int) else "-",
+    }
+    if not multi_optimizer:
+        row.pop("optimizer")
+    return row
+
+
+def _fit(text, width):
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "~"
+
+
+def _grid(rows, indent="  "):
+    """Aligned columns that fit in WIDTH.
+
+    Columns with nothing in any row are left out; then text columns are
+    shortened (with "~"), the "cooldown" header becomes "cd", and as a last
+    resort the widest columns are cut.
+    """
+    if not rows:
+        return []
+    keep = {"epoch", "step", "lr"}
+    cols = [h for h in _HEADERS if h in rows[0] and (h in keep or any(r[h] != "-" for r in rows))]
+    titles = {c: c for c in cols}
+    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+
+    def total():
+        return len(indent) + sum(widths.values()) + 2 * (len(cols) - 1)
+
+    for col in _SHRINKABLE:
+        if total() > WIDTH and col in widths:
+            widths[col] -= max(min(total() - WIDTH, widths[col] - 4), 0)
+    if total() > WIDTH and "cooldown" in widths:
+        titles["cooldown"] = "cd"
+        widths["cooldown"] = max(2, *(len(r["cooldown"]) for r in rows))
+    while total() > WIDTH:
+        widest = max(cols, key=lambda c: widths[c])
+        widths[widest] -= 1
+
+    def line(cells):
+        parts = []
+        for c in cols:
+            text = _fit(cells[c], widths[c])
+            parts.append(text.rjust(widths[c]) if c in _RIGHT else text.ljust(widths[c]))
+        return (indent + "  ".join(parts)).rstrip()
+
+    return [line(titles)] + [line(r) for r in rows]
+
+
+def _describe_run(entry, timing):
+    from tb_lr_plugin.audit import fmt_lr
+    from tb_lr_plugin.keras_logs import TIMING_AFTER, lr_series
+
+    lines = []
+    data = entry.data
+    for name, rows in data.optimizers.items():
+        if not len(rows):
+            continue
+        lines.append(
+            f"{name}: steps {int(rows[0, 0])}-{int(rows[-1, 0])}, LR "
+            f"{fmt_lr(rows[0, 2])} -> {fmt_lr(rows[-1, 2])} "
+            f"(planned {fmt_lr(rows[0, 1])} -> {fmt_lr(rows[-1, 1])})"
+        )
+    if data.empty and entry.keras:
+        when = (
+            "after the epoch-end callbacks ran"
+            if timing == TIMING_AFTER
+            else "before the epoch-end callbacks ran"
+        )
+        for name, series in lr_series(entry.keras).items():
+            lines.append(
+                f"{name or 'learning_rate'}: epochs {int(series[0, 0]) + 1}-"
+                f"{int(series[-1, 0]) + 1}, LR {fmt_lr(series[0, 1])} -> "
+                f"{fmt_lr(series[-1, 1])}, from keras.callbacks.TensorBoard (LR read {when})"
+            )
+    if data.epochs:
+        lines.append(f"{len(data.epochs)} epochs recorded")
+    out = []
+    for text in lines:
+        out.extend(textwrap.wrap(text, WIDTH, initial_indent="  ", subsequent_indent="    "))
+    return out
+
+
+def _table(results):
+    out = ["Epochs are counted from 1, as Keras prints them; steps are optimizer updates."]
+    for entry, events, findings, timing in results:
+        out.append("")
+        out.append(f"Run: {entry.name}")
+        out.extend(_describe_run(entry, timing))
+        # Plateaus ignored at min_lr are summed up by the min_lr_reached finding.
+        changes = [e for e in events if e.get("kind") in ("reduction", "lr_change", "scheduler")]
+        optimizers = {e.get("optimizer") for e in changes}
+        multi = len(optimizers) > 1 or len(entry.data.optimizers) > 1
+        if changes:
+            out.append(f"LR changes ({len(changes)})")
+            out.extend(_grid([_event_row(e, multi) for e in changes]))
+        else:
+            out.append("LR changes: none")
+        if findings:
+            out.append(f"Findings ({len(findings)})")
+            for f in findings:
+                epoch = f"epoch {f['epoch'] + 1}" if f.get("epoch") is not None else "epoch -"
+                step = f"step {f['step']}" if f.get("step") is not None else "step -"
+                out.append(f"  {f['severity']:<7}  {f['kind']}  ({epoch}, {step})")
+                out.extend(
+                    textwrap.wrap(
+                        f["message"],
+                        WIDTH,
+                        initial_indent="           ",
+                        subsequent_indent="           ",
+                        break_on_hyphens=False,
+                    )
+                )
+        else:
+            out.append("Findings: none")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""Display downsampling: a few thousand points that still tell the truth.
+
+A chart a thousand pixels wide cannot show a million steps, but thinning
+must not hide what the tab is for. `select()` keeps, for a series of rows
+sorted by step:
+
+- the first and the last row;
+- every change point: a row whose value differs from the previous row's
+  (and that previous row, so a step change is drawn as a step and not as a
+  ramp). When the series changes at almost every row (a cosine decay, a
+  noisy loss), only the jumps are kept: changes far larger than the
+  series' typical change, and every switch between finite and non-finite;
+- the rows around every given step (the events' steps);
+- in equal buckets over the rest, the rows holding each column's minimum
+  and maximum, so spikes stay visible.
+
+Everything is vectorized numpy; export never goes through here.
+"""
+
+import numpy as np
+
+DEFAULT_BUDGET = 2000
+
+# A change this many times larger than the median change is a jump.
+_JUMP_FACTOR = 10.0
+
+
+def select(steps, values, *, budget=DEFAULT_BUDGET, keep_steps=()):
+    """Chooses the rows to draw.
+
+    Args:
+      steps: 1-D array of steps, sorted ascending.
+      values: `[n]` or `[n, k]` array of the series' values (e.g. planned
+        and actual); NaN and infinities allowed.
+      budget: the most rows to return (at least 16).
+      keep_steps: steps whose neighbourhood must be kept (event steps).
+
+    Returns:
+      A sorted int64 array of row indices, at most `budget` long; all rows
+      when there are no more than `budget`.
+
+    Example:
+      >>> import numpy as np
+      >>> steps = np.arange(1, 100001)
+      >>> lr = np.where(steps <= 50000, 0.1, 0.01)
+      >>> idx = select(steps, lr, budget=100)
+      >>> len(idx) <= 100, {49999, 50000} <= set(idx.tolist())
+      (True, True)
+    """
+    steps = np.asarray(steps, dtype=np.float64)
+    n = len(steps)
+    budget = max(int(budget), 16)
+    if n <= budget:
+        return np.arange(n, dtype=np.int64)
+    cols = np.asarray(values, dtype=np.float64).reshape(n, -1)
+    # A quarter of the budget for change points, a quarter for events (two
+    # or three rows each), the rest for the envelope.
+    must = [np.array([0, n - 1], dtype=np.int64)]
+    must.append(_change_rows(cols, budget // 8))
+    must.append(_event_rows(steps, keep_steps, budget // 12))
+    must = np.unique(np.concatenate(must))
+    must = must[(must >= 0) & (must < n)]
+    room = budget - len(must)
+    buckets = max(1, room // (2 * cols.shape[1]))
+    picked = np.unique(np.concatenate([must, _envelope_rows(cols, buckets)]))
+    if len(picked) > budget:
+        # Envelope rows that are not also mandatory go first.
+        extra = np.setdiff1d(picked, must)
+        picked = np.union1d(must, extra[: max(0, budget - len(must))])
+    return picked.astype(np.int64)
+
+
+def _change_rows(cols, cap):
+    """Rows `i` (and `i - 1`) where row `i` differs from row `i - 1`."""
+    finite = np.isfinite(cols)
+    with np.errstate(invalid="ignore"):
+        delta = np.abs(np.diff(cols, axis=0))
+    flips = (finite[1:] != finite[:-1]).any(axis=1)
+    changed = np.nan_to_num(delta, nan=0.0, posinf=0.0) > 0
+    rows = np.flatnonzero(changed.any(axis=1) | flips)
+    if len(rows) > cap:
+        # Smooth or noisy: keep only the jumps, scored against the median
+        # non-zero change of each column.
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.array(
+                [
+                    np.median(d[d > 0]) if np.any(d > 0) else np.inf
+                    for d in np.where(np.isfinite(delta), delta, 0.0).T
+                ]
+            )
+            score = np.nanmax(np.where(np.isfinite(delta), delta / scale, 0.0), axis=1)
+        score[flips] = np.inf
+        rows = np.flatnonzero(score > _JUMP_FACTOR)
+        if len(rows) > cap:
+            rows = np.sort(rows[np.argsort(-score[rows], kind="stable")[:cap]])
+    # `rows` index the diffs: the change is between row r and row r + 1.
+    return np.concatenate([rows, rows + 1]).astype(np.int64)
+
+
+def _event_rows(steps, keep_steps, cap):
+    keep = np.asarray(list(keep_steps), dtype=np.float64).ravel()
+    keep = np.unique(keep[np.isfinite(keep)])
+    if not len(keep):
+        return np.zeros(0, dtype=np.int64)
+    if len(keep) > cap:
+        keep = keep[np.linspace(0, len(keep) - 1, cap).astype(np.int64)]
+    pos = np.searchsorted(steps, keep)
+    rows = np.concatenate([pos - 1, pos, pos + 1])
+    return np.clip(rows, 0, len(steps) - 1).astype(np.int64)
+
+
+def _envelope_rows(cols, buckets):
+    """The argmin and argmax row of every column in each of `buckets` bins."""
+    n = len(cols)
+    size = -(-n // buckets)
+    buckets = -(-n // size)
+    pad = buckets * size - n
+    offsets = np.arange(buckets, dtype=np.int64) * size
+    out = []
+    for col in cols.T:
+        nan = np.isnan(col)
+        low = np.pad(np.where(nan, np.inf, col), (0, pad), constant_values=np.inf)
+        high = np.pad(np.where(nan, -np.inf, col), (0, pad), constant_values=-np.inf)
+        out.append(offsets + low.reshape(buckets, size).argmin(axis=1))
+        out.append(offsets + high.reshape(buckets, size).argmax(axis=1))
+    rows = np.concatenate(out)
+    return rows[rows < n]

@@ -1,0 +1,205 @@
+// Drives TensorBoard's Learning Rate tab in headless Chromium (Debian's
+// /usr/bin/chromium through playwright-core; no browser is downloaded) and
+// prints one JSON report on stdout for tests/browser/test_tab.py to assert.
+//
+//   node tests/browser/drive_tab.mjs --url http://127.0.0.1:PORT --out test-artifacts
+import { createRequire } from 'node:module';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, '..', '..');
+const require = createRequire(path.join(repo, 'frontend', 'package.json'));
+const { chromium } = require('playwright-core');
+
+const args = Object.fromEntries(
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+);
+const base = args.url.replace(/\/$/, '');
+const outDir = path.resolve(args.out || path.join(repo, 'test-artifacts'));
+const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
+mkdirSync(outDir, { recursive: true });
+
+export const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const report = { consoleErrors: [], pageErrors: [], dialogs: [], steps: [] };
+const profile = mkdtempSync(path.join(tmpdir(), 'tb-lr-chromium-'));
+let context;
+
+function step(name, data) {
+  report.steps.push(name);
+  Object.assign(report, data);
+}
+
+async function pluginFrame(page) {
+  const deadline = Date.now() + 30000;
+  while (Date.now() < deadline) {
+    const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
+    if (frame) return frame;
+    await page.waitForTimeout(100);
+  }
+  throw new Error('the Learning Rate iframe never appeared');
+}
+
+// Counts the canvas pixels that are not transparent (uPlot's canvas starts
+// transparent: anything drawn makes it non-empty).
+const inkScript = (role) => `(() => {
+  const c = document.querySelector('.lr-chart[data-role="${role}"] canvas');
+  if (!c || !c.width) return 0;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n;
+})()`;
+
+async function charts(frame) {
+  return frame.evaluate(`(() => {
+    const box = (role) => document.querySelector('.lr-chart[data-role="' + role + '"]');
+    const range = (role) => { const b = box(role); return b && b.dataset.xMin !== undefined ? [Number(b.dataset.xMin), Number(b.dataset.xMax)] : null; };
+    return {
+      loss: { ink: ${inkScript('loss')}, range: range('loss'), draws: Number(box('loss')?.dataset.draws || 0) },
+      lr: { ink: ${inkScript('lr')}, range: range('lr'), draws: Number(box('lr')?.dataset.draws || 0) },
+      reductionMarkers: document.querySelectorAll('.lr-chart[data-role="loss"] .lr-marker[data-kind="reduction"]').length,
+      eventRows: document.querySelectorAll('.lr-events tbody tr').length,
+      axis: document.querySelector('.lr-app')?.dataset.axis,
+      state: document.querySelector('.lr-app')?.dataset.state,
+      dark: Boolean(document.documentElement && document.documentElement.classList.contains('lr-dark')),
+    };
+  })()`);
+}
+
+async function waitFor(frame, predicate, what, timeout = 20000) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await charts(frame);
+    } catch (e) {
+      last = { error: String(e) }; // the frame is still loading
+    }
+    if (predicate(last)) return last;
+    await frame.page().waitForTimeout(100);
+  }
+  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
+}
+
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+    colorScheme: 'light',
+  });
+  const page = context.pages()[0] || (await context.newPage());
+  page.on('console', (m) => {
+    if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location().url || ''}`);
+  });
+  page.on('pageerror', (e) => report.pageErrors.push(String(e && e.message ? e.message : e)));
+  page.on('dialog', async (d) => {
+    report.dialogs.push(`${d.type()}: ${d.message()}`);
+    await d.dismiss().catch(() => {});
+  });
+
+  // 1. The tab opens at /#learning_rate.
+  await page.goto(`${base}/#learning_rate`);
+  const frame = await pluginFrame(page);
+  let c = await waitFor(frame, (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'both charts drawn');
+  step('open', { url: page.url(), frameUrl: frame.url(), initial: c });
+
+  // 2. What the routes say, fetched from inside the tab (same base URL).
+  const routes = await frame.evaluate(async () => {
+    const selected = [...document.querySelectorAll('.lr-run')].filter((r) => r.querySelector('input').checked).map((r) => r.dataset.run);
+    const runs = await (await fetch('./runs')).json();
+    const events = {};
+    for (const run of selected) events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
+    return { selected, runs: runs.runs.map((r) => r.run), events };
+  });
+  const all = Object.values(routes.events).flat();
+  step('routes', {
+    runs: routes.runs,
+    selected: routes.selected,
+    reductions: all.filter((e) => e.kind === 'reduction').length,
+    events: all.length,
+  });
+
+  // 3. The hostile run name is text: listed verbatim, no <img> anywhere.
+  const hostile = await frame.evaluate(() => {
+    const names = [...document.querySelectorAll('.lr-run-name')].map((n) => n.textContent);
+    return {
+      runNames: names,
+      imgCount: document.querySelectorAll('img').length,
+      legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) => n.textContent.includes('<img src=x onerror=alert(1)>')),
+    };
+  });
+  step('hostile', { hostile });
+
+  await page.screenshot({ path: path.join(outDir, 'tab-light.png'), fullPage: true });
+
+  // 4. Clicking an event row zooms both charts around it.
+  const before = (await charts(frame)).loss.range;
+  const rowIndex = await frame.evaluate(() => {
+    const rows = [...document.querySelectorAll('.lr-events tbody tr')];
+    const i = rows.findIndex((r) => r.dataset.kind === 'reduction');
+    return i >= 0 ? i : 0;
+  });
+  await frame.locator('.lr-events tbody tr').nth(rowIndex).click();
+  c = await waitFor(frame, (s) => s.loss.range && before && (s.loss.range[0] !== before[0] || s.loss.range[1] !== before[1]), 'x range change');
+  step('rowClick', { rangeBefore: before, rangeAfter: c.loss.range, lrRangeAfter: c.lr.range });
+
+  // 5. Refresh keeps the zoom.
+  const zoomed = c.loss.range;
+  const draws = c.loss.draws;
+  await frame.locator('[data-control="refresh"]').click();
+  await frame.waitForFunction(() => /Updated/.test(document.querySelector('.lr-status')?.textContent || ''));
+  await page.waitForTimeout(300);
+  c = await charts(frame);
+  step('refresh', { rangeAfterRefresh: c.loss.range, rangeBeforeRefresh: zoomed, drawsAfterRefresh: c.loss.draws, drawsBeforeRefresh: draws });
+
+  // 5b. TensorBoard's own reload button reloads the tab's data (through the
+  // plugin message channel), keeping the zoom too.
+  const drawsBeforeReload = c.loss.draws;
+  await page.locator('button.reload-button').first().click();
+  c = await waitFor(frame, (s) => s.loss.draws > drawsBeforeReload, 'a redraw after TensorBoard reload');
+  step('tbReload', { rangeAfterTbReload: c.loss.range, drawsBeforeTbReload: drawsBeforeReload, drawsAfterTbReload: c.loss.draws });
+
+  // 6. The epoch axis.
+  await frame.locator('[data-control="reset-zoom"]').click();
+  await frame.locator('button[data-axis="epoch"]').click();
+  c = await waitFor(frame, (s) => s.axis === 'epoch' && s.loss.ink > 0 && s.lr.ink > 0, 'epoch axis drawn');
+  const epochsTable = await frame.evaluate(async (run) => (await (await fetch(`./lr?${new URLSearchParams({ run })}`)).json()).epochs, routes.selected[0]);
+  step('epochAxis', { epochAxis: c, epochs: epochsTable });
+  await frame.locator('button[data-axis="step"]').click();
+  await waitFor(frame, (s) => s.axis === 'step' && s.loss.ink > 0, 'step axis again');
+
+  // 7. Dark mode: TensorBoard picks the system preference when it starts
+  // (and sets body.dark-mode); the tab follows TensorBoard.
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.reload();
+  const darkFrame = await pluginFrame(page);
+  c = await waitFor(darkFrame, (s) => s.dark && s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'dark mode');
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: path.join(outDir, 'tab-dark.png'), fullPage: true });
+  const hostDark = await page.evaluate(() => document.body.classList.contains('dark-mode'));
+  step('dark', { dark: c.dark, hostDark });
+
+  report.ok = true;
+} catch (e) {
+  report.ok = false;
+  report.error = String(e && e.stack ? e.stack : e);
+} finally {
+  if (context) await context.close().catch(() => {});
+  rmSync(profile, { recursive: true, force: true });
+}
+process.stdout.write(JSON.stringify(report) + '\n');

@@ -1,0 +1,262 @@
+"""The Learning Rate tab in real headless Chromium, against a real TensorBoard.
+
+A small real Keras training (LearningRateLogger + ReduceLROnPlateau) writes
+two runs, one named like an HTML injection; `tensorboard` serves them on
+127.0.0.1; `drive_tab.mjs` (playwright-core driving Debian's chromium)
+opens `/#learning_rate`, clicks through the tab and reports what it saw.
+
+Needs the built bundle (`make build`), Node with frontend/node_modules
+(`npm ci` in frontend/) and /usr/bin/chromium. Missing any of them skips
+the module on a workstation and fails it in CI (`CI=true`).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.*"),
+]
+
+REPO = Path(__file__).resolve().parents[2]
+BUNDLE = REPO / "tb_lr_plugin" / "static" / "index.js"
+DRIVER = Path(__file__).with_name("drive_tab.mjs")
+ARTIFACTS = REPO / "test-artifacts"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+HOSTILE = "<img src=x onerror=alert(1)>"
+
+
+def _require(ok, why):
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (required in CI)")
+    pytest.skip(why)
+
+
+@pytest.fixture(scope="module")
+def node():
+    _require(os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    node = shutil.which("node")
+    _require(node is not None, "Node.js is not installed")
+    _require(
+        (REPO / "frontend" / "node_modules" / "playwright-core").is_dir(),
+        "frontend/node_modules is missing (cd frontend && npm ci)",
+    )
+    _require(BUNDLE.is_file(), "the frontend bundle is missing (make build)")
+    return node
+
+
+def _train(logdir):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import numpy as np
+    from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(96, 4)).astype("float32")
+    w = np.array([[1.0], [-2.0], [0.5], [0.0]])
+    y = (x @ w + rng.normal(size=(96, 1))).astype("float32")
+
+    def fit(name, epochs, **plateau):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential(
+            [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+        )
+        model.compile(optimizer=keras.optimizers.Adam(0.05), loss="mse")
+        model.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=epochs,
+            validation_split=0.25,
+            verbose=0,
+            callbacks=[
+                ReduceLROnPlateau(monitor="val_loss", **plateau),
+                LearningRateLogger(os.path.join(logdir, name)),
+            ],
+        )
+
+    # Plateau reductions with cooldowns, then the min_lr floor.
+    fit("plateau", 30, factor=0.5, patience=2, cooldown=1, min_lr=0.005)
+    # A hostile run name, with reductions of its own.
+    fit(HOSTILE, 8, factor=0.5, patience=1)
+
+
+@pytest.fixture(scope="module")
+def logdir(tmp_path_factory, node):
+    path = tmp_path_factory.mktemp("browser_logs")
+    _train(str(path))
+    assert (path / HOSTILE).is_dir()
+    return path
+
+
+def _get_json(url, timeout=10):
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read().decode("utf-8"))
+
+
+@pytest.fixture(scope="module")
+def tensorboard(logdir):
+    exe = Path(sys.executable).with_name("tensorboard")
+    cmd = [str(exe) if exe.exists() else "tensorboard"]
+    cmd += ["--logdir", str(logdir), "--host", "127.0.0.1", "--port", "0"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    lines = []
+    found = threading.Event()
+    url = {}
+
+    def read():
+        for raw in proc.stdout:
+            line = raw.decode("utf-8", "replace")
+            lines.append(line)
+            m = re.search(r"(http://127\.0\.0\.1:\d+)/", line)
+            if m and not found.is_set():
+                url["base"] = m.group(1)
+                found.set()
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        if not found.wait(90):
+            pytest.fail("tensorboard did not start:\n" + "".join(lines[-30:]))
+        base = url["base"]
+        deadline = time.time() + 60
+        runs = []
+        while time.time() < deadline:
+            try:
+                runs = [
+                    r["run"] for r in _get_json(base + "/data/plugin/learning_rate/runs")["runs"]
+                ]
+            except OSError:
+                runs = []
+            if {"plateau", HOSTILE} <= set(runs):
+                break
+            time.sleep(0.5)
+        else:
+            pytest.fail(f"the runs never appeared in the runs route: {runs}")
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def report(node, tensorboard):
+    ARTIFACTS.mkdir(exist_ok=True)
+    out = subprocess.run(
+        [node, str(DRIVER), "--url", tensorboard, "--out", str(ARTIFACTS), "--chromium", CHROMIUM],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"the driver printed no report (exit {out.returncode}):\n{out.stderr[-3000:]}"
+    result = json.loads(lines[-1])
+    (ARTIFACTS / "browser-report.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _step(report, name):
+    if name not in report["steps"]:
+        pytest.fail(f"the browser never got to {name!r}: {report.get('error')}")
+    return report
+
+
+def test_tab_opens_at_learning_rate(report):
+    _step(report, "open")
+    assert report["url"].endswith("/#learning_rate")
+    assert "plugin_entry.html?name=learning_rate" in report["frameUrl"]
+    assert report["initial"]["state"] == "ready"
+
+
+def test_both_charts_draw(report):
+    initial = _step(report, "open")["initial"]
+    assert initial["loss"]["ink"] > 1000, "the loss canvas is empty"
+    assert initial["lr"]["ink"] > 1000, "the learning-rate canvas is empty"
+    assert initial["loss"]["range"] == initial["lr"]["range"]
+
+
+def test_one_marker_per_reduction_in_the_events_route(report):
+    _step(report, "routes")
+    assert report["reductions"] >= 1, "the training should have reduced the LR"
+    assert report["initial"]["reductionMarkers"] == report["reductions"]
+
+
+def test_one_table_row_per_event(report):
+    _step(report, "routes")
+    assert report["events"] > report["reductions"], "cooldown and floor events expected too"
+    assert report["initial"]["eventRows"] == report["events"]
+
+
+def test_clicking_a_row_zooms_both_charts(report):
+    _step(report, "rowClick")
+    before, after = report["rangeBefore"], report["rangeAfter"]
+    assert after != before
+    assert after[1] - after[0] < before[1] - before[0]
+    assert report["lrRangeAfter"] == after
+
+
+def test_refresh_keeps_the_zoom(report):
+    _step(report, "refresh")
+    assert report["rangeAfterRefresh"] == report["rangeBeforeRefresh"]
+    assert report["drawsAfterRefresh"] > report["drawsBeforeRefresh"]
+
+
+def test_tensorboard_reload_button_reloads_the_tab_keeping_the_zoom(report):
+    _step(report, "tbReload")
+    assert report["drawsAfterTbReload"] > report["drawsBeforeTbReload"]
+    assert report["rangeAfterTbReload"] == report["rangeBeforeRefresh"]
+
+
+def test_epoch_axis(report):
+    view = _step(report, "epochAxis")["epochAxis"]
+    assert view["axis"] == "epoch"
+    assert view["loss"]["ink"] > 1000 and view["lr"]["ink"] > 1000
+    lo, hi = view["loss"]["range"]
+    assert -1 <= lo < 1 and 5 <= hi <= 30, (lo, hi)
+    assert view["reductionMarkers"] == report["reductions"]
+
+
+def test_hostile_run_name_renders_as_text(report):
+    hostile = _step(report, "hostile")["hostile"]
+    assert HOSTILE in report["runs"]
+    assert HOSTILE in hostile["runNames"]
+    assert hostile["legendHasName"]
+    assert hostile["imgCount"] == 0
+    assert report["dialogs"] == []
+
+
+def test_no_console_errors(report):
+    _step(report, "dark")
+    assert report["pageErrors"] == []
+    assert report["consoleErrors"] == []
+
+
+def test_light_and_dark_screenshots(report):
+    _step(report, "dark")
+    assert report["hostDark"] and report["dark"]
+    for name in ("tab-light.png", "tab-dark.png"):
+        path = ARTIFACTS / name
+        assert path.is_file() and path.stat().st_size > 10_000, path
+
+
+def test_route_answers_are_url_safe_for_the_hostile_run(tensorboard):
+    run = urllib.parse.quote(HOSTILE, safe="")
+    events = _get_json(f"{tensorboard}/data/plugin/learning_rate/events?run={run}")
+    assert any(e["kind"] == "reduction" for e in events["events"])

@@ -1,0 +1,102 @@
+"""Display downsampling keeps what the tab is for: changes, events, spikes."""
+
+import time
+
+import numpy as np
+
+from tb_lr_plugin.downsample import DEFAULT_BUDGET, select
+
+
+def test_short_series_is_returned_whole():
+    steps = np.arange(1, 1001)
+    assert select(steps, np.ones(1000)).tolist() == list(range(1000))
+
+
+def test_keeps_first_last_and_both_sides_of_every_step_change():
+    steps = np.arange(1, 1_000_001, dtype=np.float64)
+    lr = np.full(len(steps), 1e-3)
+    drops = [12_345, 400_000, 777_777]
+    for d in drops:
+        lr[d:] *= 0.5
+    idx = select(steps, np.stack([lr, lr], axis=1))
+    assert len(idx) <= DEFAULT_BUDGET
+    assert idx[0] == 0 and idx[-1] == len(steps) - 1
+    kept = set(idx.tolist())
+    for d in drops:
+        assert {d - 1, d} <= kept
+    # Drawn as a line through the kept points, the series is exact.
+    assert np.array_equal(np.interp(steps, steps[idx], lr[idx]) == lr, np.ones(len(lr), bool))
+
+
+def test_keeps_planned_or_actual_changes():
+    steps = np.arange(1, 100_001)
+    planned = np.full(len(steps), 0.1)
+    actual = planned.copy()
+    actual[50_000:] = 0.01  # only actual changes
+    idx = set(select(steps, np.stack([planned, actual], axis=1)).tolist())
+    assert {49_999, 50_000} <= idx
+
+
+def test_smooth_schedule_keeps_jumps_and_stays_within_budget():
+    n = 1_000_000
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    planned = 1e-3 * 0.5 * (1 + np.cos(np.pi * steps / n))  # changes at every step
+    actual = planned.copy()
+    actual[600_000:] *= 0.1  # a plateau reduction on top of the schedule
+    idx = select(steps, np.stack([planned, actual], axis=1))
+    assert len(idx) <= DEFAULT_BUDGET
+    assert {599_999, 600_000} <= set(idx.tolist())
+    # The envelope follows the curve: no gap wider than a bucket.
+    assert np.diff(steps[idx]).max() <= 2 * n / (DEFAULT_BUDGET / 4)
+
+
+def test_spikes_survive_in_the_envelope():
+    rng = np.random.default_rng(0)
+    n = 500_000
+    steps = np.arange(1, n + 1)
+    loss = 1.0 + 0.01 * rng.standard_normal(n)
+    spikes = [1234, 250_000, 499_000]
+    loss[spikes] = 50.0
+    loss[300_000] = -5.0
+    idx = set(select(steps, loss).tolist())
+    assert set(spikes) | {300_000} <= idx
+
+
+def test_non_finite_rows_are_kept_and_do_not_break_buckets():
+    n = 200_000
+    steps = np.arange(1, n + 1)
+    loss = np.linspace(2, 1, n)
+    loss[120_000:120_010] = np.nan
+    loss[150_000] = np.inf
+    idx = set(select(steps, loss).tolist())
+    assert {119_999, 120_000, 120_009, 120_010, 150_000} <= idx
+
+
+def test_event_steps_are_kept():
+    n = 300_000
+    steps = np.arange(1, n + 1)
+    lr = 1e-3 * np.exp(-steps / n)
+    events = [10_000, 123_456, 299_999]
+    idx = select(steps, lr, keep_steps=events)
+    kept_steps = set(steps[idx].tolist())
+    for s in events:
+        assert {s, s + 1} <= kept_steps
+
+
+def test_many_events_and_changes_still_fit_the_budget():
+    n = 400_000
+    steps = np.arange(1, n + 1)
+    lr = 1e-3 * 0.999 ** (steps // 50)  # 8000 staircase drops
+    idx = select(steps, lr, keep_steps=np.arange(0, n, 37))
+    assert len(idx) <= DEFAULT_BUDGET
+    assert np.all(np.diff(idx) > 0)
+
+
+def test_a_million_rows_takes_milliseconds():
+    n = 1_000_000
+    steps = np.arange(1, n + 1, dtype=np.float64)
+    cols = np.stack([np.cos(steps / 1e5), np.cos(steps / 1e5)], axis=1)
+    select(steps, cols)
+    start = time.perf_counter()
+    select(steps, cols, keep_steps=range(0, n, 20_000))
+    assert time.perf_counter() - start < 0.5
