@@ -8,7 +8,7 @@ DEMO_LOGDIR ?= logs/demo
 PORT ?= 6006
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-py test-js lint bench build clean install
+.PHONY: demo test test-py test-js test-backends lint bench build clean install
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -41,10 +41,18 @@ lint: $(VENV)/.deps
 test-py: install
 	$(VENV)/bin/pytest
 
+# The callback tests again under Keras's other backends (TensorFlow blocked).
+CALLBACK_TESTS := tests/test_learning_rate_logger.py tests/test_reduce_lr_on_plateau.py \
+	tests/test_plateau_scheduled.py tests/test_learning_rate_finder.py \
+	tests/test_callbacks_robustness.py
+test-backends: install
+	KERAS_BACKEND=jax $(VENV)/bin/pytest $(CALLBACK_TESTS)
+	KERAS_BACKEND=torch $(VENV)/bin/pytest $(CALLBACK_TESTS)
+
 test-js: frontend/node_modules/.package-lock.json
 	cd frontend && npm test
 
-test: install lint test-js test-py
+test: install lint test-js test-py test-backends
 
 bench: install
 	$(PY) bench/run.py

@@ -98,6 +98,11 @@ class LearningRateFinder(Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._i < self.num_steps:
+            if hasattr(self.model, "jax_state_sync"):
+                # JAX carries the optimizer's variables in its own state
+                # during an epoch: write it back, so the trainer reads the
+                # new LR at the next step.
+                self.model.jax_state_sync()
             self._opt.learning_rate = self.lr_at(self._i)
 
     def on_train_batch_end(self, batch, logs=None):

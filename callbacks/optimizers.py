@@ -92,6 +92,13 @@ def read_iterations(optimizer):
 
 def describe(obj):
     """A JSON-ready description of a plan: class name and config."""
+    base = getattr(obj, "base_schedule", None)  # PlateauScheduled
+    if base is not None:
+        # Not get_config(): Keras's serializer imports TensorFlow whenever it
+        # is installed, even under the JAX and torch backends.
+        return {"type": type(obj).__name__, "base": describe(base)}
+    if isinstance(obj, float):
+        return {"type": "constant", "value": obj}
     if is_schedule(obj):
         try:
             config = json.loads(json.dumps(obj.get_config(), default=str))

@@ -90,19 +90,6 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         self._writer = None
         self._warned_no_sink = False
 
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)
-        if backend.backend() != "jax":
-            return
-        # JAX's compiled step sees only the variables passed to it: make
-        # the plateau factor one of the optimizer's.
-        for _, opt in opt_lib.named_optimizers(self.model.optimizer):
-            holder = opt_lib.lr_object(opt)
-            if isinstance(holder, PlateauScheduled) and not any(
-                v is holder.plateau_factor for v in opt.variables
-            ):
-                opt._track_variable(holder.plateau_factor)
-
     def _reduce_optimizer_lr(self, optimizer, epoch, name=""):
         holder = opt_lib.lr_object(opt_lib.unwrap(optimizer))
         if not isinstance(holder, PlateauScheduled):
@@ -112,6 +99,11 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             new_lr = max(old_lr * self.factor, self.min_lr)
             factor = opt_lib.read_float(holder.plateau_factor)
             holder.plateau_factor.assign(factor * new_lr / old_lr)
+            if backend.backend() == "jax":
+                # JAX's compiled step took the factor in as a constant (it is
+                # not an optimizer variable, so checkpoints stay loadable by a
+                # plain optimizer): compile the step again with the new one.
+                self.model.make_train_function(force=True)
             if self.verbose > 0:
                 name_str = f" {name}" if name else ""
                 print(

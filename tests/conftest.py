@@ -6,6 +6,9 @@ Nothing here imports TensorFlow or Keras: runs are written with
 `keras.callbacks.TensorBoard` writes) are framed with `tb_lr_plugin.record`.
 """
 
+# First: under KERAS_BACKEND=jax/torch, TensorFlow must stay unimportable.
+from keras_backend import keras_backend  # noqa: F401, I001 - an autouse fixture
+
 import dataclasses
 import itertools
 import os

@@ -11,9 +11,11 @@ import warnings
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
+from keras_backend import on_every_backend, tensorflow_only
 from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
 from training import data, model, read_run
+
+pytestmark = on_every_backend
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -164,7 +166,10 @@ def test_sigkill_keeps_everything_flushed_before_it(tmp_path):
     assert [e["epoch"] for e in run.epochs] == [0, 1, 2]
 
 
+@tensorflow_only
 def test_mirrored_strategy_writes_one_copy(tmp_path):
+    import tensorflow as tf
+
     strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
     x, y = data()
     with strategy.scope():

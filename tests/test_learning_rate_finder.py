@@ -5,10 +5,13 @@ import math
 import keras
 import numpy as np
 import pytest
+from keras_backend import on_every_backend
 from tb_lr_plugin.callbacks import LearningRateFinder
 from training import data, model, read_run
 
 from tb_lr_plugin import lr_finder
+
+pytestmark = on_every_backend
 
 RAMP = dict(min_lr=1e-4, max_lr=3.0, num_steps=60)
 

@@ -10,8 +10,11 @@ import math
 import keras
 import numpy as np
 import pytest
+from keras_backend import not_on, on_every_backend
 from tb_lr_plugin.callbacks import LearningRateLogger
 from training import data, model, read_run
+
+pytestmark = on_every_backend
 
 S = keras.optimizers.schedules
 STEPS_PER_EPOCH = 8  # 64 samples, batch 8
@@ -178,6 +181,7 @@ def test_stock_scheduler_changes_are_lr_change_events_without_the_plan(tmp_path)
     assert [(e["epoch"], e["step"]) for e in changes] == [(e, 8 * (e + 1)) for e in (9, 10, 11)]
 
 
+@not_on("torch", "Keras's torch backend requires steps_per_execution=1")
 def test_steps_per_execution_gives_every_inner_step_its_value(tmp_path):
     schedule, formula = PLANS["exponential"]
     x, y = data()

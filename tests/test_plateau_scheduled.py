@@ -5,8 +5,11 @@ import re
 import keras
 import numpy as np
 import pytest
+from keras_backend import on_every_backend
 from tb_lr_plugin.callbacks import LearningRateLogger, PlateauScheduled, ReduceLROnPlateau
 from training import data, model, read_run
+
+pytestmark = on_every_backend
 
 STEPS_PER_EPOCH = 6  # 48 training samples, batch 8
 

@@ -7,8 +7,11 @@ import re
 import keras
 import numpy as np
 import pytest
+from keras_backend import on_every_backend
 from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
 from training import data, model, read_run
+
+pytestmark = on_every_backend
 
 # Metric sequences: a plateau, noise, a slow improvement below min_delta.
 SEQUENCES = {

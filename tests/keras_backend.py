@@ -1,0 +1,57 @@
+"""Which Keras backend the callback tests run on, and what that implies.
+
+`make test` runs the callback tests once per backend (`KERAS_BACKEND`
+tensorflow, jax, torch). Under jax and torch, TensorFlow is made
+unimportable, as on a machine where it is not installed (it is in the
+development venv), so anything of ours that reached for it would fail.
+Test ids carry the backend: `test_x[jax]`.
+"""
+
+import importlib.abc
+import importlib.util
+import os
+import sys
+
+import pytest
+
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+class _NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds `tensorflow` first and fails to load it. (Returning no spec
+    would let the next finder find the real one.)"""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" or name.startswith("tensorflow."):
+            return importlib.util.spec_from_loader(name, self)  # origin None
+        return None
+
+    def create_module(self, spec):
+        raise ModuleNotFoundError(
+            f"No module named {spec.name!r} (blocked under KERAS_BACKEND={BACKEND})",
+            name=spec.name,
+        )
+
+    def exec_module(self, module):
+        raise AssertionError("unreachable")
+
+
+if BACKEND != "tensorflow" and not any(isinstance(f, _NoTensorFlow) for f in sys.meta_path):
+    sys.meta_path.insert(0, _NoTensorFlow())
+
+# Put in a callback test module: every test's id then names the backend.
+on_every_backend = pytest.mark.parametrize("keras_backend", [BACKEND], indirect=True)
+tensorflow_only = pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="uses TensorFlow itself (tf.distribute, tf.math)"
+)
+
+
+@pytest.fixture(autouse=True)
+def keras_backend(request):
+    """The backend under test (parametrised in the callback test modules)."""
+    return getattr(request, "param", BACKEND)
+
+
+def not_on(backend, reason):
+    """Skips a test on a backend where Keras itself lacks the feature."""
+    return pytest.mark.skipif(BACKEND == backend, reason=reason)
