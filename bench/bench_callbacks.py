@@ -5,6 +5,8 @@ Prints ratios against training with no callback, measured in this run
 
 Targets (issue 3): logger at per-step resolution <= 1.05x, and below
 `keras.callbacks.TensorBoard(update_freq=1)`; writer >= 200,000 rows/s.
+Run with `KERAS_BACKEND=jax` or `torch` to measure those backends (Keras's
+TensorBoard callback needs TensorFlow, so it is compared under TensorFlow).
 """
 
 import os
@@ -25,6 +27,7 @@ from tb_lr_plugin.summary import EventWriter  # noqa: E402
 STEPS_PER_EPOCH = 500
 EPOCHS = 7  # 3,500 steps per training
 REPEATS = int(os.environ.get("BENCH_REPEATS", "5"))
+TB = "keras TensorBoard(update_freq=1)"
 
 
 def make_training():
@@ -53,17 +56,17 @@ def bench_training():
     variants = {
         "none": lambda: [],
         "LearningRateLogger": lambda: [LearningRateLogger(os.path.join(tmp, "lr"))],
-        "keras TensorBoard(update_freq=1)": lambda: [
-            keras.callbacks.TensorBoard(os.path.join(tmp, "tb"), update_freq=1)
-        ],
     }
+    if keras.backend.backend() == "tensorflow":
+        variants[TB] = lambda: [keras.callbacks.TensorBoard(os.path.join(tmp, "tb"), update_freq=1)]
     times = {name: [] for name in variants}
     for _ in range(REPEATS):
         for name, callbacks in variants.items():
             times[name].append(train(callbacks()))
     base = statistics.median(times["none"])
     print(
-        f"training, {STEPS_PER_EPOCH * EPOCHS} steps, median of {REPEATS}: "
+        f"training on {keras.backend.backend()}, {STEPS_PER_EPOCH * EPOCHS} steps, "
+        f"median of {REPEATS}: "
         f"{base / (STEPS_PER_EPOCH * EPOCHS) * 1e3:.3f} ms/step with no callback"
     )
     ratios = {}
@@ -90,12 +93,10 @@ def bench_writer(rows=1_000_000, chunk=5_000):
 
 def main():
     ratios = bench_training()
-    rate = bench_writer()
-    ok = (
-        ratios["LearningRateLogger"] <= 1.05
-        and ratios["LearningRateLogger"] < ratios["keras TensorBoard(update_freq=1)"]
-        and rate >= 200_000
-    )
+    ok = ratios["LearningRateLogger"] <= 1.05
+    if TB in ratios:
+        ok = ok and ratios["LearningRateLogger"] < ratios[TB]
+        ok = ok and bench_writer() >= 200_000
     print("callbacks targets:", "met" if ok else "NOT met")
     return 0 if ok else 1
 

@@ -13,10 +13,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def main():
     failed = []
+    runs = []
     for path in sorted(glob.glob(os.path.join(HERE, "bench_*.py"))):
-        name = os.path.basename(path)
+        runs.append((path, None))
+        if path.endswith("bench_callbacks.py"):
+            # The callbacks' overhead on each Keras backend.
+            runs += [(path, "jax"), (path, "torch")]
+    for path, backend in runs:
+        name = os.path.basename(path) + (f" (KERAS_BACKEND={backend})" if backend else "")
         print(f"== {name}", flush=True)
-        if subprocess.call([sys.executable, path]) != 0:
+        env = dict(os.environ, **({"KERAS_BACKEND": backend} if backend else {}))
+        if subprocess.call([sys.executable, path], env=env) != 0:
             failed.append(name)
     if failed:
         print("targets missed in: " + ", ".join(failed))
