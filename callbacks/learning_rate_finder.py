@@ -20,7 +20,7 @@ class LearningRateFinder(Callback):
     `max_lr` (each step multiplies it by the same ratio), the loss of each
     step is recorded, and the sweep stops early once the smoothed loss
     exceeds `stop_factor` times its best or becomes NaN. Afterwards the
-    model's weights, the optimizer's state (when it was built before) and
+    model's weights, the optimizer's state (step counter and moments) and
     the learning rate are restored, and two suggestions are computed:
     `steepest` (fastest descent of the smoothed loss per log LR) and
     `valley`. Both are printed (with `verbose=1`), kept in `.result`, shown
@@ -85,11 +85,13 @@ class LearningRateFinder(Callback):
         self._opt = opts[0][1]
         self._saved_lr = opt_lib.read_lr(self._opt)
         self._saved_weights = self.model.get_weights()
-        self._saved_optimizer = (
-            [np.array(ops.convert_to_numpy(v)) for v in self._opt.variables]
-            if self._opt.built
-            else None
-        )
+        # Build the optimizer now if need be (fit would, with the same
+        # variables), so that its whole state, step counter included, can be
+        # put back as it was before the test.
+        outer = self.model.optimizer
+        if not outer.built:
+            outer.build(self.model.trainable_variables)
+        self._saved_optimizer = [np.array(ops.convert_to_numpy(v)) for v in outer.variables]
         self._lrs, self._losses, self._smoothed = [], [], []
         self._best = math.inf
         self._avg = 0.0
@@ -131,9 +133,8 @@ class LearningRateFinder(Callback):
 
     def on_train_end(self, logs=None):
         self.model.set_weights(self._saved_weights)
-        if self._saved_optimizer is not None:
-            for var, value in zip(self._opt.variables, self._saved_optimizer, strict=True):
-                var.assign(value)
+        for var, value in zip(self.model.optimizer.variables, self._saved_optimizer, strict=True):
+            var.assign(value)
         self._opt.learning_rate = self._saved_lr
         lrs, smoothed = np.array(self._lrs), np.array(self._smoothed)
         self.result = {

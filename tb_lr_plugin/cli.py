@@ -4,12 +4,13 @@ Usage:
 
     tb-lr-audit LOGDIR [--run NAME] [--format table|json|csv]
 
-- `table` (default): per run, every LR change (for a plateau reduction:
-  epoch, step, monitor, value, best, wait/patience, old -> new LR,
-  cooldown), then the findings. Readable at 80 columns.
-- `json`: `{"runs": [{"run", "events", "findings"}]}`, the same events and
-  findings as the plugin's `events` and `audit` routes (non-finite numbers
-  become `null`).
+- `table` (default): per run, its LR range tests (steps, LR range, the
+  suggested LR and the steepest descent), every LR change (for a plateau
+  reduction: epoch, step, monitor, value, best, wait/patience, old -> new
+  LR, cooldown), then the findings. Readable at 80 columns.
+- `json`: `{"runs": [{"run", "events", "findings", "finder"}]}`, the same
+  events, findings and range tests as the plugin's `events`, `audit` and
+  `finder` routes (non-finite numbers become `null`).
 - `csv`: `run,optimizer,step,planned,actual`, every step recorded by
   `LearningRateLogger` (runs written only by Keras's `TensorBoard` callback
   have no per-step rows).
@@ -196,11 +197,17 @@ def _clean(obj):
 def _json(results):
     body = {
         "runs": [
-            {"run": entry.name, "events": events, "findings": findings}
+            {"run": entry.name, "events": events, "findings": findings, "finder": _finder(entry)}
             for entry, events, findings, _ in results
         ]
     }
     return json.dumps(_clean(body), indent=1, allow_nan=False) + "\n"
+
+
+def _finder(entry):
+    from tb_lr_plugin import lr_finder
+
+    return lr_finder.range_tests(entry.data.finder)
 
 
 def _csv_float(value):
@@ -346,12 +353,38 @@ def _describe_run(entry, timing):
     return out
 
 
+def _finder_lines(tests):
+    """The table's section on a run's LR range tests (nothing without one)."""
+    from tb_lr_plugin.audit import fmt_lr
+
+    if not tests:
+        return []
+    out = [f"LR range tests ({len(tests)})"]
+    for test in tests:
+        lrs, planned = test["lr"], test.get("num_steps")
+        where = f"step {test['step']}" if test.get("step") is not None else "step -"
+        if not lrs:
+            out.append(f"  {where}: no step recorded")
+            continue
+        steps = f"{len(lrs)} steps"
+        if isinstance(planned, int) and len(lrs) < planned:
+            steps = f"{len(lrs)} of {planned} steps (stopped early)"
+        out.append(f"  {where}: {steps}, LR {fmt_lr(lrs[0])} -> {fmt_lr(lrs[-1])}")
+        valley, steepest = test.get("valley"), test.get("steepest")
+        if valley is None and steepest is None:
+            out.append("    suggested LR: none (too few steps)")
+        else:
+            out.append(f"    suggested LR (valley) {fmt_lr(valley)}, steepest {fmt_lr(steepest)}")
+    return out
+
+
 def _table(results):
     out = ["Epochs are counted from 1, as Keras prints them; steps are optimizer updates."]
     for entry, events, findings, timing in results:
         out.append("")
         out.append(f"Run: {entry.name}")
         out.extend(_describe_run(entry, timing))
+        out.extend(_finder_lines(_finder(entry)))
         # Plateaus ignored at min_lr are summed up by the min_lr_reached finding.
         changes = [e for e in events if e.get("kind") in ("reduction", "lr_change", "scheduler")]
         optimizers = {e.get("optimizer") for e in changes}

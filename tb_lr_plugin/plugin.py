@@ -1,7 +1,7 @@
 """The Learning Rate tab: TensorBoard plugin and loader.
 
 Routes (under `/data/plugin/learning_rate/`, see docs/http_api.md):
-`runs`, `lr`, `events`, `loss`, `audit`, `export`, and the frontend's
+`runs`, `lr`, `events`, `loss`, `audit`, `export`, `finder`, and the frontend's
 `index.js` and `static/*`. Each data route parses its query strictly,
 calls a pure `*_impl` method that raises TensorBoard's public errors, and
 answers JSON; `http.json_errors` turns every error into `{"error": ...}`.
@@ -20,7 +20,7 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import audit, downsample, keras_logs, metadata, provider
+from tb_lr_plugin import audit, downsample, keras_logs, lr_finder, metadata, provider
 from tb_lr_plugin import http as lr_http
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "/loss": self._serve_loss,
             "/audit": self._serve_audit,
             "/export": self._serve_export,
+            "/finder": self._serve_finder,
         }
 
     def is_active(self):
@@ -110,7 +111,11 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     # JSON text; errors are raised as `tensorboard.errors.PublicError`s.
 
     def runs_impl(self, ctx, experiment):
-        """`{"runs": [{"run", "optimizers", "source", "steps", "epochs", "events"}]}`."""
+        """`{"runs": [{"run", "optimizers", "source", "steps", "epochs", "events", "finder"}]}`.
+
+        `finder` counts the run's LR range tests, so a run with only a range
+        test is listed too.
+        """
         return {
             "runs": [
                 {
@@ -120,6 +125,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                     "steps": snap.last_step,
                     "epochs": len(snap.epoch),
                     "events": len(self._events(snap)),
+                    "finder": len(snap.data.finder),
                 }
                 for snap in self._reader.runs(ctx, experiment)
             ]
@@ -148,6 +154,19 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         """`{"findings": [...]}` from `tb_lr_plugin.audit.find`."""
         snap = self._reader.snapshot(ctx, experiment, run)
         return snap.memoize("audit", lambda: lr_http.dumps({"findings": _audit(snap)}))
+
+    def finder_impl(self, ctx, experiment, run):
+        """`{"run", "tests": [...]}`: the LR range tests, never downsampled.
+
+        Each test as `lr_finder.range_tests` reads it (the CLI's `finder`).
+        """
+        snap = self._reader.snapshot(ctx, experiment, run)
+        return snap.memoize(
+            "finder",
+            lambda: lr_http.dumps(
+                {"run": snap.run, "tests": lr_http.clean(lr_finder.range_tests(snap.data.finder))}
+            ),
+        )
 
     def export_impl(self, ctx, experiment, run, fmt):
         """Every recorded row, never downsampled.
@@ -304,6 +323,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     _serve_events = _run_route("events_impl")
     _serve_loss = _run_route("loss_impl")
     _serve_audit = _run_route("audit_impl")
+    _serve_finder = _run_route("finder_impl")
 
     @lr_http.json_errors
     def _serve_export(self, request):

@@ -215,7 +215,7 @@ def test_json_has_the_routes_events_and_findings(logdir):
     body = json.loads(out)
     found = loader.load(str(logdir))
     for item in body["runs"]:
-        assert set(item) == {"run", "events", "findings"}
+        assert set(item) == {"run", "events", "findings", "finder"}
         run = found.runs[item["run"]]
         assert item["findings"] == json.loads(json.dumps(audit.find(run.data, run.keras)))
     b = next(r for r in body["runs"] if r["run"] == "exp/b")

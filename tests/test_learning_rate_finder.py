@@ -21,19 +21,30 @@ def test_ramp_is_recorded_and_training_state_restored(tmp_path):
     m = model(keras.optimizers.SGD(0.01))
     m.fit(x[:8], y[:8], batch_size=8, epochs=1, verbose=0)  # build the optimizer
     weights = [w.copy() for w in m.get_weights()]
-    iterations = int(m.optimizer.iterations.numpy())
+    iterations = int(keras.ops.convert_to_numpy(m.optimizer.iterations))
     finder = LearningRateFinder(tmp_path, verbose=0, **RAMP)
     m.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0, callbacks=[finder])
     for a, b in zip(m.get_weights(), weights, strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(m.optimizer.learning_rate) == pytest.approx(0.01)
-    assert int(m.optimizer.iterations.numpy()) == iterations
+    assert int(keras.ops.convert_to_numpy(m.optimizer.iterations)) == iterations
     (result,) = read_run(tmp_path).finder
     n = len(result["lr"])
     assert 10 <= n <= 60
     np.testing.assert_allclose(result["lr"], [finder.lr_at(i) for i in range(n)], rtol=1e-12)
     assert result["valley"] == finder.result["valley"]
     assert RAMP["min_lr"] <= result["valley"] <= RAMP["max_lr"]
+
+
+def test_an_unbuilt_optimizer_comes_back_at_step_zero(tmp_path):
+    x, y = data(n=640)
+    m = model(keras.optimizers.Adam(0.01))
+    finder = LearningRateFinder(tmp_path, verbose=0, **RAMP)
+    m.fit(x, y, batch_size=8, epochs=1, verbose=0, callbacks=[finder])
+    assert int(keras.ops.convert_to_numpy(m.optimizer.iterations)) == 0
+    for var in m.optimizer.variables:
+        if "iteration" not in var.path and "learning_rate" not in var.path:
+            assert not np.any(keras.ops.convert_to_numpy(var)), var.path  # moments zeroed
 
 
 def test_suggestion_matches_a_hand_run_of_the_same_ramp(tmp_path):

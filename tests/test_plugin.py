@@ -142,6 +142,7 @@ def test_runs_lists_logger_and_keras_only_runs(logdir, tensorboard_app):
             "steps": 120,
             "epochs": 4,
             "events": 2,
+            "finder": 0,
         },
         {
             "run": "k",
@@ -150,6 +151,7 @@ def test_runs_lists_logger_and_keras_only_runs(logdir, tensorboard_app):
             "steps": None,
             "epochs": 3,
             "events": 1,
+            "finder": 0,
         },
     ]
 

@@ -36,7 +36,8 @@ async function demoFetch(url) {
   if (route === 'runs') return json({ runs: state === 'empty' ? [] : runs.map(([r]) => r) });
   const hit = runs.find(([r]) => r.run === u.searchParams.get('run'));
   if (!hit) return json({ error: `Unknown run: ${JSON.stringify(u.searchParams.get('run'))}` }, 404);
-  if (!['lr', 'loss', 'events', 'audit'].includes(route)) return json({ error: `no ${route} route in the demo` }, 404);
+  if (!['lr', 'loss', 'events', 'audit', 'finder'].includes(route)) return json({ error: `no ${route} route in the demo` }, 404);
+  if (route === 'finder' && !hit[0].finder) return json({ run: hit[0].run, tests: [] });
   const body = await (await fetch(`./data/run${hit[1]}/${route}.json`)).json();
   if ('run' in body) body.run = hit[0].run;
   return json(body);

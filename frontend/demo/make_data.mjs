@@ -1,5 +1,5 @@
 // Writes demo/data/: saved responses of the plugin's routes (runs, lr, loss,
-// events, audit) for a few simulated trainings, so the tab can be worked on
+// events, audit, finder) for a few simulated trainings, so the tab can be worked on
 // without TensorBoard. Deterministic. `node demo/make_data.mjs`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -153,6 +153,48 @@ function simulateCosine({ run, seed, epochs = 30, stepsPerEpoch = 30 }) {
   };
 }
 
+/**
+ * An LR range test as LearningRateFinder records it: an exponential ramp,
+ * the per-step loss, its bias-corrected moving average, and the two
+ * suggestions by the rules of tb_lr_plugin/lr_finder.py.
+ */
+function simulateFinder({ run, seed, minLr = 1e-6, maxLr = 1, numSteps = 100, beta = 0.98, stopFactor = 4 }) {
+  const rand = rng(seed);
+  const lr = [], loss = [], smoothed = [];
+  let avg = 0;
+  let best = Infinity;
+  for (let i = 0; i < numSteps; i++) {
+    const x = minLr * (maxLr / minLr) ** (i / (numSteps - 1));
+    const t = Math.log10(x);
+    // Flat, a descent around 1e-3, then divergence.
+    const l = 0.3 + 2 / (1 + Math.exp((t + 3) * 2.5)) + (x > 0.05 ? (x - 0.05) * 60 : 0) + 0.08 * (rand() - 0.5);
+    avg = beta * avg + (1 - beta) * l;
+    const s = avg / (1 - beta ** (i + 1));
+    lr.push(x); loss.push(+l.toFixed(5)); smoothed.push(s);
+    if (s > stopFactor * best) break;
+    best = Math.min(best, s);
+  }
+  // steepest: the most negative gradient of smoothed against ln(lr), 2 points off each end.
+  const n = lr.length;
+  const grad = (i) => {
+    const a = Math.max(0, i - 1), b = Math.min(n - 1, i + 1);
+    return (smoothed[b] - smoothed[a]) / (Math.log(lr[b]) - Math.log(lr[a]));
+  };
+  let steepest = 2;
+  for (let i = 2; i < n - 2; i++) if (grad(i) < grad(steepest)) steepest = i;
+  // valley: halfway down the longest decreasing run (fastai).
+  const lds = new Array(n).fill(1);
+  for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) if (smoothed[j] > smoothed[i]) lds[i] = Math.max(lds[i], lds[j] + 1);
+  const end = lds.indexOf(Math.max(...lds));
+  const start = end - lds[end] + 1;
+  const sections = (end - start) / 3;
+  const valley = start + Math.trunc(sections) + Math.trunc(sections / 2);
+  return {
+    run,
+    tests: [{ step: 0, lr, loss, smoothed, steepest: lr[steepest], valley: lr[valley], min_lr: minLr, max_lr: maxLr, num_steps: numSteps, smoothing: beta, time: 1700000000 }],
+  };
+}
+
 const datasets = [
   simulatePlateau({ run: 'resnet/plateau', seed: 7 }),
   simulateCosine({ run: 'resnet/cosine_warmup', seed: 11 }),
@@ -161,9 +203,10 @@ const datasets = [
 
 mkdirSync(out, { recursive: true });
 const write = (file, obj) => writeFileSync(path.join(out, file), JSON.stringify(obj) + '\n');
-write('runs.json', { runs: datasets.map((d) => d.runs) });
+datasets[0].finder = simulateFinder({ run: datasets[0].runs.run, seed: 5 });
+write('runs.json', { runs: datasets.map((d) => ({ ...d.runs, finder: d.finder ? d.finder.tests.length : 0 })) });
 datasets.forEach((d, i) => {
   mkdirSync(path.join(out, `run${i}`), { recursive: true });
-  for (const route of ['lr', 'loss', 'events', 'audit']) write(`run${i}/${route}.json`, d[route]);
+  for (const route of ['lr', 'loss', 'events', 'audit', 'finder']) if (d[route]) write(`run${i}/${route}.json`, d[route]);
 });
 console.log(`wrote ${datasets.length} runs to ${path.relative(process.cwd(), out)}`);

@@ -1,5 +1,5 @@
-// The two charts (loss above learning rate), x-synced: the only module that
-// imports uPlot. Cursor sync through uPlot's sync groups; zoom (drag-select,
+// The two charts (loss above learning rate), x-synced, and the LR range
+// test's chart (loss against LR): the only module that imports uPlot. Cursor sync through uPlot's sync groups; zoom (drag-select,
 // double-click to reset, or a range set from a table row) shared through a
 // setScale hook, so both charts always show the same x range.
 
@@ -305,9 +305,147 @@ function chartBox(role, title) {
   };
 }
 
-const MIN_LABEL_GAP = 18; // CSS px between two labels of the LR axis
+/**
+ * The LR range test: loss against learning rate (log x), raw loss faint and
+ * smoothed solid, a labelled marker at each suggestion (shape.buildFinderView).
+ * `caption` (the suggestions as text) goes between the title and the plot.
+ *
+ * @param {HTMLElement} host where the chart goes.
+ * @param {{theme: () => object, caption?: HTMLElement}} options
+ */
+export function createFinderChart(host, { theme, caption = null }) {
+  const wrap = chartBox('finder', 'LR range test: loss against learning rate');
+  if (caption) wrap.box.insertBefore(caption, wrap.plot);
+  host.append(wrap.box);
+  let view = null;
+  let plot = null;
+  let signature = '';
+  const resizer = new ResizeObserver(() => {
+    if (plot && plot.width !== width()) plot.setSize({ width: width(), height: FINDER_HEIGHT });
+  });
+  resizer.observe(host);
 
-function thinLogSplits(u, splits) {
+  function width() {
+    return Math.max(320, Math.floor(host.clientWidth || 800));
+  }
+
+  function destroyPlot() {
+    if (plot) plot.destroy();
+    plot = null;
+  }
+
+  function build() {
+    destroyPlot();
+    wrap.setEmpty(view.empty && 'The range test recorded no step.');
+    if (view.empty) return;
+    const t = theme();
+    const axisStyle = {
+      stroke: t.text,
+      font: `11px ${FONT}`,
+      labelFont: `12px ${FONT}`,
+      grid: { stroke: t.grid, width: 1 },
+      ticks: { stroke: t.grid, width: 1 },
+    };
+    const thinX = thinLogSplitsOn('x', MIN_X_LABEL_GAP);
+    plot = new uPlot(
+      {
+        width: width(),
+        height: FINDER_HEIGHT,
+        padding: [8, 24, 0, 0],
+        cursor: { drag: { x: true, y: false, setScale: true }, focus: { prox: 24 } },
+        focus: { alpha: 0.5 },
+        legend: { live: true },
+        scales: {
+          x: { time: false, distr: 3, log: 10 },
+          // The loss blows up at the end of a test: keep the descent readable.
+          y: view.yRange ? { range: () => view.yRange } : {},
+        },
+        axes: [
+          {
+            ...axisStyle,
+            size: 44,
+            label: 'learning rate (log)',
+            labelSize: 14,
+            values: (u, s) => s.map((v) => (v == null ? '' : formatLR(v, 2))),
+            filter: thinX,
+            grid: { ...axisStyle.grid, filter: thinX },
+            ticks: { ...axisStyle.ticks, filter: thinX },
+          },
+          {
+            ...axisStyle,
+            size: Y_AXIS_SIZE,
+            label: 'loss',
+            labelSize: 16,
+            values: (u, s) => s.map((v) => (v == null ? '' : formatValue(v))),
+          },
+        ],
+        series: [
+          { label: 'LR', value: (u, v) => (v == null ? '–' : formatLR(v)) },
+          ...view.series.map((s) => ({
+            label: s.label,
+            stroke: withAlpha(s.color, s.alpha),
+            width: s.width,
+            points: { show: false },
+            value: (u, v) => formatValue(v),
+          })),
+        ],
+        hooks: {
+          draw: [
+            () => {
+              const d = wrap.box.dataset;
+              d.draws = String(Number(d.draws || 0) + 1);
+            },
+          ],
+        },
+        plugins: [markersPlugin({ getMarkers: () => view.markers, labels: true, rows: 2 })],
+      },
+      view.data,
+      wrap.plot,
+    );
+  }
+
+  return {
+    /** Draws `nextView`; hides the chart when no selected run has a range test. */
+    update(nextView) {
+      view = nextView;
+      host.hidden = !view.tests.length;
+      if (host.hidden) {
+        destroyPlot();
+        signature = '';
+        return;
+      }
+      const sig = JSON.stringify([theme().name, view.series.map((s) => [s.label, s.color])]);
+      if (sig !== signature || !plot) {
+        signature = sig;
+        build();
+      } else {
+        plot.setData(view.data);
+      }
+    },
+    rebuild() {
+      signature = '';
+    },
+    destroy() {
+      resizer.disconnect();
+      destroyPlot();
+      host.textContent = '';
+    },
+  };
+}
+
+const FINDER_HEIGHT = 260;
+const MIN_LABEL_GAP = 18; // CSS px between two labels of the LR axis
+const MIN_X_LABEL_GAP = 48; // CSS px between two labels of a log x axis
+
+const thinLogSplits = thinLogSplitsOn('y', MIN_LABEL_GAP);
+
+// uPlot puts a log split at every 1..9 x 10^k: keep the labels (and grid
+// lines) that fit `gap` px apart on `scale`, decades first, then 5s, then 2s.
+function thinLogSplitsOn(scale, gap) {
+  return (u, splits) => thinSplits(u, splits, scale, gap);
+}
+
+function thinSplits(u, splits, scale, gap) {
   const rank = (v) => {
     const m = Math.round(v / 10 ** Math.floor(Math.log10(v) + 1e-9));
     return m === 1 ? 0 : m === 5 ? 1 : m === 2 ? 2 : 3;
@@ -319,8 +457,8 @@ function thinLogSplits(u, splits) {
   const kept = [];
   const out = splits.map(() => null);
   for (const [v, i] of order) {
-    const y = u.valToPos(v, 'y');
-    if (kept.every((k) => Math.abs(k - y) >= MIN_LABEL_GAP)) {
+    const y = u.valToPos(v, scale);
+    if (kept.every((k) => Math.abs(k - y) >= gap)) {
       kept.push(y);
       out[i] = v;
     }

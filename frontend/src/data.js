@@ -71,17 +71,22 @@ export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
     async audit(run) {
       return parseAudit(await getJSON('audit', { run }));
     },
+    async finder(run) {
+      return parseFinder(await getJSON('finder', { run }));
+    },
     /**
      * Everything the view needs for one run, fetched in parallel. A failing
      * route does not hide the others: its RouteError is in `errors`.
-     * `{audit: false}` leaves the findings out (null), to fetch them later.
+     * `{audit: false}` leaves the findings out (null), to fetch them later;
+     * `{finder: true}` also fetches the LR range tests (runs listing some).
      */
-    async runData(run, { audit: withAudit = true } = {}) {
-      const [lr, loss, events, audit] = await Promise.allSettled([
+    async runData(run, { audit: withAudit = true, finder: withFinder = false } = {}) {
+      const [lr, loss, events, audit, finder] = await Promise.allSettled([
         this.lr(run),
         this.loss(run),
         this.events(run),
         withAudit ? this.audit(run) : Promise.resolve(null),
+        withFinder ? this.finder(run) : Promise.resolve(emptyFinder(run)),
       ]);
       const errors = [];
       const take = (result, empty) => {
@@ -102,6 +107,8 @@ export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
         events: take(events, []),
         // null: not asked for yet (the tab fetches the audit after drawing).
         findings: take(audit, []),
+        // LR range tests, as parseFinder gives them ([] when none).
+        finder: take(finder, emptyFinder(run)).tests,
         errors,
       };
     },
@@ -117,7 +124,7 @@ function asRouteError(e) {
 
 // ---------------------------------------------------------------- parsing
 
-/** `runs` -> [{run, optimizers, source, steps, epochs, events}], in server order. */
+/** `runs` -> [{run, optimizers, source, steps, epochs, events, finder}], in server order. */
 export function parseRuns(json) {
   const list = json && Array.isArray(json.runs) ? json.runs : [];
   const seen = new Set();
@@ -133,6 +140,7 @@ export function parseRuns(json) {
       steps: num(r.steps),
       epochs: num(r.epochs),
       events: num(r.events),
+      finder: num(r.finder) ?? 0,
     });
   }
   return runs;
@@ -222,6 +230,36 @@ export function parseAudit(json) {
     .map(([f]) => f);
 }
 
+/**
+ * `finder?run=` -> {run, tests: [{lr, loss, smoothed, steepest, valley, minLr,
+ * maxLr, numSteps, step, time}]}: each range test's curve as aligned columns
+ * on increasing, positive LRs (loss and smoothed null where unknown), and
+ * its two suggestions (null when the test was too short to give one).
+ */
+export function parseFinder(json) {
+  const tests = [];
+  for (const t of (json && Array.isArray(json.tests) ? json.tests : [])) {
+    if (!t || typeof t !== 'object') continue;
+    const cols = alignColumns(t.lr, [t.loss, t.smoothed]);
+    const keep = cols.x.map((x) => x > 0);
+    const pick = (col) => col.filter((_, i) => keep[i]);
+    const positive = (v) => (num(v) !== null && v > 0 ? v : null);
+    tests.push({
+      lr: pick(cols.x),
+      loss: pick(cols.ys[0]),
+      smoothed: pick(cols.ys[1]),
+      steepest: positive(t.steepest),
+      valley: positive(t.valley),
+      minLr: positive(t.min_lr),
+      maxLr: positive(t.max_lr),
+      numSteps: num(t.num_steps),
+      step: num(t.step),
+      time: num(t.time),
+    });
+  }
+  return { run: json && typeof json.run === 'string' ? json.run : '', tests };
+}
+
 export function parseEpochs(epochs) {
   if (!epochs || typeof epochs !== 'object') return { epoch: [], step: [] };
   const cols = alignColumns(epochs.step, [epochs.epoch]);
@@ -282,6 +320,10 @@ function num(v) {
 
 export function emptyLr(run) {
   return { run, axis: 'step', optimizers: [], epochs: { epoch: [], step: [] }, points: 0, shown: 0, downsampled: false };
+}
+
+export function emptyFinder(run) {
+  return { run, tests: [] };
 }
 
 export function emptyLoss(run) {

@@ -3,10 +3,10 @@
 // render(); the demo page calls render({fetch}) with saved responses.
 
 import css from './style.css';
-import { CHART_CSS, createCharts } from './chart.js';
+import { CHART_CSS, createCharts, createFinderChart } from './chart.js';
 import { createClient } from './data.js';
 import { listenForReload, watchTheme } from './host.js';
-import { assignColours, buildView, convertRange, eventX, zoomAround } from './shape.js';
+import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
 import {
   createRunSelector,
@@ -17,6 +17,7 @@ import {
   errorState,
   eventTable,
   exportLinks,
+  finderSummary,
 } from './views.js';
 
 const STORAGE_KEY = 'tb-lr-plugin/v1';
@@ -85,6 +86,7 @@ class App {
   applyTheme(t) {
     document.documentElement.classList.toggle('lr-dark', t.name === 'dark');
     if (this.charts) this.charts.rebuild();
+    if (this.finderChart) this.finderChart.rebuild();
   }
 
   buildLayout() {
@@ -107,6 +109,9 @@ class App {
     this.notes = el('div', { cls: 'lr-notes lr-muted' });
     this.message = el('div', { cls: 'lr-message' });
     this.chartHost = el('div', { cls: 'lr-charts' });
+    this.finderHost = el('div', { cls: 'lr-charts lr-finder' });
+    this.finderText = el('div', { cls: 'lr-finder-text' });
+    this.finderHost.hidden = true;
     this.eventsBody = el('div');
     this.diagBody = el('div');
     this.exportBody = el('div');
@@ -117,7 +122,7 @@ class App {
         el('section', { cls: 'lr-card lr-export' }, [el('h2', { cls: 'lr-card-title', text: 'Export every step' }), this.exportBody]),
       ]),
     ]);
-    this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.details]);
+    this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.finderHost, this.details]);
     this.main = el('main', { cls: 'lr-main' }, [this.toolbar.element, this.banner, this.message, this.content]);
     this.sidebar = el('aside', { cls: 'lr-sidebar' }, [this.selector.element]);
     this.app = el('div', { cls: 'lr-app', attrs: { 'data-state': 'loading' } }, [this.sidebar, this.main]);
@@ -133,6 +138,7 @@ class App {
       },
       onMarkerClick: (m) => this.highlight(m.event),
     });
+    this.finderChart = createFinderChart(this.finderHost, { theme: () => this.theme.current(), caption: this.finderText });
   }
 
   /** Reloads the runs and the selected runs' data; keeps zoom and selection. */
@@ -192,7 +198,8 @@ class App {
     const gen = ++this.generation;
     const todo = runs.filter((r) => force || !this.cache.has(r));
     // The charts first; the audit (only the diagnosis panel needs it) after.
-    const results = await Promise.all(todo.map((r) => this.client.runData(r, { audit: false })));
+    const withFinder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
+    const results = await Promise.all(todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })));
     for (const d of results) {
       const had = this.cache.get(d.run);
       d.findings = had ? had.findings : null;
@@ -295,6 +302,12 @@ class App {
     this.notes.textContent = view.notes.join(' · ');
     this.charts.update(view, this.state.range);
     this.app.dataset.axis = axis;
+    const finder = buildFinderView(datas);
+    // A run with only a range test: no empty loss and LR charts above it.
+    this.chartHost.hidden = view.empty && finder.tests.length > 0;
+    this.finderText.textContent = '';
+    this.finderText.append(finderSummary(finder.tests));
+    this.finderChart.update(finder);
 
     this.drawDetails();
   }
@@ -363,6 +376,7 @@ class App {
     this.theme.stop();
     this.stopReload();
     this.charts.destroy();
+    this.finderChart.destroy();
     this.root.textContent = '';
   }
 }

@@ -53,12 +53,14 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
     const map = makeEpochMap(d.epochs);
     const c = colours.get(d.run);
     const prefix = multi ? `${d.run} · ` : '';
+    // A run with nothing to draw here (only an LR range test) gets no note.
+    const hasSeries = d.lr.optimizers.length > 0 || d.loss.series.length > 0;
     if (axis === 'step' && d.axis === 'epoch') {
-      notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
+      if (hasSeries) notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
       continue;
     }
     if (map && d.axis !== 'epoch') epochLens.push(map.stepsPerEpoch);
-    if (axis === 'epoch' && !map) notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
+    if (axis === 'epoch' && !map && hasSeries) notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
     const xOfStep = (steps) => (axis === 'epoch' ? (map ? mapAll(steps, map.toEpoch) : null) : steps);
 
     // Loss chart: epoch loss train/val, batch loss faint, the monitor if it is no loss.
@@ -160,6 +162,96 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
     notes,
     empty: lossSeries.length === 0 && lrSeries.length === 0,
   };
+}
+
+// ------------------------------------------------------------ LR range test
+
+export const SUGGESTIONS = ['valley', 'steepest'];
+
+/**
+ * The LR range test chart of the selected runs: loss against LR (log x),
+ * raw loss faint and smoothed loss solid in the run's colour, a marker at
+ * each suggestion, and one line of text per test.
+ *
+ * @param {object[]} runDatas what `client.runData()` returned (`finder`: tests).
+ * @returns {{data: Array, series: object[], markers: object[], tests: object[],
+ *   yRange: number[]|null, empty: boolean}}
+ */
+export function buildFinderView(runDatas) {
+  const colours = assignColours(runDatas);
+  const withTests = runDatas.filter((d) => Array.isArray(d.finder) && d.finder.length);
+  const multiRun = withTests.length > 1;
+  const tables = [];
+  const series = [];
+  const markers = [];
+  const tests = [];
+  for (const d of withTests) {
+    const color = colours.get(d.run).run;
+    d.finder.forEach((t, i) => {
+      const name = [multiRun ? d.run : null, d.finder.length > 1 ? `test ${i + 1}` : null].filter(Boolean).join(' · ');
+      const prefix = name ? `${name} · ` : '';
+      tests.push({ run: d.run, name, color, ...describeRangeTest(t), test: t });
+      if (!t.lr.length) return;
+      tables.push([t.lr, t.loss, t.smoothed]);
+      series.push({ label: `${prefix}loss`, run: d.run, kind: 'raw', color, width: 1, alpha: 0.35 });
+      series.push({ label: `${prefix}smoothed`, run: d.run, kind: 'smoothed', color, width: 2, alpha: 1 });
+      for (const kind of SUGGESTIONS) {
+        const x = t[kind];
+        if (x === null) continue;
+        const title = `${prefix}${kind === 'valley' ? 'suggested LR (valley rule)' : 'steepest descent of the smoothed loss'}: ${formatLR(x)}`;
+        markers.push({ x, run: d.run, kind, color, label: `${kind} ${formatLR(x)}`, title });
+      }
+    });
+  }
+  return {
+    data: joinTables(tables),
+    series,
+    markers,
+    tests,
+    yRange: finderYRange(withTests.flatMap((d) => d.finder)),
+    empty: series.length === 0,
+  };
+}
+
+/**
+ * What one range test says, as text: `{suggested, steepest, span}` where
+ * span is "52 of 60 steps (stopped early), LR 1e-4 → 7.41e-1".
+ */
+export function describeRangeTest(t) {
+  const n = t.lr.length;
+  let steps = `${formatStep(n)} step${n === 1 ? '' : 's'}`;
+  if (t.numSteps !== null && n < t.numSteps) steps = `${formatStep(n)} of ${formatStep(t.numSteps)} steps (stopped early)`;
+  const span = n ? `${steps}, LR ${formatLR(t.lr[0])} → ${formatLR(t.lr[n - 1])}` : 'no step recorded';
+  return { suggested: formatLR(t.valley), steepest: formatLR(t.steepest), span };
+}
+
+/**
+ * The loss range to show: from the lowest loss (raw or smoothed) to the
+ * highest smoothed loss before the end of each test, with a margin. The
+ * last points of a range test are where the loss blew up (that is what
+ * stopped it): left to run off the top so the descent stays readable.
+ * null when nothing is finite (the chart then picks its own range).
+ */
+export function finderYRange(tests) {
+  const finite = (v) => typeof v === 'number' && Number.isFinite(v);
+  let lo = Infinity;
+  let hi = -Infinity;
+  let top = -Infinity; // the highest value of all, when no smoothed loss is known
+  for (const t of tests) {
+    const n = t.lr.length;
+    for (let i = 0; i < n; i++) {
+      for (const v of [t.loss[i], t.smoothed[i]]) {
+        if (!finite(v)) continue;
+        lo = Math.min(lo, v);
+        top = Math.max(top, v);
+      }
+      if ((i < n - 1 || n <= 3) && finite(t.smoothed[i])) hi = Math.max(hi, t.smoothed[i]);
+    }
+  }
+  if (!Number.isFinite(lo)) return null;
+  if (!Number.isFinite(hi)) hi = top;
+  const pad = hi > lo ? (hi - lo) * 0.08 : Math.abs(hi) * 0.1 || 1;
+  return [lo - pad, hi + pad];
 }
 
 function addFloor(floors, run, y, x, color) {

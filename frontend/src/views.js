@@ -113,8 +113,9 @@ export function createRunSelector({ onChange }) {
         const swatch = el('span', { cls: 'lr-swatch' });
         const meta = [
           r.steps != null ? `${formatStep(r.steps)} steps` : null,
-          r.epochs != null ? `${formatStep(r.epochs)} epochs` : null,
+          r.epochs != null && (r.epochs || !r.finder) ? `${formatStep(r.epochs)} epochs` : null,
           r.events ? `${r.events} events` : null,
+          r.finder ? `${r.finder} LR range test${r.finder === 1 ? '' : 's'}` : null,
           r.source === 'keras' ? 'Keras TensorBoard only' : null,
         ].filter(Boolean);
         const name = el('span', { cls: 'lr-run-name', text: r.run });
@@ -280,6 +281,33 @@ export function diagnosisPanel(perRun, { onPick, showRun }) {
       });
     }
     list.append(item);
+  }
+  return list;
+}
+
+// ------------------------------------------------------------ LR range test
+
+/**
+ * One line per range test (from shape.buildFinderView's `tests`): the
+ * suggested LR (valley rule), the steepest descent, steps and LR span.
+ * The two values carry `data-suggestion` for the tests.
+ */
+export function finderSummary(tests) {
+  const list = el('ul', { cls: 'lr-finder-tests' });
+  for (const t of tests) {
+    const swatch = el('span', { cls: 'lr-swatch' });
+    swatch.style.background = t.color;
+    list.append(
+      el('li', { cls: 'lr-finder-test', attrs: { 'data-run': t.run } }, [
+        swatch,
+        t.name ? el('span', { cls: 'lr-run-name', text: t.name }) : null,
+        el('span', { text: 'suggested LR (valley) ' }),
+        el('strong', { cls: 'lr-finder-value', text: t.suggested, attrs: { 'data-suggestion': 'valley' } }),
+        el('span', { text: ' · steepest ' }),
+        el('strong', { cls: 'lr-finder-value', text: t.steepest, attrs: { 'data-suggestion': 'steepest' } }),
+        el('span', { cls: 'lr-muted', text: ` · ${t.span}` }),
+      ]),
+    );
   }
   return list;
 }

@@ -13,6 +13,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.resolve(here, '..', '..');
 const require = createRequire(path.join(repo, 'frontend', 'package.json'));
 const { chromium } = require('playwright-core');
+const { formatLR } = await import(path.join(repo, 'frontend', 'src', 'format.js'));
 
 const args = Object.fromEntries(
   process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
@@ -124,15 +125,51 @@ try {
     const runs = await (await fetch('./runs')).json();
     const events = {};
     for (const run of selected) events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
-    return { selected, runs: runs.runs.map((r) => r.run), events };
+    return { selected, runs: runs.runs.map((r) => r.run), runsFinder: Object.fromEntries(runs.runs.map((r) => [r.run, r.finder])), events };
   });
   const all = Object.values(routes.events).flat();
   step('routes', {
     runs: routes.runs,
+    runsFinder: routes.runsFinder,
     selected: routes.selected,
     reductions: all.filter((e) => e.kind === 'reduction').length,
     events: all.length,
   });
+
+  // 2b. The LR range test of the "finder" run: its chart draws, and the
+  // suggestions it shows are the route's, formatted. A failure here is
+  // reported without stopping the other steps.
+  try {
+    const ink = `(() => { const c = document.querySelector('.lr-chart[data-role="finder"] canvas'); if (!c || !c.width) return 0;
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()`;
+    const deadline = Date.now() + 20000;
+    let inked = 0;
+    while ((inked = await frame.evaluate(ink)) <= 1000 && Date.now() < deadline) await page.waitForTimeout(100);
+    const seen = await frame.evaluate(async () => {
+      const route = await (await fetch(`./finder?${new URLSearchParams({ run: 'finder' })}`)).json();
+      const text = (kind) => document.querySelector(`.lr-finder [data-suggestion="${kind}"]`)?.textContent ?? null;
+      return {
+        route: route.tests[0],
+        text: { valley: text('valley'), steepest: text('steepest') },
+        markers: [...document.querySelectorAll('.lr-chart[data-role="finder"] .lr-marker')].map((m) => m.textContent),
+      };
+    });
+    seen.ink = inked;
+    const t = seen.route;
+    step('finder', {
+      finder: {
+        ink: seen.ink,
+        points: t.lr.length,
+        route: { valley: t.valley, steepest: t.steepest },
+        formatted: { valley: formatLR(t.valley), steepest: formatLR(t.steepest) },
+        text: seen.text,
+        markers: seen.markers,
+      },
+    });
+  } catch (e) {
+    report.finderError = String(e && e.stack ? e.stack : e);
+  }
 
   // 3. The hostile run name is text: listed verbatim, no <img> anywhere.
   const hostile = await frame.evaluate(() => {

@@ -1,7 +1,8 @@
 """The Learning Rate tab in real headless Chromium, against a real TensorBoard.
 
 A small real Keras training (LearningRateLogger + ReduceLROnPlateau) writes
-two runs, one named like an HTML injection; `tensorboard` serves them on
+two runs, one named like an HTML injection, and an LR range test
+(LearningRateFinder) writes a third; `tensorboard` serves them on
 127.0.0.1; `drive_tab.mjs` (playwright-core driving Debian's chromium)
 opens `/#learning_rate`, clicks through the tab and reports what it saw.
 
@@ -62,7 +63,7 @@ def _train(logdir):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import keras
     import numpy as np
-    from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
+    from tb_lr_plugin.callbacks import LearningRateFinder, LearningRateLogger, ReduceLROnPlateau
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 4)).astype("float32")
@@ -92,6 +93,17 @@ def _train(logdir):
     fit("plateau", 30, factor=0.5, patience=2, cooldown=1, min_lr=0.005)
     # A hostile run name, with reductions of its own.
     fit(HOSTILE, 8, factor=0.5, patience=1)
+
+    # An LR range test in a run of its own.
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
+    finder = LearningRateFinder(
+        os.path.join(logdir, "finder"), min_lr=1e-4, max_lr=1.0, num_steps=40, verbose=0
+    )
+    model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0, callbacks=[finder])
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +153,7 @@ def tensorboard(logdir):
                 ]
             except OSError:
                 runs = []
-            if {"plateau", HOSTILE} <= set(runs):
+            if {"plateau", HOSTILE, "finder"} <= set(runs):
                 break
             time.sleep(0.5)
         else:
@@ -231,6 +243,21 @@ def test_epoch_axis(report):
     lo, hi = view["loss"]["range"]
     assert -1 <= lo < 1 and 5 <= hi <= 30, (lo, hi)
     assert view["reductionMarkers"] == report["reductions"]
+
+
+def test_finder_chart_draws_and_shows_the_routes_suggestions(report):
+    if "finder" not in report["steps"]:
+        pytest.fail(f"the finder chart was not checked: {report.get('finderError')}")
+    finder = report["finder"]
+    assert finder["ink"] > 1000, "the range-test canvas is empty"
+    assert finder["points"] >= 20
+    for kind in ("valley", "steepest"):
+        value = finder["route"][kind]
+        assert value is not None and 1e-4 <= value <= 1.0, (kind, value)
+        assert finder["text"][kind] == finder["formatted"][kind], kind
+        assert f"{kind} {finder['formatted'][kind]}" in finder["markers"]
+    assert len(finder["markers"]) == 2
+    assert report["runsFinder"] == {"finder": 1, "plateau": 0, HOSTILE: 0}
 
 
 def test_hostile_run_name_renders_as_text(report):
