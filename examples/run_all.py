@@ -25,6 +25,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--logdir", default=os.path.join("logs", "demo"))
     parser.add_argument("--parallel", type=int, default=2)
+    parser.add_argument("--epochs", type=int, help="for every example (default: each its own)")
     args = parser.parse_args()
     start = time.monotonic()
     pending = list(EXAMPLES)
@@ -42,6 +43,8 @@ def main():
                 "--verbose",
                 "0",
             ]
+            if args.epochs:
+                cmd += ["--epochs", str(args.epochs)]
             running.append((run, subprocess.Popen(cmd, cwd=HERE)))
         for run, proc in list(running):
             if proc.poll() is not None:
