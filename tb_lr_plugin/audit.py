@@ -27,6 +27,7 @@ PLAN_DEVIATION = "plan_deviation"
 SCHEDULE_RESTART = "schedule_restart"
 LOSS_SPIKE_AFTER_LR_CHANGE = "loss_spike_after_lr_change"
 MONITOR_MISSING = "monitor_missing"
+SCHEDULER_CONFLICT = "scheduler_conflict"
 
 KINDS = (
     REDUCTION_INEFFECTIVE,
@@ -36,6 +37,7 @@ KINDS = (
     SCHEDULE_RESTART,
     LOSS_SPIKE_AFTER_LR_CHANGE,
     MONITOR_MISSING,
+    SCHEDULER_CONFLICT,
 )
 
 # Two learning rates are equal when they differ by at most this much
@@ -217,6 +219,7 @@ def find(run, keras=None):
     findings += _plan_deviation(view)
     findings += _schedule_restart(view)
     findings += _loss_spike(view)
+    findings += _scheduler_conflict(view)
     findings.sort(
         key=lambda f: (
             f["step"] is None,
@@ -689,6 +692,86 @@ def _describe(events):
         "lr_change": "the LR change",
     }.get(ev.get("kind"), "the event")
     return f"{what} at {_epoch_word(ev.get('epoch'))} ({fmt_lr(ev.get('new_lr'))})"
+
+
+# -- LearningRateScheduler vs ReduceLROnPlateau -------------------------------
+
+
+def _scheduler_conflict(view):
+    """Which callback won when a scheduler and plateau reductions both set the LR.
+
+    A reduction followed, at the same step, by a `scheduler` event that sets
+    another LR was undone before any update used it: the scheduler won. A
+    reduction that stays in effect while a scheduler keeps acting leaves the
+    actual LR below the scheduler's plan: ReduceLROnPlateau won.
+    """
+    findings = []
+    events = [e for e in view.run.events if _finite(e.get("step"))]
+    optimizers = sorted(
+        {e.get("optimizer") for e in events if e.get("kind") == "scheduler"}, key=str
+    )
+    for name in optimizers:
+        mine = [e for e in events if e.get("optimizer") in (None, name)]
+        reductions = [e for e in mine if e.get("kind") == "reduction"]
+        if not reductions:
+            continue
+        undone = []
+        for red in reductions:
+            after = [
+                e
+                for e in mine
+                if e.get("kind") == "scheduler"
+                and e["step"] == red["step"]
+                and mine.index(e) > mine.index(red)
+            ]
+            # Undone: the scheduler put the LR back to (or above) where the
+            # reduction started, instead of building on the reduced LR.
+            if (
+                after
+                and _finite(after[-1].get("new_lr"))
+                and _finite(red.get("old_lr"))
+                and (after[-1]["new_lr"] >= red["old_lr"] * (1 - 4 * LR_RTOL))
+            ):
+                undone.append(red)
+        first = (undone or reductions)[0]
+        label = f" ({name})" if name else ""
+        if undone:
+            epochs = [_epoch_word(e) for e in sorted({e.get("epoch") for e in undone} - {None})]
+            findings.append(
+                _finding(
+                    SCHEDULER_CONFLICT,
+                    WARNING,
+                    first.get("epoch"),
+                    first.get("step"),
+                    f"LearningRateScheduler won{label}: it undid {len(undone)} of "
+                    f"{len(reductions)} ReduceLROnPlateau reduction(s) ({', '.join(epochs[:3])}"
+                    f"{', ...' if len(epochs) > 3 else ''}) at the next epoch start, so no update "
+                    f"used them; make the schedule build on the current LR (schedule(epoch, lr)) "
+                    f"or drop one of the two callbacks.",
+                    reductions=len(reductions),
+                    undone=len(undone),
+                )
+            )
+            continue
+        rows = view.run.optimizers.get(name)
+        if rows is None or not len(rows):
+            continue
+        last = rows[-1]
+        if _finite(last[1]) and _finite(last[2]) and last[2] < last[1] * (1 - 4 * LR_RTOL):
+            findings.append(
+                _finding(
+                    SCHEDULER_CONFLICT,
+                    INFO,
+                    first.get("epoch"),
+                    first.get("step"),
+                    f"ReduceLROnPlateau won{label}: its {len(reductions)} reduction(s) stay in "
+                    f"effect and LearningRateScheduler builds on them, so the LR ends at "
+                    f"{fmt_lr(last[2])}, {last[1] / last[2]:.3g}x below the scheduler's plan "
+                    f"({fmt_lr(last[1])}).",
+                    reductions=len(reductions),
+                )
+            )
+    return findings
 
 
 # -- resumes ----------------------------------------------------------------

@@ -10,6 +10,8 @@ import tensorflow as tf
 from tb_lr_plugin.callbacks import LearningRateLogger, LearningRateScheduler, ReduceLROnPlateau
 from training import data, model, read_run
 
+from tb_lr_plugin import audit
+
 STEPS_PER_EPOCH = 8
 
 
@@ -106,6 +108,11 @@ def test_a_reduction_kept_by_the_scheduler_shows_as_actual_below_plan(tmp_path):
     first = min(e["step"] for e in run.events if e["kind"] == "reduction")
     assert np.all(rows[rows[:, 0] > first, 2] < rows[rows[:, 0] > first, 1])
     np.testing.assert_array_equal(rows[rows[:, 0] <= first, 2], rows[rows[:, 0] <= first, 1])
+    # The audit says which callback won: the reductions stuck.
+    (conflict,) = [f for f in audit.find(run) if f["kind"] == "scheduler_conflict"]
+    assert conflict["severity"] == "info"
+    assert conflict["message"].startswith("ReduceLROnPlateau won")
+    assert conflict["step"] == first
 
 
 def test_a_scheduler_ignoring_the_lr_undoes_every_reduction(tmp_path):
@@ -134,6 +141,13 @@ def test_a_scheduler_ignoring_the_lr_undoes_every_reduction(tmp_path):
     # Each reduction is undone by the scheduler at the next epoch start.
     assert [e["epoch"] + 1 for e in reductions if e["epoch"] < 5] == [e["epoch"] for e in restored]
     np.testing.assert_allclose(run.optimizers["sgd"][:, 1:], 0.05, rtol=1e-6)
+    # The audit says which callback won: the scheduler undid every reduction
+    # that had a next epoch.
+    (conflict,) = [f for f in audit.find(run) if f["kind"] == "scheduler_conflict"]
+    assert conflict["severity"] == "warning"
+    assert conflict["message"].startswith("LearningRateScheduler won")
+    assert conflict["undone"] == len(restored)
+    assert (conflict["epoch"], conflict["step"]) == (reductions[0]["epoch"], reductions[0]["step"])
 
 
 def test_rejects_a_non_number():
