@@ -111,3 +111,47 @@ def frame(payload):
             struct.pack("<I", masked_crc32c(payload)),
         )
     )
+
+
+def _crc32c_rows(rows):
+    """CRC32C of every row of a `[m, L]` uint8 array, the rows side by side."""
+    reg = np.full(len(rows), 0xFFFFFFFF, dtype=np.uint32)
+    for column in rows.T:
+        reg = _TABLE[(reg ^ column) & 0xFF] ^ (reg >> 8)
+    return reg ^ np.uint32(0xFFFFFFFF)
+
+
+def _masked_rows(rows):
+    crc = _crc32c_rows(rows).astype(np.uint64)
+    return ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF).astype("<u4")
+
+
+def frame_many(payloads):
+    """Frames many serialized protos at once (what writing a million scalar
+    events for a benchmark needs): runs of equal-length payloads share one
+    vectorised CRC pass.
+
+    Args:
+      payloads: a list of `bytes`.
+
+    Returns:
+      `bytes`: the records, in order; the same as joining `frame(p)`.
+    """
+    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
+    parts = []
+    start = 0
+    while start < len(payloads):
+        length = int(lengths[start])
+        other = np.flatnonzero(lengths[start:] != length)
+        end = start + int(other[0]) if len(other) else len(payloads)
+        m = end - start
+        body = np.frombuffer(b"".join(payloads[start:end]), dtype=np.uint8).reshape(m, length)
+        head = np.frombuffer(struct.pack("<Q", length), dtype=np.uint8)
+        out = np.empty((m, 16 + length), dtype=np.uint8)
+        out[:, :8] = head
+        out[:, 8:12] = np.frombuffer(struct.pack("<I", masked_crc32c(head)), dtype=np.uint8)
+        out[:, 12 : 12 + length] = body
+        out[:, 12 + length :] = _masked_rows(body).view(np.uint8).reshape(m, 4)
+        parts.append(out.tobytes())
+        start = end
+    return b"".join(parts)

@@ -122,3 +122,8 @@ def test_records_of_one_tag_never_share_a_step(tmp_path):
     assert steps == [8, 9]
     kinds = [e["kind"] for e in read_run(tmp_path).events]
     assert kinds == ["reduction", "cooldown", "lr_change"]
+
+
+def test_bulk_framing_equals_framing_one_by_one():
+    payloads = [os.urandom(n) for n in (10, 10, 10, 37, 37, 5, 300, 300, 1)]
+    assert record.frame_many(payloads) == b"".join(record.frame(p) for p in payloads)
