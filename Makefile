@@ -44,7 +44,7 @@ test-py: install
 # The callback tests again under Keras's other backends (TensorFlow blocked).
 CALLBACK_TESTS := tests/test_learning_rate_logger.py tests/test_reduce_lr_on_plateau.py \
 	tests/test_plateau_scheduled.py tests/test_learning_rate_finder.py \
-	tests/test_callbacks_robustness.py
+	tests/test_callbacks_robustness.py tests/test_faults_disk.py tests/test_faults_shared_logdir.py
 test-backends: install
 	KERAS_BACKEND=jax $(VENV)/bin/pytest $(CALLBACK_TESTS)
 	KERAS_BACKEND=torch $(VENV)/bin/pytest $(CALLBACK_TESTS)

@@ -1,6 +1,7 @@
 """`LearningRateLogger`: planned and actual learning rate at every step."""
 
 import functools
+import os
 import time
 import warnings
 import weakref
@@ -117,7 +118,9 @@ class LearningRateLogger(Callback):
         self._reset_fit_state()
 
     def _reset_fit_state(self):
+        self._optimizer = None
         self._opts = []
+        self._fresh_initial = []  # names whose constant plan this fit set
         self._done = 0  # updates done, as last counted
         self._rows_done = 0  # last step whose LR rows were written
         self._epoch = 0
@@ -129,6 +132,7 @@ class LearningRateLogger(Callback):
         self._prescribed = {}  # name -> what our LearningRateScheduler set
         self._need_lr_read = False
         self._session_pending = False
+        self._echo = False  # another logger of this fit writes this log_dir
         self._loss_steps, self._loss_values = [], []
         self._last_flush = time.monotonic()
 
@@ -139,7 +143,8 @@ class LearningRateLogger(Callback):
         change it caused as explained, so no `lr_change` repeats it."""
         if self._writer is None:
             return
-        self._writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], event["step"])
+        if not self._echo:
+            self._writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], event["step"])
         if explains is not None:
             self._explained.append((explains[0], np.float32(explains[1])))
 
@@ -149,7 +154,7 @@ class LearningRateLogger(Callback):
         self._prescribed[optimizer] = float(lr)
 
     def record_plateau(self, item):
-        if self._writer is not None:
+        if self._writer is not None and not self._echo:
             self._writer.add_json(metadata.KIND_PLATEAU, metadata.TAG_PLATEAU, [item], item["step"])
 
     @property
@@ -161,17 +166,26 @@ class LearningRateLogger(Callback):
 
     @_never_raises
     def on_train_begin(self, logs=None):
+        self._finish_interrupted_fit()
         self._reset_fit_state()
         if not opt_lib.is_chief():
             return
-        self._opts = opt_lib.named_optimizers(self.model.optimizer)
+        self._optimizer = self.model.optimizer
+        self._opts = opt_lib.named_optimizers(self._optimizer)
         if not self._opts:
             warnings.warn("LearningRateLogger: the model has no optimizer.", stacklevel=2)
             return
         if self._writer is None or self._writer.closed:
             self._writer = EventWriter(self.log_dir)
-        _LOGGERS.setdefault(self.model, []).append(self)
+        registered = _LOGGERS.setdefault(self.model, [])
+        # Loggers of one fit sharing a log_dir all write the LR and loss
+        # rows (they read back once per step); events and the session only
+        # the first, or the run would hold each twice.
+        self._echo = any(_same_fit_and_dir(other, self) for other in registered)
+        if self not in registered:  # an interrupted fit left it registered
+            registered.append(self)
         self._done = self._rows_done = opt_lib.read_iterations(self.model.optimizer)
+        self._fresh_initial = [n for n, _ in self._opts if n not in self._initial_lr]
         for name, opt in self._opts:
             if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
                 lr = opt_lib.read_lr(opt)
@@ -184,11 +198,12 @@ class LearningRateLogger(Callback):
         if self._writer is None:
             return
         self._epoch = epoch
-        self._epoch_base = self._done
-        self._need_lr_read = True
         if self._session_pending:
             self._session_pending = False
+            self._catch_up_with_a_restore()
             self._write_session(epoch)
+        self._epoch_base = self._done
+        self._need_lr_read = True
         if self.schedule is not None:
             self._plan_epoch(epoch)
 
@@ -247,7 +262,42 @@ class LearningRateLogger(Callback):
 
     # -- internals ---------------------------------------------------------
 
+    def _finish_interrupted_fit(self):
+        """Writes what a fit that ended without `on_train_end` recorded.
+
+        An exception (a `KeyboardInterrupt` in a notebook) skips
+        `on_train_end`; when `fit` is called again, the rows of the updates
+        made since the last flush are written before the new fit starts.
+        """
+        if not self._opts or self._writer is None or self._writer.closed:
+            return
+        done = opt_lib.read_iterations(self._optimizer)
+        if done >= self._rows_done:
+            self._done = done
+        self._flush()
+
+    def _catch_up_with_a_restore(self):
+        """Re-reads the step counter once all `on_train_begin` hooks ran.
+
+        `keras.callbacks.BackupAndRestore` listed after this logger restores
+        the optimizer in its own `on_train_begin`, after ours: the counter
+        (and the constant LRs) read there are then those of the fresh
+        optimizer, and the session would claim a restart from step 0.
+        """
+        done = opt_lib.read_iterations(self.model.optimizer)
+        if done == self._done:
+            return
+        self._done = self._rows_done = done
+        for name, opt in self._opts:
+            if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
+                lr = opt_lib.read_lr(opt)
+                self._last_lr[name] = lr
+                if name in self._fresh_initial:
+                    self._initial_lr[name] = lr
+
     def _write_session(self, epoch):
+        if self._echo:
+            return
         item = {
             "start_step": self._done,
             "initial_epoch": epoch,
@@ -318,7 +368,10 @@ class LearningRateLogger(Callback):
                 "old_lr": old,
                 "new_lr": lr,
             }
-            self._writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], self._done)
+            if not self._echo:
+                self._writer.add_json(
+                    metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], self._done
+                )
 
     def _lr_rows(self, steps):
         for name, opt in self._opts:
@@ -373,6 +426,24 @@ class LearningRateLogger(Callback):
                 metadata.KIND_BATCH, metadata.batch_tag("loss"), rows, metric="loss"
             )
         self._writer.flush()
+
+
+def _same_fit_and_dir(first, logger):
+    """True if `first`, an earlier logger, writes events for `logger`'s fit
+    to `logger`'s directory (Keras gives the callbacks of one fit one
+    `params` dict)."""
+    return (
+        first is not logger
+        and first._writer is not None
+        and not first._echo
+        and bool(logger.params)
+        and first.params is logger.params
+        and _real_dir(first.log_dir) == _real_dir(logger.log_dir)
+    )
+
+
+def _real_dir(path):
+    return os.path.realpath(os.fsdecode(os.fspath(path)))
 
 
 def _to_float(value):

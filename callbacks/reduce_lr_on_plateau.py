@@ -210,7 +210,9 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         sinks = loggers_for(self.model)
         if sinks:
             return sinks
-        if self.log_dir is not None and opt_lib.is_chief():
+        if not opt_lib.is_chief():
+            return []  # only the chief records; nothing is missing here
+        if self.log_dir is not None:
             if self._writer is None:
                 self._writer = EventWriter(self.log_dir)
             return [_WriterSink(self._writer)]

@@ -17,9 +17,10 @@ The kinds and their tensors (see docs/format.md for the full story):
 A record's event step is the first step it covers (or one above the tag's
 previous record: TensorBoard's Rust loader drops a tag's earlier records at
 an equal or later step), so that TensorBoard's own "a restart purges later
-steps" logic never drops rows written before the restart. Many rows go in one record, so a run of any length needs few
-records; the plugin's loader also asks TensorBoard to keep every record of
-this plugin (`samples_per_plugin`), so nothing is lost to sampling.
+steps" logic never drops rows written before the restart. Many rows go in
+one record, so a run of any length needs few records; the plugin's loader
+also asks TensorBoard to keep every record of this plugin
+(`samples_per_plugin`), so nothing is lost to sampling.
 """
 
 import json

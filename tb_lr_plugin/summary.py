@@ -9,7 +9,8 @@ truncated record at the tail (which every reader skips).
 A logger must never hurt the training: an `OSError` while writing is
 warned about once and the records stay buffered (up to a bound) for the
 next flush, so a disk that fills and frees, or a log directory deleted and
-recreated, loses as little as possible.
+recreated, loses as little as possible. A write that fails half-way is cut
+back, so the retried records follow complete ones.
 """
 
 import itertools
@@ -128,14 +129,27 @@ class EventWriter:
 
     def _open(self):
         os.makedirs(self._logdir, exist_ok=True)
-        name = (
-            f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
-            f"{os.getpid()}.{next(_file_counter)}{self._suffix}"
-        )
-        path = os.path.join(self._logdir, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        while True:
+            name = (
+                f"events.out.tfevents.{int(time.time()):010d}.{socket.gethostname()}."
+                f"{os.getpid()}.{next(_file_counter)}{self._suffix}"
+            )
+            path = os.path.join(self._logdir, name)
+            try:
+                # Never append to a file another writer owns (the name can
+                # repeat: two containers sharing a host name and a pid).
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+                break
+            except FileExistsError:
+                continue
         header = event_pb2.Event(wall_time=time.time(), file_version="brain.Event:2")
-        _write_all(fd, record.frame(header.SerializeToString()))
+        try:
+            _write_all(fd, record.frame(header.SerializeToString()))
+        except OSError:
+            # Disk full: leave no headless file behind (one per retry).
+            os.close(fd)
+            _remove(path)
+            raise
         self._fd, self._path = fd, path
         self._tags_in_file = set()
 
@@ -158,15 +172,21 @@ class EventWriter:
                 if self._fd is not None and self._file_is_gone():
                     # The directory was removed under us: start a new file
                     # rather than writing into an unlinked inode.
+                    self._warn(
+                        f"tb_lr_plugin's event file {self._path!r} was deleted during "
+                        f"training, with the records it held; writing goes on in a new file."
+                    )
                     self._close_fd()
                 if self._fd is None:
                     self._open()
                 tags_before = set(self._tags_in_file)
                 records = list(self._records())
+                size = os.fstat(self._fd).st_size
                 try:
                     _write_all(self._fd, b"".join(r[2] for r in records))
                 except OSError:
                     self._tags_in_file = tags_before
+                    self._cut_back(size)
                     raise
                 for tag, step, _ in records:
                     self._last_step[tag] = step
@@ -174,24 +194,35 @@ class EventWriter:
                 self._pending_bytes = 0
                 return True
             except OSError as e:
-                self._warn(e)
+                self._warn(
+                    f"tb_lr_plugin could not write learning-rate logs to {self._logdir!r} "
+                    f"({e}); training goes on, and writing will be retried at the next flush."
+                )
                 self._trim_pending()
                 return False
+
+    def _cut_back(self, size):
+        """Removes what a failed write left after `size` bytes.
+
+        A write that fails half-way (disk full) leaves a partial record at
+        the tail; the retry must not append complete records after it,
+        where no reader would find them. If even truncating fails, the file
+        is left with that torn tail (readers skip it) for a new one.
+        """
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError:
+            self._close_fd()
 
     def _trim_pending(self):
         while self._pending_bytes > _MAX_PENDING_BYTES and len(self._pending) > 1:
             self._pending_bytes -= _size(self._pending.pop(0)[3])
 
-    def _warn(self, error):
+    def _warn(self, message):
+        """One warning per writer, whatever goes wrong and however often."""
         if not self._warned:
             self._warned = True
-            warnings.warn(
-                f"tb_lr_plugin could not write learning-rate logs to "
-                f"{self._logdir!r} ({error}); training goes on, and writing "
-                f"will be retried at the next flush.",
-                RuntimeWarning,
-                stacklevel=3,
-            )
+            warnings.warn(message, RuntimeWarning, stacklevel=3)
 
     def _close_fd(self):
         if self._fd is not None:
@@ -211,6 +242,13 @@ class EventWriter:
 
 def _size(payload):
     return payload.nbytes if isinstance(payload, np.ndarray) else 200 * len(payload)
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _write_all(fd, data):

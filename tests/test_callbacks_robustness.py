@@ -119,14 +119,15 @@ def test_log_dir_deleted_during_training_is_recreated(tmp_path):
 
     x, y = data()
     m = model(keras.optimizers.SGD(0.01))
-    m.fit(
-        x,
-        y,
-        batch_size=8,
-        epochs=3,
-        verbose=0,
-        callbacks=[LearningRateLogger(run_dir), DeleteAfterFirstEpoch()],
-    )
+    with pytest.warns(RuntimeWarning, match="was deleted during training"):
+        m.fit(
+            x,
+            y,
+            batch_size=8,
+            epochs=3,
+            verbose=0,
+            callbacks=[LearningRateLogger(run_dir), DeleteAfterFirstEpoch()],
+        )
     rows = read_run(run_dir).optimizers["sgd"]
     # What was flushed before the deletion is gone with it; the rest is kept.
     np.testing.assert_array_equal(rows[:, 0], np.arange(9, 25))
