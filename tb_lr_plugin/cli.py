@@ -25,6 +25,7 @@ TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
 
 import argparse
 import json
+import logging
 import math
 import os
 import sys
@@ -103,10 +104,22 @@ def run(argv, stdout=None, stderr=None):
         return 1
 
 
+class _LogFormatter(logging.Formatter):
+    """`tb-lr-audit: warning: ...`, like the command's own messages."""
+
+    def format(self, record):
+        return f"{PROG}: {record.levelname.lower()}: {record.getMessage()}"
+
+
 def main():
     """The `tb-lr-audit` console script."""
     from tb_lr_plugin import loader
 
+    # Readers log what they skip (a newer format version, malformed
+    # metadata): one line each on stderr, in the command's style.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormatter())
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
     loader.use_tensorboard_stub()
     for stream in (sys.stdout, sys.stderr):
         try:
@@ -143,6 +156,14 @@ def _audit(args, stderr):
         stderr.write(
             f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
             f"or corrupt event file{'s' if len(found.damaged) != 1 else ''}: {names}{more}\n"
+        )
+    skipped = {name: r.data.skipped for name, r in found.runs.items() if r.data.skipped}
+    if skipped:
+        names = ", ".join(map(repr, list(skipped)[:3]))
+        more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+        stderr.write(
+            f"{PROG}: warning: skipped {sum(skipped.values())} unreadable learning-rate records "
+            f"or items in run{'s' if len(skipped) != 1 else ''} {names}{more}\n"
         )
     if args.run is not None and args.run not in found.runs:
         raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")

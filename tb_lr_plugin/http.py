@@ -91,7 +91,9 @@ def dumps(obj):
         text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
     except (ValueError, TypeError):
         text = json.dumps(clean(obj), separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if "<" in text or ">" in text or "&" in text:  # else no copies (exports are large)
+        text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return text
 
 
 def json_response(request, obj, code=200, headers=None):

@@ -37,7 +37,7 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, run_data
+from tb_lr_plugin import metadata, run_data, sanitize
 
 KERAS_SPLITS = ("train", "validation")
 SCALARS_PLUGIN = "scalars"
@@ -462,8 +462,12 @@ def _scalar_value(tensor):
         return float(tensor.double_val[0])
     from tensorboard.util import tensor_util
 
-    arr = tensor_util.make_ndarray(tensor)
-    return float(arr.reshape(-1)[0]) if arr.size and arr.dtype.kind in "fiub" else None
+    try:
+        arr = tensor_util.make_ndarray(tensor)
+    except (ValueError, TypeError):
+        return None  # malformed: skipped, as TensorBoard's provider cannot read it either
+    # One number, as TensorBoard's scalars are; a vector is not a scalar.
+    return float(arr.reshape(-1)[0]) if arr.size == 1 and arr.dtype.kind in "fiub" else None
 
 
 class _DirReader:
@@ -576,9 +580,9 @@ def _build_runs(readers):
     runs = {}
     for name in sorted(set(readers) | set(keras)):
         reader = readers.get(name)
-        records = reader.records if reader else []
+        records, dropped = sanitize.clean_records(reader.records if reader else [])
         data = run_data.assemble(records)
-        data.skipped += reader.skipped if reader else 0
+        data.skipped += dropped + (reader.skipped if reader else 0)
         scalars = keras.get(name)
         if data.empty and not keras_logs.has_lr(scalars):
             continue

@@ -11,9 +11,9 @@ Everything is read through the data provider TensorBoard gives the plugin
 """
 
 import logging
-import mimetypes
 import os
 import re
+import threading
 
 import numpy as np
 from tensorboard import errors, plugin_util
@@ -41,7 +41,25 @@ export function render() {
 }
 """
 
+# What the bundle's files are served as. A fixed table, not `mimetypes`:
+# that reads the system's tables (/etc/mime.types, the Windows registry),
+# which can map `.js` to `text/plain` and break the ES module.
+_STATIC_TYPES = {
+    ".js": "text/javascript",
+    ".mjs": "text/javascript",
+    ".css": "text/css",
+    ".json": "application/json",
+    ".map": "application/json",
+    ".html": "text/html",
+    ".txt": "text/plain",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".woff2": "font/woff2",
+}
+
 FORMATS = ("json", "csv")
+# Export answers up to this size are kept for the next request (see export_impl).
+_EXPORT_KEPT_CHARS = 4 << 20
 CSV_HEADER = "run,optimizer,step,planned,actual\n"
 _KERAS_SKIP = ("learning_rate", "steps_per_second")
 
@@ -80,11 +98,16 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         self._reader = provider.RunReader(
             context.data_provider, listing_ttl=min(1.0, max(0.0, reload_interval) / 4)
         )
+        self._exports = {}  # format -> ((experiment, run, version), answer)
+        self._export_lock = threading.Lock()
 
     def get_plugin_apps(self):
         return {
             "/index.js": self._serve_index_js,
             "/static/*": self._serve_static,
+            # `static/` reaches TensorBoard as `static` (it strips the slash):
+            # answer it here too, with the same JSON 404.
+            "/static": self._serve_static,
             "/runs": self._serve_runs,
             "/lr": self._serve_lr,
             "/events": self._serve_events,
@@ -114,22 +137,23 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         """`{"runs": [{"run", "optimizers", "source", "steps", "epochs", "events", "finder"}]}`.
 
         `finder` counts the run's LR range tests, so a run with only a range
-        test is listed too.
+        test is listed too. Each run's entry is kept per version of its data
+        (`RunReader.summaries`), so listing hundreds of runs reads only those
+        that changed.
         """
-        return {
-            "runs": [
-                {
-                    "run": snap.run,
-                    "optimizers": list(snap.optimizers),
-                    "source": snap.source,
-                    "steps": snap.last_step,
-                    "epochs": len(snap.epoch),
-                    "events": len(self._events(snap)),
-                    "finder": len(snap.data.finder),
-                }
-                for snap in self._reader.runs(ctx, experiment)
-            ]
-        }
+
+        def summary(snap):
+            return {
+                "run": snap.run,
+                "optimizers": list(snap.optimizers),
+                "source": snap.source,
+                "steps": snap.last_step,
+                "epochs": len(snap.epoch),
+                "events": len(self._events(snap)),
+                "finder": len(snap.data.finder),
+            }
+
+        return {"runs": self._reader.summaries(ctx, experiment, summary)}
 
     def lr_impl(self, ctx, experiment, run):
         """Planned and actual LR per optimizer, downsampled for display.
@@ -182,6 +206,21 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         if fmt not in FORMATS:
             raise errors.InvalidArgumentError(f"Unknown format {fmt!r}; use 'csv' or 'json'")
         snap = self._reader.snapshot(ctx, experiment, run)
+        # The last answer of each format is kept while the run is unchanged:
+        # several clients downloading (or polling) a run cost one export,
+        # not a multi-megabyte build each. Large answers are not kept.
+        key = (experiment, run, snap.version)
+        with self._export_lock:
+            hit = self._exports.get(fmt)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        result = self._export(snap, fmt)
+        if len(result[0]) <= _EXPORT_KEPT_CHARS:
+            with self._export_lock:
+                self._exports[fmt] = (key, result)
+        return result
+
+    def _export(self, snap, fmt):
         if fmt == "csv":
             return _export_csv(snap), "text/csv"
         body = {
@@ -353,9 +392,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         path = static_path(request.path)
         if path is None or not os.path.isfile(path):
             raise errors.NotFoundError("No such static file")
-        content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
-        if path.endswith((".js", ".mjs")):
-            content_type = "text/javascript"
+        extension = os.path.splitext(path)[1].lower()
+        content_type = _STATIC_TYPES.get(extension, "application/octet-stream")
         with open(path, "rb") as f:
             return http_util.Respond(request, f.read(), content_type)
 

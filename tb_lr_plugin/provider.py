@@ -18,6 +18,7 @@ too, under the parent's name, with `source == "keras"`.
 
 import collections
 import dataclasses
+import logging
 import threading
 import time
 
@@ -26,7 +27,9 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_lr_plugin import keras_logs, metadata, run_data
+from tb_lr_plugin import keras_logs, metadata, run_data, sanitize
+
+logger = logging.getLogger(__name__)
 
 SOURCE_LOGGER = "logger"
 SOURCE_KERAS = "keras"
@@ -42,6 +45,10 @@ KERAS_LR_PREFIX = "epoch_learning_rate"
 # TensorBoard keeps them all (see `plugin.LearningRateLoader.fix_flags`).
 _ALL = 10**9
 _DEFAULT_CACHE_SIZE = 8
+# Runs read per provider call when listing many (bounds the memory a read takes).
+_RUNS_PER_READ = 32
+# What TensorBoard's decoding of a malformed tensor raises.
+_DECODE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError)
 
 
 def sibling(run, sub):
@@ -158,6 +165,9 @@ class RunReader:
         self._lock = threading.Lock()
         self._run_locks = {}
         self._parsed = {}  # plugin_content bytes -> parsed metadata dict or None
+        self._summaries = {}  # (experiment, run) -> (version, summary)
+        self._summary_lock = threading.Lock()
+        self._warned = set()  # (experiment, run, version) with unreadable parts logged
 
     # Listing.
 
@@ -238,8 +248,8 @@ class RunReader:
         keras = self._list_keras(ctx, experiment)
         return any(keras_parent(r) is not None and _has_keras_lr(t) for r, t in keras.items())
 
-    def runs(self, ctx, experiment):
-        """Every run with something to show, as sorted `Snapshot`s."""
+    def _index(self, ctx, experiment):
+        """`{run: (logger_tags, keras_index)}` of every run with something to show."""
         logger_index = self._list_logger(ctx, experiment)
         keras_index = self._list_keras(ctx, experiment)
         names = set(logger_index)
@@ -247,11 +257,91 @@ class RunReader:
             parent = keras_parent(krun)
             if parent is not None and parent not in logger_index and _has_keras_lr(tags):
                 names.add(parent)
-        snaps = []
-        for run in sorted(names):
-            keras = {s: keras_index[s] for s in self._siblings(run) if s in keras_index}
-            snaps.append(self._snapshot(ctx, experiment, run, logger_index.get(run), keras))
-        return snaps
+        return {
+            run: (
+                logger_index.get(run),
+                {s: keras_index[s] for s in self._siblings(run) if s in keras_index},
+            )
+            for run in sorted(names)
+        }
+
+    def runs(self, ctx, experiment):
+        """Every run with something to show, as sorted `Snapshot`s."""
+        return [
+            self._snapshot(ctx, experiment, run, logger_tags, keras)
+            for run, (logger_tags, keras) in self._index(ctx, experiment).items()
+        ]
+
+    def summaries(self, ctx, experiment, summarize):
+        """`summarize(snapshot)` of every run with something to show, by run name.
+
+        A listing must not read every run at every request: with hundreds of
+        runs that is seconds (one provider call per run), and the snapshot
+        cache holds a few runs only. So each run's summary is kept (it is
+        small) with the version of the data it was computed from, and only
+        runs whose data changed are read, many per provider call.
+
+        Args:
+          ctx, experiment: as for `snapshot`.
+          summarize: `Snapshot -> JSON-ready object`.
+
+        Returns:
+          A list of summaries, sorted by run name.
+        """
+        index = self._index(ctx, experiment)
+        with self._summary_lock:
+            result = {}
+            todo = {}
+            for run, (logger_tags, keras) in index.items():
+                source, version = _version(run, logger_tags, keras)
+                hit = self._summaries.get((experiment, run))
+                if hit is not None and hit[0] == version:
+                    result[run] = hit[1]
+                    continue
+                with self._lock:
+                    snap = self._cache.get((experiment, run))
+                if snap is not None and snap.version == version:
+                    result[run] = summarize(snap)
+                    self._summaries[(experiment, run)] = (version, result[run])
+                else:
+                    todo[run] = (source, version, logger_tags, keras)
+            names = list(todo)
+            for start in range(0, len(names), _RUNS_PER_READ):
+                batch = {run: todo[run] for run in names[start : start + _RUNS_PER_READ]}
+                for run, summary in self._summarize(ctx, experiment, batch, summarize).items():
+                    result[run] = summary
+                    self._summaries[(experiment, run)] = (todo[run][1], summary)
+            for key in [k for k in self._summaries if k[0] == experiment and k[1] not in index]:
+                del self._summaries[key]
+        return [result[run] for run in sorted(result)]
+
+    def _summarize(self, ctx, experiment, batch, summarize):
+        """`{run: summarize(snapshot)}` of a batch; a run that fails is left out.
+
+        A listing must not fail because of one run: if reading the batch
+        raises something unexpected, each run is read on its own, and a run
+        that still fails is logged and left out (and read again next time).
+        """
+        try:
+            snaps = self._read_many(ctx, experiment, batch)
+            # A run in the snapshot cache is one being looked at (a live
+            # training, typically): keep its fresh snapshot, so the next
+            # `lr` request does not read the run a second time.
+            with self._lock:
+                for run, snap in snaps.items():
+                    if (experiment, run) in self._cache:
+                        self._cache[(experiment, run)] = snap
+            return {run: summarize(snap) for run, snap in snaps.items()}
+        except errors.PublicError:
+            raise
+        except Exception:
+            if len(batch) == 1:
+                logger.exception("learning_rate: cannot read run %r; not listed", next(iter(batch)))
+                return {}
+        result = {}
+        for run, spec in batch.items():
+            result.update(self._summarize(ctx, experiment, {run: spec}, summarize))
+        return result
 
     def snapshot(self, ctx, experiment, run):
         """The run's current `Snapshot`.
@@ -271,17 +361,7 @@ class RunReader:
     # Reading.
 
     def _snapshot(self, ctx, experiment, run, logger_tags, keras_index):
-        if logger_tags:
-            source = SOURCE_LOGGER
-        elif _has_keras_lr(keras_index.get(sibling(run, KERAS_TRAIN), {})):
-            source = SOURCE_KERAS
-        else:
-            raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
-        version = (
-            source,
-            tuple(sorted((t, s, w) for t, (_, s, w) in (logger_tags or {}).items())),
-            tuple(sorted((r, tuple(sorted(tags.items()))) for r, tags in keras_index.items())),
-        )
+        source, version = _version(run, logger_tags, keras_index)
         key = (experiment, run)
         with self._lock:
             snap = self._cache.get(key)
@@ -295,8 +375,8 @@ class RunReader:
             with self._lock:
                 snap = self._cache.get(key)
             if snap is None or snap.version != version:
-                snap = self._read(ctx, experiment, run, source, logger_tags, keras_index)
-                snap.version = version
+                batch = {run: (source, version, logger_tags, keras_index)}
+                snap = self._read_many(ctx, experiment, batch)[run]
                 with self._lock:
                     self._cache[key] = snap
                     self._cache.move_to_end(key)
@@ -305,61 +385,165 @@ class RunReader:
                         self._run_locks.pop(old, None)
             return snap
 
-    def _read(self, ctx, experiment, run, source, logger_tags, keras_index):
-        records = []
-        if logger_tags:
-            data = self._provider.read_tensors(
+    def _read_many(self, ctx, experiment, batch):
+        """Reads runs with one provider call for their tensors and one for Keras's scalars.
+
+        Args:
+          batch: `{run: (source, version, logger_tags, keras_index)}`.
+
+        Returns:
+          `{run: Snapshot}`.
+        """
+
+        def read_tensors(runs, tags):
+            return self._provider.read_tensors(
                 ctx,
                 experiment_id=experiment,
                 plugin_name=metadata.PLUGIN_NAME,
                 downsample=_ALL,
-                run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(logger_tags)),
+                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
             )
-            for tag, points in data.get(run, {}).items():
-                if tag not in logger_tags:
-                    continue
+
+        def read_scalars(runs, tags):
+            return self._provider.read_scalars(
+                ctx,
+                experiment_id=experiment,
+                plugin_name=KERAS_PLUGIN,
+                downsample=_ALL,
+                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+            )
+
+        wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
+        tensors, bad = _read_points(read_tensors, wanted)
+        wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
+        scalars, bad_scalars = _read_points(read_scalars, wanted)
+        bad += bad_scalars
+        snaps = {}
+        for run, (source, version, logger_tags, _) in batch.items():
+            records = []
+            for tag, points in tensors.get(run, {}).items():
                 meta = logger_tags[tag][0]
                 records.extend((tag, meta, p.wall_time, p.step, p.numpy) for p in points)
-        data = run_data.assemble(records)
-        keras = self._read_keras(ctx, experiment, run, keras_index)
-        epoch, step, axis = _epoch_table(data, keras)
-        if source == SOURCE_LOGGER:
-            optimizers = data.optimizers
-        else:
-            optimizers = _keras_optimizers(keras, epoch, step, axis)
-        return Snapshot(
-            run=run,
-            source=source,
-            data=data,
-            keras=keras,
-            optimizers=optimizers,
-            epoch=epoch,
-            step=step,
-            axis=axis,
-            version=(),
+            records, dropped = sanitize.clean_records(records)
+            data = run_data.assemble(records)
+            unreadable = [t for r, t in bad if r in (run, *self._siblings(run))]
+            if data.skipped or dropped or unreadable:
+                self._warn_skipped(experiment, run, version, data.skipped, dropped, unreadable)
+            keras = _keras_points(run, scalars)
+            epoch, step, axis = _epoch_table(data, keras)
+            if source == SOURCE_LOGGER:
+                optimizers = data.optimizers
+            else:
+                optimizers = _keras_optimizers(keras, epoch, step, axis)
+            snaps[run] = Snapshot(
+                run=run,
+                source=source,
+                data=data,
+                keras=keras,
+                optimizers=optimizers,
+                epoch=epoch,
+                step=step,
+                axis=axis,
+                version=version,
+            )
+        return snaps
+
+    def _warn_skipped(self, experiment, run, version, records, items, tags):
+        """Logs, once per version of a run's data, what could not be read."""
+        key = (experiment, run, version)
+        with self._lock:
+            if key in self._warned:
+                return
+            if len(self._warned) > 10000:
+                self._warned.clear()
+            self._warned.add(key)
+        parts = []
+        if tags:
+            parts.append(f"tags TensorBoard could not decode: {', '.join(map(repr, tags))}")
+        if records:
+            parts.append(f"{records} malformed record{'s' if records != 1 else ''}")
+        if items:
+            parts.append(f"{items} malformed item{'s' if items != 1 else ''} or rows")
+        logger.warning(
+            "learning_rate: skipped what could not be read of run %r (%s); the rest is served",
+            run,
+            "; ".join(parts),
         )
 
-    def _read_keras(self, ctx, experiment, run, keras_index):
-        keras = {KERAS_TRAIN: {}, KERAS_VALIDATION: {}}
-        if not keras_index:
-            return keras
-        tags = set()
-        for tag_map in keras_index.values():
-            tags.update(tag_map)
-        data = self._provider.read_scalars(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=KERAS_PLUGIN,
-            downsample=_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=list(keras_index), tags=sorted(tags)),
-        )
-        for sub in (KERAS_TRAIN, KERAS_VALIDATION):
-            for tag, points in data.get(sibling(run, sub), {}).items():
-                if not points or not _keras_tag(tag):
-                    continue
-                rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)
-                keras[sub][tag] = rows[np.argsort(rows[:, 0], kind="stable")]
-        return keras
+
+def _version(run, logger_tags, keras_index):
+    """`(source, version)` of a run: what its cache entries are keyed by.
+
+    Raises:
+      errors.NotFoundError: the run has no data of ours and no Keras
+        learning rate.
+    """
+    if logger_tags:
+        source = SOURCE_LOGGER
+    elif _has_keras_lr(keras_index.get(sibling(run, KERAS_TRAIN), {})):
+        source = SOURCE_KERAS
+    else:
+        raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
+    version = (
+        source,
+        tuple(sorted((t, s, w) for t, (_, s, w) in (logger_tags or {}).items())),
+        tuple(sorted((r, tuple(sorted(tags.items()))) for r, tags in keras_index.items())),
+    )
+    return source, version
+
+
+def _read_points(read, wanted):
+    """`{run: {tag: points}}` of `wanted` (`{run: set of tags}`) via `read(runs, tags)`.
+
+    The data provider decodes every point it returns (TensorBoard's
+    `tensor_util.make_ndarray`), and one malformed tensor (content that does
+    not fill its shape, an unknown dtype) makes the whole call raise. Then
+    this reads run by run, and tag by tag, and skips what still fails.
+
+    Returns:
+      `(points, bad)`: the points, and the `(run, tag)` pairs skipped.
+    """
+    if not wanted:
+        return {}, []
+    runs = sorted(wanted)
+    tags = sorted(set().union(*wanted.values()))
+    try:
+        data = read(runs, tags)
+    except _DECODE_ERRORS:
+        if len(runs) == 1 and len(tags) == 1:
+            logger.debug("learning_rate: cannot decode %r of run %r", tags[0], runs[0])
+            return {}, [(runs[0], tags[0])]
+        if len(runs) > 1:
+            parts = [{run: wanted[run]} for run in runs]
+        else:
+            parts = [{runs[0]: {tag}} for tag in tags]
+        points, bad = {}, []
+        for part in parts:
+            got, failed = _read_points(read, part)
+            for run, by_tag in got.items():
+                points.setdefault(run, {}).update(by_tag)
+            bad += failed
+        return points, bad
+    # One call for several runs asks for the union of their tags: keep what
+    # each run listed as its own (a tag can be ours in one run, unreadable
+    # or newer in another).
+    return {
+        run: {tag: p for tag, p in by_tag.items() if tag in wanted[run]}
+        for run, by_tag in data.items()
+        if run in wanted
+    }, []
+
+
+def _keras_points(run, scalars):
+    """`{"train": {tag: [n, 2]}, "validation": {...}}` of `run` from read scalars."""
+    keras = {KERAS_TRAIN: {}, KERAS_VALIDATION: {}}
+    for sub in (KERAS_TRAIN, KERAS_VALIDATION):
+        for tag, points in scalars.get(sibling(run, sub), {}).items():
+            if not points or not _keras_tag(tag):
+                continue
+            rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)
+            keras[sub][tag] = rows[np.argsort(rows[:, 0], kind="stable")]
+    return keras
 
 
 def _epoch_table(data, keras):
@@ -379,6 +563,11 @@ def _epoch_table(data, keras):
     if pairs:
         arr = np.array(sorted(pairs), dtype=np.float64)
         return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), AXIS_STEP
+    if data.optimizers or data.batch:
+        # Our rows are on the step axis even before the first epoch ends
+        # (a live first epoch, or a file cut before its `epochs` record).
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), AXIS_STEP
     epochs = sorted(
         {
             int(e)
