@@ -8,7 +8,7 @@ DEMO_LOGDIR ?= logs/demo
 PORT ?= 6006
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: demo test test-py test-js test-backends lint bench build clean install
+.PHONY: demo test test-py test-js test-backends lint bench soak build clean install
 
 $(VENV)/.deps: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,10 @@ test: install lint test-js test-py test-backends
 
 bench: install
 	$(PY) bench/run.py
+
+# 10 minutes of training while 4 clients poll every route (not in `make test`).
+soak: install
+	$(PY) bench/soak.py
 
 clean:
 	rm -rf $(VENV) frontend/node_modules tb_lr_plugin/static build *.egg-info logs test-artifacts
