@@ -32,7 +32,6 @@ import sys
 import textwrap
 
 WIDTH = 80
-CSV_HEADER = "run,optimizer,step,planned,actual\n"
 PROG = "tb-lr-audit"
 
 
@@ -231,29 +230,10 @@ def _finder(entry):
     return lr_finder.range_tests(entry.data.finder)
 
 
-def _csv_float(value):
-    return "" if value != value else repr(value)
-
-
-def _csv_field(text):
-    if any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
 def _csv(results):
-    lines = [CSV_HEADER]
-    for entry, _, _, _ in results:
-        run_field = _csv_field(entry.name)
-        for name, rows in entry.data.optimizers.items():
-            prefix = f"{run_field},{_csv_field(name)},"
-            steps = rows[:, 0].astype("int64").tolist()
-            planned = [_csv_float(v) for v in rows[:, 1].tolist()]
-            actual = [_csv_float(v) for v in rows[:, 2].tolist()]
-            lines.extend(
-                f"{prefix}{s},{p},{a}\n" for s, p, a in zip(steps, planned, actual, strict=True)
-            )
-    return "".join(lines)
+    from tb_lr_plugin import export
+
+    return export.to_csv((entry.name, entry.data.optimizers) for entry, _, _, _ in results)
 
 
 # -- table ------------------------------------------------------------------

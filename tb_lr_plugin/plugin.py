@@ -20,7 +20,7 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import audit, downsample, keras_logs, lr_finder, metadata, provider
+from tb_lr_plugin import audit, downsample, export, keras_logs, lr_finder, metadata, provider
 from tb_lr_plugin import http as lr_http
 
 logger = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ _STATIC_TYPES = {
 FORMATS = ("json", "csv")
 # Export answers up to this size are kept for the next request (see export_impl).
 _EXPORT_KEPT_CHARS = 4 << 20
-CSV_HEADER = "run,optimizer,step,planned,actual\n"
 _KERAS_SKIP = ("learning_rate", "steps_per_second")
 
 
@@ -523,29 +522,7 @@ def _monitor(data):
 
 
 def _export_csv(snap):
-    run = _csv_field(snap.run)
-    lines = [CSV_HEADER]
-    for name, rows in snap.optimizers.items():
-        prefix = f"{run},{_csv_field(name)},"
-        steps = rows[:, 0].astype(np.int64).tolist()
-        planned = [_csv_float(v) for v in rows[:, 1].tolist()]
-        actual = [_csv_float(v) for v in rows[:, 2].tolist()]
-        lines.extend(
-            f"{prefix}{s},{p},{a}\n" for s, p, a in zip(steps, planned, actual, strict=True)
-        )
-    return "".join(lines)
-
-
-def _csv_float(value):
-    # repr is the shortest string that reads back as the same float64;
-    # an unknown value (a Keras-only run's planned LR) is an empty field.
-    return "" if value != value else repr(value)
-
-
-def _csv_field(text):
-    if any(c in text for c in ',"\r\n'):
-        return '"' + text.replace('"', '""') + '"'
-    return text
+    return export.to_csv([(snap.run, snap.optimizers)])
 
 
 def _fallback_events(keras):
