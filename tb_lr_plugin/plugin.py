@@ -59,7 +59,7 @@ _STATIC_TYPES = {
 
 FORMATS = ("json", "csv")
 # Export answers up to this size are kept for the next request (see export_impl).
-_EXPORT_KEPT_CHARS = 4 << 20
+_EXPORT_KEPT_BYTES = 4 << 20
 _KERAS_SKIP = ("learning_rate", "steps_per_second")
 
 
@@ -196,7 +196,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
         Returns:
           `(body, content_type)`: CSV `run,optimizer,step,planned,actual`
-          with repr-exact floats, or JSON.
+          with repr-exact floats, or JSON, as UTF-8 `bytes`.
 
         Raises:
           errors.InvalidArgumentError: an unknown `fmt`.
@@ -213,15 +213,20 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             hit = self._exports.get(fmt)
         if hit is not None and hit[0] == key:
             return hit[1]
-        result = self._export(snap, fmt)
-        if len(result[0]) <= _EXPORT_KEPT_CHARS:
+        # Built on the reader's one thread (see `RunReader.__init__`): an
+        # export allocates several times its size for a moment; concurrent
+        # downloads of a large run also take that memory once, not once each.
+        result = self._reader.on_worker(self._export, snap, fmt)
+        if len(result[0]) <= _EXPORT_KEPT_BYTES:
             with self._export_lock:
                 self._exports[fmt] = (key, result)
         return result
 
     def _export(self, snap, fmt):
+        # Encoded here, once: a `str` answer would be encoded again (copied)
+        # at every request.
         if fmt == "csv":
-            return _export_csv(snap), "text/csv"
+            return _export_csv(snap).encode("utf-8"), "text/csv"
         body = {
             "run": snap.run,
             "optimizers": {
@@ -234,7 +239,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             },
             "events": self._events(snap),
         }
-        return lr_http.dumps(body), lr_http.JSON
+        return lr_http.dumps(body).encode("utf-8"), lr_http.JSON
 
     # Helpers.
 

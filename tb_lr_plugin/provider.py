@@ -17,10 +17,12 @@ too, under the parent's name, with `source == "keras"`.
 """
 
 import collections
+import concurrent.futures
 import dataclasses
 import logging
 import threading
 import time
+import weakref
 
 import numpy as np
 from tensorboard import context as tb_context
@@ -114,13 +116,24 @@ class Snapshot:
     version: tuple
     memo: dict = dataclasses.field(default_factory=dict)
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
+    worker: object = dataclasses.field(default=None, repr=False, compare=False)
 
     def memoize(self, key, compute):
-        """Returns `compute()`, computed once for this snapshot."""
+        """Returns `compute()`, computed once for this snapshot.
+
+        Computed on `worker` (`RunReader.on_worker`) when there is one.
+        """
         with self.lock:
-            if key not in self.memo:
-                self.memo[key] = compute()
-            return self.memo[key]
+            if key in self.memo:
+                return self.memo[key]
+
+        def once():
+            with self.lock:
+                if key not in self.memo:
+                    self.memo[key] = compute()
+                return self.memo[key]
+
+        return once() if self.worker is None else self.worker(once)
 
     def epoch_steps(self, epochs):
         """Maps epoch numbers to steps; unknown epochs give -1."""
@@ -165,6 +178,22 @@ class RunReader:
         self._lock = threading.Lock()
         self._run_locks = {}
         self._parsed = {}  # plugin_content bytes -> parsed metadata dict or None
+        # Reading a run, computing its answers (`Snapshot.memoize`) and
+        # building an export (`plugin.export_impl`) allocate several times
+        # the run's size for a moment. TensorBoard answers each request on a
+        # new thread, and glibc gives threads their own heaps, each keeping
+        # its high-water mark: done on whichever thread asked, this work made
+        # the RSS of TensorBoard follow the size of a growing run
+        # (bench/soak.py). Done on one thread, it reuses one heap.
+        idents = []  # the worker thread's (not a reference to self: see below)
+        self._worker_idents = idents
+        self._worker = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="learning_rate_reader",
+            initializer=lambda: idents.append(threading.get_ident()),
+        )
+        # The thread ends with the reader (many readers live in tests).
+        weakref.finalize(self, self._worker.shutdown, False)
         self._summaries = {}  # (experiment, run) -> (version, summary)
         self._summary_lock = threading.Lock()
         self._warned = set()  # (experiment, run, version) with unreadable parts logged
@@ -323,7 +352,7 @@ class RunReader:
         that still fails is logged and left out (and read again next time).
         """
         try:
-            snaps = self._read_many(ctx, experiment, batch)
+            snaps = self.on_worker(self._read_many, ctx, experiment, batch)
             # A run in the snapshot cache is one being looked at (a live
             # training, typically): keep its fresh snapshot, so the next
             # `lr` request does not read the run a second time.
@@ -358,6 +387,15 @@ class RunReader:
     def _siblings(run):
         return [sibling(run, KERAS_TRAIN), sibling(run, KERAS_VALIDATION)]
 
+    def on_worker(self, fn, *args):
+        """Runs `fn(*args)` on the reader's one worker thread; returns its result.
+
+        Re-entrant: called on the worker itself, it calls `fn` at once.
+        """
+        if threading.get_ident() in self._worker_idents:
+            return fn(*args)
+        return self._worker.submit(fn, *args).result()
+
     # Reading.
 
     def _snapshot(self, ctx, experiment, run, logger_tags, keras_index):
@@ -376,7 +414,7 @@ class RunReader:
                 snap = self._cache.get(key)
             if snap is None or snap.version != version:
                 batch = {run: (source, version, logger_tags, keras_index)}
-                snap = self._read_many(ctx, experiment, batch)[run]
+                snap = self.on_worker(self._read_many, ctx, experiment, batch)[run]
                 with self._lock:
                     self._cache[key] = snap
                     self._cache.move_to_end(key)
@@ -445,6 +483,7 @@ class RunReader:
                 step=step,
                 axis=axis,
                 version=version,
+                worker=self.on_worker,
             )
         return snaps
 

@@ -14,6 +14,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -382,6 +383,50 @@ def test_repeated_requests_reuse_the_assembled_run(app, monkeypatch):
     for route in ROUTES:
         assert app.get(route, run="run1").status_code == 200
     assert calls == []
+
+
+def test_reads_answers_and_exports_are_built_on_one_thread(logdir, tensorboard_app, monkeypatch):
+    """TensorBoard answers each request on a new thread, and glibc gives
+    threads their own heaps, each keeping its high-water mark. The large,
+    short-lived work (reading a run, an answer, an export) is done on the
+    reader's one thread, so TensorBoard's memory does not follow the size
+    of a growing run (`make soak`)."""
+    from tb_lr_plugin import http as lr_http
+    from tb_lr_plugin import run_data
+
+    for i in range(3):
+        write_run(logdir / f"run{i}", steps=300, epochs=3)
+    tb = tensorboard_app(logdir)
+    built = {"read": set(), "answer": set(), "export": set()}
+
+    def spy(kind, fn):
+        def on_thread(*args, **kwargs):
+            built[kind].add(threading.get_ident())
+            return fn(*args, **kwargs)
+
+        return on_thread
+
+    monkeypatch.setattr(run_data, "assemble", spy("read", run_data.assemble))
+    monkeypatch.setattr(lr_http, "dumps", spy("answer", lr_http.dumps))
+    monkeypatch.setattr(lr_plugin, "_export_csv", spy("export", lr_plugin._export_csv))
+    requesters, statuses = set(), []
+
+    def client(i):
+        requesters.add(threading.get_ident())
+        for route in ROUTES:
+            query = {"format": "csv"} if route == "export" else {}
+            statuses.append(tb.get(route, run=f"run{i % 3}", **query).status_code)
+
+    clients = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for c in clients:
+        c.start()
+    for c in clients:
+        c.join()
+
+    assert statuses == [200] * 6 * len(ROUTES)
+    assert all(len(threads) == 1 for threads in built.values()), built
+    assert built["read"] == built["answer"] == built["export"]
+    assert not built["read"] & requesters
 
 
 # Bad input: JSON errors, never a stack trace.
