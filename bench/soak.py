@@ -11,8 +11,11 @@ formats, `index.js`, a static file). The RSS of the TensorBoard process
 Passes when no request failed (every answer 200, no 5xx, no connection
 error), the training and TensorBoard both ran to the end, and the RSS of
 the TensorBoard process stayed within `--tolerance` (10%) of its level
-just after the warm-up. Prints the figures; the exit status is 0 on a
-pass, 1 otherwise. Not part of `make test` (`make soak`).
+just after the warm-up. The clients then poll on for `--hold` seconds
+with no new data: there the RSS must stay flat (within 2%), which tells a
+leak apart from memory that follows the size of the growing run. Prints
+the figures; the exit status is 0 on a pass, 1 otherwise. Not part of
+`make test` (`make soak`).
 
     python bench/soak.py [--minutes 10] [--clients 4] [--interval 1]
                          [--steps-per-second 50] [--load_fast auto|true|false]
@@ -176,6 +179,7 @@ def main(argv=None):
     parser.add_argument("--steps-per-second", type=float, default=50.0)
     parser.add_argument("--warmup", type=float, default=None, help="seconds (default: 20%%)")
     parser.add_argument("--tolerance", type=float, default=0.10)
+    parser.add_argument("--hold", type=float, default=60.0, help="seconds polled after training")
     parser.add_argument("--load_fast", default="auto")
     parser.add_argument("--logdir", help="write here instead of a temporary directory")
     parser.add_argument("--train-child", metavar="LOGDIR", help=argparse.SUPPRESS)
@@ -232,8 +236,13 @@ def main(argv=None):
         for c in clients:
             c.start()
         last_print = start
-        while trainer.poll() is None and tb.proc.poll() is None:
+        trained_at = None
+        while tb.proc.poll() is None:
             now = time.monotonic()
+            if trained_at is None and trainer.poll() is not None:
+                trained_at = now - start
+            if trained_at is not None and now - start >= trained_at + args.hold:
+                break
             kids = children(tb.proc.pid)
             tb_mb = rss_mb(tb.proc.pid)
             server_mb = sum(filter(None, (rss_mb(k) for k in kids)))
@@ -248,11 +257,12 @@ def main(argv=None):
                     f"tensorboard {tb_mb:.0f} MB, data server {server_mb:.0f} MB",
                     flush=True,
                 )
-            if now - start > seconds + 300:
+            if trained_at is None and now - start > seconds + 300:
                 failures.append("the training did not stop on time")
                 break
             time.sleep(2.0)
-        elapsed = time.monotonic() - start
+        polled = time.monotonic() - start
+        elapsed = trained_at if trained_at is not None else polled
     finally:
         stop.set()
         for c in clients:
@@ -288,9 +298,9 @@ def main(argv=None):
 
     print(
         f"\ntraining: {trained.get('steps', '?')} steps, {trained.get('epochs', '?')} epochs "
-        f"in {elapsed:.0f} s of polling"
+        f"in {elapsed:.0f} s of polling, then {args.hold:.0f} s of polling with no new data"
     )
-    print(f"requests: {len(results)} ({len(results) / max(elapsed, 1e-9):.1f}/s), by status:")
+    print(f"requests: {len(results)} ({len(results) / max(polled, 1e-9):.1f}/s), by status:")
     print("  " + ", ".join(f"{s}: {n}" for s, n in sorted(by_status.items(), key=str)))
     print(f"  {'route':<12} {'count':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8} {'last KB':>8}")
     for name, _ in routes():
@@ -303,7 +313,8 @@ def main(argv=None):
             f"{size:>8.1f}"
         )
 
-    after = [s for s in samples if s[0] >= warmup]
+    after = [s for s in samples if warmup <= s[0] <= elapsed]
+    held = [s for s in samples if s[0] > elapsed + 5]
     if len(after) < 3:
         failures.append("too few memory samples after the warm-up")
     else:
@@ -319,10 +330,25 @@ def main(argv=None):
             f"limit {100 * args.tolerance:.0f}%); data server {base_server:.0f} -> "
             f"{end_server:.0f} MB (the data it holds grows with the run)"
         )
+        steps = trained.get("steps")
+        if isinstance(steps, int) and steps:
+            per_k = (end_tb - base_tb) / (steps * (1 - warmup / max(elapsed, 1e-9)) / 1000)
+            print(f"  about {per_k:.2f} MB per 1,000 steps written after the warm-up")
         first = samples[0]
         print(f"RSS at the start of polling: tensorboard {first[1]:.0f} MB")
         if growth > args.tolerance:
             failures.append(f"tensorboard's RSS grew {100 * growth:.1f}% after the warm-up")
+    if args.hold > 0:
+        if len(held) < 3:
+            failures.append("too few memory samples in the hold phase")
+        else:
+            drift = max(s[1] for s in held) / held[0][1] - 1
+            print(
+                f"hold ({args.hold:.0f} s polling, no new data): tensorboard {held[0][1]:.0f} -> "
+                f"{held[-1][1]:.0f} MB (peak {100 * drift:+.1f}%; limit +2%)"
+            )
+            if drift > 0.02:
+                failures.append(f"tensorboard's RSS grew {100 * drift:.1f}% with no new data")
     if failures:
         print("SOAK FAILED:\n  " + "\n  ".join(failures))
         return 1
