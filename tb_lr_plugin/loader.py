@@ -27,7 +27,6 @@ TensorBoard's.
 """
 
 import dataclasses
-import functools
 import logging
 import os
 import struct
@@ -37,12 +36,15 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, run_data, sanitize
+from tb_lr_plugin import metadata, record, run_data, sanitize
 
 KERAS_SPLITS = ("train", "validation")
 SCALARS_PLUGIN = "scalars"
 
 _NOTF = "tensorboard.compat.notf"
+# Records are CRC-checked this many bytes at a time: bounds the memory the
+# check takes on huge files.
+_BATCH_BYTES = 8 << 20
 
 
 def use_tensorboard_stub():
@@ -72,180 +74,10 @@ def use_tensorboard_stub():
     return True
 
 
-# -- CRC32C of many records at once ----------------------------------------
-#
-# The CRC register update over one byte is affine over GF(2): after a
-# message m of n bytes, register = A^n(init) xor f(m), where A advances the
-# register over a zero byte and f is linear (with f(zeros || m) = f(m)).
-# So every record is right-aligned in 64-byte lanes, all lanes of all
-# records are run through a two-byte table together (32 vectorized steps), each
-# lane is advanced over the zero bytes of the lanes after it (A^k by
-# binary powers), and the lanes of a record are xor-ed together.
-
-_POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected
-_LANE = 64
-_SMALL_RECORD = 512
-_BATCH_BYTES = 8 << 20
-
-
-def _byte_table():
-    table = np.zeros(256, dtype=np.uint32)
-    for i in range(256):
-        crc = i
-        for _ in range(8):
-            crc = (crc >> 1) ^ (_POLY if crc & 1 else 0)
-        table[i] = crc
-    return table
-
-
-_TABLE = _byte_table()
-
-
-def _pair_table():
-    """The register after two zero bytes, for every 16-bit register value."""
-    regs = np.arange(1 << 16, dtype=np.uint32)
-    regs = _TABLE[regs & 0xFF] ^ (regs >> 8)
-    return (_TABLE[regs & 0xFF] ^ (regs >> 8)).astype(np.uint32)
-
-
-_PAIR_TABLE = _pair_table()  # 256 KB: two bytes per vectorized step
-
-
-def _linear_tables(images):
-    """Four byte tables applying the linear map with these unit images."""
-    values = np.arange(256, dtype=np.uint32)
-    tables = []
-    for k in range(4):
-        table = np.zeros(256, dtype=np.uint32)
-        for bit in range(8):
-            table ^= np.where((values >> bit) & 1, images[8 * k + bit], 0).astype(np.uint32)
-        tables.append(table)
-    return tables
-
-
-def _apply(tables, regs):
-    t0, t1, t2, t3 = tables
-    return t0[regs & 0xFF] ^ t1[(regs >> 8) & 0xFF] ^ t2[(regs >> 16) & 0xFF] ^ t3[regs >> 24]
-
-
-@functools.lru_cache(maxsize=4)
-def _powers(unit):
-    """Tables of A^(unit * 2^j) for j = 0..47."""
-    images = np.uint32(1) << np.arange(32, dtype=np.uint32)
-    for _ in range(unit):
-        images = _TABLE[images & 0xFF] ^ (images >> 8)
-    powers = [_linear_tables(images)]
-    for _ in range(47):
-        images = _apply(powers[-1], images)
-        powers.append(_linear_tables(images))
-    return powers
-
-
-def _advance(regs, counts, unit):
-    """Advances each register over `counts * unit` zero bytes."""
-    powers = _powers(unit)
-    counts = np.asarray(counts, dtype=np.int64)
-    j = 0
-    while counts.any():
-        sel = np.flatnonzero(counts & 1)
-        if len(sel):
-            regs[sel] = _apply(powers[j], regs[sel])
-        counts = counts >> 1
-        j += 1
-    return regs
-
-
-def _gather(buf, starts, lengths, dest, padded):
-    """Copies `buf[starts[i]:][:lengths[i]]` to `padded[dest[i]:]`, for all i."""
-    small = lengths <= _SMALL_RECORD
-    # Many small records: one fancy-indexing copy. Large ones: memcpy each.
-    if small.any():
-        s_starts, s_lengths, s_dest = starts[small], lengths[small], dest[small]
-        owner = np.repeat(np.arange(len(s_lengths)), s_lengths)
-        within = np.arange(int(s_lengths.sum())) - np.repeat(
-            np.cumsum(s_lengths) - s_lengths, s_lengths
-        )
-        padded[s_dest[owner] + within] = buf[s_starts[owner] + within]
-    for i in np.flatnonzero(~small).tolist():
-        size = int(lengths[i])
-        padded[dest[i] : dest[i] + size] = buf[starts[i] : starts[i] + size]
-
-
-def crc32c_many(buf, starts, lengths, lane=_LANE):
-    """CRC32C of many byte ranges of `buf` in one vectorized pass.
-
-    Args:
-      buf: a `uint8` numpy array.
-      starts, lengths: where each range begins and how long it is.
-      lane: bytes per lane, even (64 suits records of a few KB; use 8 for
-        the 8-byte record headers).
-
-    Returns:
-      A `uint32` array: `crc32c(buf[s:s + n])` for each range.
-    """
-    starts = np.asarray(starts, dtype=np.int64)
-    lengths = np.asarray(lengths, dtype=np.int64)
-    n = len(starts)
-    lanes = -(-lengths // lane)
-    total = int(lanes.sum())
-    ends = np.cumsum(lanes) * lane
-    padded = np.zeros(total * lane, dtype=np.uint8)
-    _gather(buf, starts, lengths, ends - lengths, padded)
-    regs = np.zeros(total, dtype=np.uint32)
-    if total:
-        # Column j holds bytes 2j and 2j+1 of every lane, as one uint16.
-        columns = np.ascontiguousarray(padded.view("<u2").reshape(total, lane // 2).T)
-        index = np.empty(total, dtype=np.uint16)
-        looked = np.empty(total, dtype=np.uint32)
-        low = regs.view(np.uint16)[0::2] if sys.byteorder == "little" else None
-        for column in columns:
-            if low is not None:
-                np.bitwise_xor(low, column, out=index)
-            else:
-                index[:] = (regs & 0xFFFF).astype(np.uint16) ^ column
-            np.take(_PAIR_TABLE, index, out=looked)
-            regs >>= 16
-            regs ^= looked
-        first = np.cumsum(lanes) - lanes
-        owner = np.repeat(np.arange(n), lanes)
-        regs = _advance(regs, (first + lanes - 1)[owner] - np.arange(total), lane)
-    combined = np.zeros(n, dtype=np.uint32)
-    has = lanes > 0
-    if total:
-        combined[has] = np.bitwise_xor.reduceat(regs, (np.cumsum(lanes) - lanes)[has])
-    return combined ^ _init_terms(lengths) ^ np.uint32(0xFFFFFFFF)
-
-
-_INIT_TERMS = {}
-
-
-def _init_terms(lengths):
-    """A^n(0xFFFFFFFF) for each length n: what the initial register adds.
-
-    It depends on the length only, and a file's records have few distinct
-    lengths (every epoch's `lr` record has the same), so values are cached.
-    """
-    unique, inverse = np.unique(lengths, return_inverse=True)
-    missing = [int(n) for n in unique.tolist() if n not in _INIT_TERMS]
-    if missing:
-        regs = np.full(len(missing), 0xFFFFFFFF, dtype=np.uint32)
-        values = _advance(regs, np.array(missing, dtype=np.int64), 1)
-        if len(_INIT_TERMS) > 100_000:
-            _INIT_TERMS.clear()
-        _INIT_TERMS.update(zip(missing, values.tolist(), strict=True))
-    table = np.array([_INIT_TERMS[int(n)] for n in unique.tolist()], dtype=np.uint32)
-    return table[inverse.reshape(-1)]
-
-
 def _u32_at(buf, offsets):
     """Little-endian uint32s stored at `offsets` of `buf`."""
     raw = buf[offsets[:, None] + np.arange(4)].astype(np.uint32)
     return raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16) | (raw[:, 3] << 24)
-
-
-def _masked(crc):
-    crc = crc.astype(np.uint64)
-    return ((((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF).astype(np.uint32)
 
 
 class CheckedRecordReader:
@@ -298,7 +130,6 @@ class CheckedRecordReader:
         good = len(offsets)
         start = 0
         while start < good:
-            # Batches bound the memory the lanes take on huge files.
             stop = start + 1
             budget = int(lengths[start])
             while stop < good and budget + lengths[stop] <= _BATCH_BYTES:
@@ -316,8 +147,8 @@ class CheckedRecordReader:
 
     def _check(self, data, buf, offsets, lengths):
         """Index of the first record whose header or data CRC is wrong."""
-        head = _masked(crc32c_many(buf, offsets, np.full(len(offsets), 8), lane=8))
-        body = _masked(crc32c_many(buf, offsets + 12, lengths))
+        head = record.mask(record.crc32c_many(buf, offsets, np.full(len(offsets), 8), lane=8))
+        body = record.mask(record.crc32c_many(buf, offsets + 12, lengths))
         stored_head = _u32_at(buf, offsets + 8)
         stored_body = _u32_at(buf, offsets + 12 + lengths)
         wrong = np.flatnonzero((head != stored_head) | (body != stored_body))

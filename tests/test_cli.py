@@ -314,17 +314,6 @@ def test_damaged_files_are_read_up_to_the_damage_with_one_message(logdir):
     assert cut.data.optimizers["sgd"][-1, 0] >= 20  # the complete records are all there
 
 
-def test_checked_reader_matches_tensorboards_crc():
-    rng = np.random.default_rng(0)
-    lengths = [0, 1, 7, 8, 63, 64, 65, 511, 512, 513, 4800, 100_000]
-    chunks = [rng.integers(0, 256, n, dtype=np.uint8).tobytes() for n in lengths]
-    buf = np.frombuffer(b"".join(chunks), dtype=np.uint8)
-    starts = np.cumsum([0] + lengths[:-1])
-    for lane in (8, 64):
-        got = loader.crc32c_many(buf, starts, lengths, lane)
-        assert [int(c) for c in got] == [record.crc32c(c) for c in chunks]
-
-
 def test_progress_only_after_a_second(logdir):
     stream = io.StringIO()
     progress = loader.Progress(stream, "tb-lr-audit: loading x", delay=0.0)
