@@ -2,11 +2,18 @@
 // ({"epoch": [...], "step": [...]}, the step of each epoch's last update).
 // Pure functions (unit-tested with node --test).
 //
-// On the epoch axis, x = k is the end of epoch k (0-based), which is where
-// Keras's TensorBoard callback plots `epoch_*` scalars and where a
-// ReduceLROnPlateau decision of epoch k happens. A step inside epoch k lies
-// proportionally between k - 1 and k; steps after the last recorded epoch
-// are extrapolated with the last epoch's length.
+// The epoch axis counts epochs completed, as the step axis counts updates
+// done: x = k is the end of the epoch Keras prints as "Epoch k" (the data's
+// 0-based epoch k - 1), where its epoch logs are taken and where a
+// ReduceLROnPlateau decision printed as "Epoch k: ReduceLROnPlateau ..."
+// happens. A step inside that epoch lies proportionally between k - 1 and
+// k; steps after the last recorded epoch are extrapolated with the last
+// epoch's length.
+
+/** Where the end of the data's (0-based) `epoch` lies on the epoch axis. */
+export function epochX(epoch) {
+  return epoch + 1;
+}
 
 /**
  * Builds the step <-> epoch mapping of one run.
@@ -23,7 +30,7 @@ export function makeEpochMap(epochs) {
   for (let i = 0; i < n; i++) {
     const e = epochs.epoch[i];
     const s = epochs.step[i];
-    if (Number.isFinite(e) && Number.isFinite(s)) pairs.push([s, e]);
+    if (Number.isFinite(e) && Number.isFinite(s)) pairs.push([s, epochX(e)]);
   }
   pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   // Keep knots strictly increasing in both step and epoch: an epoch with no
@@ -43,8 +50,8 @@ export function makeEpochMap(epochs) {
   if (!steps.length) return null;
   const k = steps.length;
   // Steps per epoch, used before the first and after the last knot.
-  const meanLen = k > 1 ? (steps[k - 1] - steps[0]) / (eps[k - 1] - eps[0]) : steps[0] / (eps[0] + 1);
-  const firstLen = eps[0] === 0 && steps[0] > 0 ? steps[0] : meanLen > 0 ? meanLen : 1;
+  const meanLen = k > 1 ? (steps[k - 1] - steps[0]) / (eps[k - 1] - eps[0]) : eps[0] > 0 ? steps[0] / eps[0] : steps[0];
+  const firstLen = eps[0] === 1 && steps[0] > 0 ? steps[0] : meanLen > 0 ? meanLen : 1;
   const lastLen =
     k > 1 ? (steps[k - 1] - steps[k - 2]) / (eps[k - 1] - eps[k - 2]) : firstLen;
   // Knot before the first epoch: where that epoch started.

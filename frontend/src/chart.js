@@ -6,7 +6,7 @@
 import uPlot from 'uplot';
 import uplotCss from 'uplot/dist/uPlot.min.css';
 import { bandsPlugin, floorPlugin, markersPlugin } from './plugins.js';
-import { formatCompact, formatEpoch, formatLR, formatStep, formatValue } from './format.js';
+import { formatCompact, formatEpochX, formatLR, formatStep, formatValue } from './format.js';
 
 export const CHART_CSS = uplotCss;
 
@@ -44,7 +44,7 @@ export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = 
   function build() {
     destroyPlots();
     const t = theme();
-    const fmtX = view.axis === 'epoch' ? formatEpoch : formatCompact;
+    const fmtX = view.axis === 'epoch' ? formatEpochX : formatCompact;
     const xLabel = view.axis === 'epoch' ? 'epoch (end of)' : 'step';
     const axisStyle = {
       stroke: t.text,
@@ -56,7 +56,7 @@ export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = 
     const xAxis = { ...axisStyle, values: (u, splits) => splits.map(fmtX) };
     const xSeries = {
       label: view.axis,
-      value: (u, v) => (v == null ? '–' : view.axis === 'epoch' ? formatEpoch(v) : formatStep(v)),
+      value: (u, v) => (v == null ? '–' : view.axis === 'epoch' ? formatEpochX(v) : formatStep(v)),
     };
     const rightPad = view.loss.hasY2 ? 0 : 24;
     const hooks = (role) => ({

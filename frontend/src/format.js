@@ -66,8 +66,17 @@ export function formatCompact(value) {
   return stripZeros(value.toPrecision(3));
 }
 
-/** An epoch number as the table shows it (0-based, as Keras passes it). */
+/**
+ * An epoch as Keras prints it ("Epoch 5/50"): the 0-based epoch of the
+ * data plus one, as the audit's messages and `tb-lr-audit` count too.
+ */
 export function formatEpoch(value) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return '–';
+  return formatEpochX(value + 1);
+}
+
+/** A place on the epoch axis (epochs completed): 46 -> "46", 45.5 -> "45.5". */
+export function formatEpochX(value) {
   if (value === null || value === undefined || !Number.isFinite(value)) return '–';
   return Number.isInteger(value) ? String(value) : stripZeros(value.toFixed(2));
 }

@@ -2,7 +2,7 @@
 // series styles, markers, cooldown bands and min_lr floors, on the step or
 // the epoch axis. Pure (no DOM, no chart library), unit-tested with node.
 
-import { makeEpochMap, mapAll } from './axis.js';
+import { epochX, makeEpochMap, mapAll } from './axis.js';
 import { alignColumns } from './data.js';
 import { formatDownsampling, formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
 
@@ -70,7 +70,7 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
       const isMonitor = s.name === monitor;
       if (!isLoss && !isMonitor) continue;
       let x;
-      if (s.resolution === 'epoch' && axis === 'epoch' && s.epoch) x = s.epoch;
+      if (s.resolution === 'epoch' && axis === 'epoch' && s.epoch) x = mapAll(s.epoch, epochX);
       else x = xOfStep(s.step);
       if (!x) continue;
       const scale = isLoss ? 'y' : 'y2';
@@ -263,11 +263,11 @@ function addFloor(floors, run, y, x, color) {
 /** Where an event goes on the x axis (null when it cannot be placed). */
 export function eventX(e, axis, map) {
   if (axis === 'epoch') {
-    if (typeof e.epoch === 'number') return e.epoch;
+    if (typeof e.epoch === 'number') return epochX(e.epoch);
     return map && typeof e.step === 'number' ? map.toEpoch(e.step) : null;
   }
   if (typeof e.step === 'number') return e.step;
-  return map && typeof e.epoch === 'number' ? map.toStep(e.epoch) : null;
+  return map && typeof e.epoch === 'number' ? map.toStep(epochX(e.epoch)) : null;
 }
 
 /** The tooltip of a marker / the long description of an event. */

@@ -4,6 +4,7 @@ import {
   formatCompact,
   formatDownsampling,
   formatEpoch,
+  formatEpochX,
   formatLR,
   formatLRChange,
   formatStep,
@@ -78,10 +79,13 @@ test('formatCompact shortens axis ticks', () => {
   assert.equal(formatCompact(-3000), '-3k');
 });
 
-test('formatEpoch, formatWait', () => {
-  assert.equal(formatEpoch(4), '4');
-  assert.equal(formatEpoch(4.5), '4.5');
+test('formatEpoch prints epochs as Keras does, formatEpochX places on the epoch axis, formatWait', () => {
+  assert.equal(formatEpoch(0), '1');
+  assert.equal(formatEpoch(4), '5');
   assert.equal(formatEpoch(null), '–');
+  assert.equal(formatEpochX(4), '4');
+  assert.equal(formatEpochX(4.5), '4.5');
+  assert.equal(formatEpochX(undefined), '–');
   assert.equal(formatWait(3, 5), '3/5');
   assert.equal(formatWait(null, null), '–');
   assert.equal(formatWait(2, undefined), '2/?');

@@ -100,17 +100,18 @@ test('a reduction that lands on min_lr shows the floor', () => {
   assert.equal(buildView([d]).floors.length, 1);
 });
 
-test('the epoch axis maps per-step series and places epoch series and events at their epoch', () => {
+test('the epoch axis counts epochs completed: Keras\'s "Epoch k" ends at x = k', () => {
   const d = demoRun(0);
   const view = buildView([d], { axis: 'epoch' });
   const xs = view.lr.data[0];
-  assert.ok(xs[0] > -1 && xs[0] < 0, 'step 1 lies inside epoch 0');
+  assert.ok(xs[0] > 0 && xs[0] < 1, 'step 1 lies inside the first epoch');
   const last = d.epochs.epoch[d.epochs.epoch.length - 1];
-  assert.ok(Math.abs(xs[xs.length - 1] - last) < 1e-9);
+  assert.ok(Math.abs(xs[xs.length - 1] - (last + 1)) < 1e-9);
   const reduction = view.markers.find((m) => m.kind === 'reduction');
-  assert.equal(reduction.x, reduction.event.epoch);
+  assert.equal(reduction.x, reduction.event.epoch + 1);
   assert.equal(view.unitsPerEpoch, 1);
-  assert.ok(view.loss.data[0].includes(0) && view.loss.data[0].includes(last));
+  assert.ok(view.loss.data[0].includes(1) && view.loss.data[0].includes(last + 1));
+  assert.ok(!view.loss.data[0].includes(0), 'no epoch ends at x = 0');
 });
 
 test('a run without epochs hides its per-step series on the epoch axis, with a note', () => {
@@ -177,9 +178,9 @@ test('a downsampled series is drawn as sent, with a note saying so', () => {
 test('eventX places events on either axis', () => {
   const map = makeEpochMap({ epoch: [0, 1, 2], step: [10, 20, 30] });
   assert.equal(eventX({ epoch: 1, step: 20 }, 'step', map), 20);
-  assert.equal(eventX({ epoch: 1, step: 20 }, 'epoch', map), 1);
+  assert.equal(eventX({ epoch: 1, step: 20 }, 'epoch', map), 2);
   assert.equal(eventX({ epoch: 1, step: null }, 'step', map), 20);
-  assert.equal(eventX({ epoch: null, step: 15 }, 'epoch', map), 0.5);
+  assert.equal(eventX({ epoch: null, step: 15 }, 'epoch', map), 1.5);
   assert.equal(eventX({ epoch: null, step: 15 }, 'epoch', null), null);
 });
 
@@ -194,8 +195,8 @@ test('zoomAround narrows the view around a point', () => {
 
 test('convertRange moves a zoom between the step and epoch axes', () => {
   const epochs = { epoch: [0, 1, 2, 3], step: [100, 200, 300, 400] };
-  assert.deepEqual(convertRange([150, 250], 'step', 'epoch', epochs), [0.5, 1.5]);
-  assert.deepEqual(convertRange([0.5, 1.5], 'epoch', 'step', epochs), [150, 250]);
+  assert.deepEqual(convertRange([150, 250], 'step', 'epoch', epochs), [1.5, 2.5]);
+  assert.deepEqual(convertRange([1.5, 2.5], 'epoch', 'step', epochs), [150, 250]);
   assert.equal(convertRange([1, 2], 'step', 'epoch', { epoch: [], step: [] }), null);
   assert.equal(convertRange(null, 'step', 'epoch', epochs), null);
 });
@@ -206,7 +207,8 @@ test('describeEvent explains a reduction in one tooltip', () => {
     'r',
     false,
   );
-  assert.equal(text, 'epoch 4, step 250 — plateau reduction\nval_loss 0.52, best 0.5, wait 3/3\nLR 1e-3 → 1e-4 (factor 0.1), then 2 epochs of cooldown');
+  // Epoch 4 of the data is Keras's "Epoch 5: ReduceLROnPlateau reducing ...".
+  assert.equal(text, 'epoch 5, step 250 — plateau reduction\nval_loss 0.52, best 0.5, wait 3/3\nLR 1e-3 → 1e-4 (factor 0.1), then 2 epochs of cooldown');
 });
 
 test('a run recorded per epoch only is left off the step axis and drawn on the epoch axis', () => {
@@ -216,7 +218,7 @@ test('a run recorded per epoch only is left off the step axis and drawn on the e
   assert.equal(onStep.lr.series.length, 0);
   assert.match(onStep.notes[0], /per epoch only/);
   const onEpoch = buildView([d], { axis: 'epoch' });
-  assert.deepEqual(onEpoch.lr.data[0], [0, 1, 2]);
+  assert.deepEqual(onEpoch.lr.data[0], [1, 2, 3]);
 });
 
 test('LR series are drawn as steps unless the server thinned them', () => {
