@@ -27,12 +27,16 @@ const BOOTED = `const booted = () => {
   return e ? e.responseEnd : null;
 };`;
 
+// The loss and LR charts (the LR range test's chart is there too, hidden
+// when no run has a range test).
+const MAIN_CHARTS = '.lr-chart[data-role="loss"], .lr-chart[data-role="lr"]';
+
 const OURS_DRAWN = `(() => {
   ${BOOTED}
   const f = document.querySelector('iframe');
   const d = f && f.contentDocument;
   if (!d) return null;
-  const boxes = [...d.querySelectorAll('.lr-chart')];
+  const boxes = [...d.querySelectorAll(${JSON.stringify(MAIN_CHARTS)})];
   if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
   const labels = d.querySelectorAll('.lr-chart[data-role="lr"] .u-legend .u-series').length;
   return { t: performance.now(), series: labels, booted: booted() };
@@ -87,9 +91,9 @@ async function zoomTimes(page, n) {
   const times = [];
   for (let i = 0; i < n; i++) {
     const armed = frame.evaluate(
-      () =>
+      (charts) =>
         new Promise((resolve) => {
-          const boxes = [...document.querySelectorAll('.lr-chart')];
+          const boxes = [...document.querySelectorAll(charts)];
           const before = boxes.map((b) => Number(b.dataset.draws));
           let t0 = null;
           window.addEventListener('mouseup', () => (t0 = performance.now()), { capture: true, once: true });
@@ -100,6 +104,7 @@ async function zoomTimes(page, n) {
           };
           check();
         }),
+      MAIN_CHARTS,
     );
     const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
     const x1 = x0 + box.width * 0.3;
