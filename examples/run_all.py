@@ -27,6 +27,8 @@ def main():
     parser.add_argument("--parallel", type=int, default=2)
     parser.add_argument("--epochs", type=int, help="for every example (default: each its own)")
     args = parser.parse_args()
+    # The scripts run in this folder; the logdir is where the user said.
+    args.logdir = os.path.abspath(args.logdir)
     start = time.monotonic()
     pending = list(EXAMPLES)
     running = []

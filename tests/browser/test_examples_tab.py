@@ -27,21 +27,23 @@ RUNS = [
 
 @pytest.fixture(scope="module")
 def report(node, tmp_path_factory, tensorboard_process):  # noqa: F811 - the fixture above
-    logdir = tmp_path_factory.mktemp("examples")
+    # As `make demo` does: a logdir relative to where the command runs.
+    here = tmp_path_factory.mktemp("examples")
     subprocess.run(
         [
             sys.executable,
             str(REPO / "examples" / "run_all.py"),
             "--logdir",
-            str(logdir),
+            "logs/demo",
             "--epochs",
             "30",
         ],
         check=True,
         timeout=900,
         capture_output=True,
+        cwd=here,
     )
-    tb = tensorboard_process(logdir)
+    tb = tensorboard_process(here / "logs" / "demo")
     proc = subprocess.run(
         [
             node,
