@@ -21,7 +21,10 @@ import {
 } from './views.js';
 
 const STORAGE_KEY = 'tb-lr-plugin/v1';
-const DEFAULT_SELECTED = 5;
+// Selected when the tab first opens: every run of a usual logdir, as
+// TensorBoard's dashboards select every run; the first ones of a large
+// one, so that it opens quickly (each selected run costs a request per route).
+const DEFAULT_SELECTED = 10;
 
 /**
  * Renders the tab.

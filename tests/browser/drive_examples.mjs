@@ -60,6 +60,7 @@ try {
   if (!frame) throw new Error('the Learning Rate iframe never appeared');
   await frame.waitForSelector('.lr-run', { timeout: 30000 });
   const runs = await frame.evaluate(() => [...document.querySelectorAll('.lr-run')].map((r) => r.dataset.run));
+  report.selectedAtFirst = (await frame.evaluate(state)).selected;
   for (const run of runs) {
     await frame.click('button:text("None")');
     await frame.check(`.lr-run[data-run="${run}"] input`);

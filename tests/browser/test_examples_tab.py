@@ -63,8 +63,9 @@ def report(node, tmp_path_factory, tensorboard_process):  # noqa: F811 - the fix
     return result
 
 
-def test_the_tab_lists_the_six_runs(report):
+def test_the_tab_lists_the_six_runs_and_opens_with_all_selected(report):
     assert sorted(report["runs"]) == RUNS
+    assert sorted(report["selectedAtFirst"]) == RUNS
 
 
 @pytest.mark.parametrize("run", RUNS)

@@ -349,12 +349,12 @@ def test_five_hundred_runs_load_filter_and_select(node, many_server, baseline_rs
     )
     assert report["pageErrors"] == [] and report["dialogs"] == []
     assert report["initial"]["rows"] == MANY and report["initial"]["visible"] == MANY
-    assert len(report["initial"]["checked"]) == 5  # the tab's default selection
+    assert len(report["initial"]["checked"]) == 10  # the tab's default selection: the first 10
     filtered = report["filtered"]
     assert filtered["visibleRuns"] == [f"exp07/run{i}" for i in range(370, 380)]
     assert "10 of 500 shown" in filtered["count"]
     assert PICK in report["picked"]["checked"] and report["picked"]["legendHasPick"]
-    assert "6 selected" in report["picked"]["count"]
+    assert "11 selected" in report["picked"]["count"]
     assert report["cleared"]["visible"] == MANY
     # Bounded: usable on a shared 2-core machine.
     assert t["firstDrawMs"] < 30_000
