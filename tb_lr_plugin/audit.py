@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import keras_logs, run_model
+from tb_lr_plugin import formatting, keras_logs, metadata, run_model
 
 INFO = "info"
 WARNING = "warning"
@@ -42,8 +42,8 @@ KINDS = (
 
 # Two learning rates are equal when they differ by at most this much
 # relative to the larger, plus LR_RTOL times the run's peak LR (so values
-# near zero at the end of a decay compare sensibly): a few float32 ulps.
-LR_RTOL = 16 * float(np.finfo(np.float32).eps)
+# near zero at the end of a decay compare sensibly).
+LR_RTOL = metadata.LR_RTOL
 
 # reduction_every_epoch: this many reductions or more in a row, each at
 # most THRASH_MAX_GAP epochs after the one before.
@@ -75,34 +75,12 @@ RESTART_JUMP = 1.001
 _EXPLAINING_EVENTS = ("reduction", "lr_change", "scheduler")
 
 
-def fmt_lr(x):
-    """A learning rate in compact scientific notation: 1e-3, 2.5e-4.
-
-    Example:
-      >>> fmt_lr(0.00025), fmt_lr(1.0), fmt_lr(0.0)
-      ('2.5e-4', '1e0', '0')
-    """
-    if x is None:
-        return "-"
-    x = float(x)
-    if not math.isfinite(x):
-        return str(x)
-    if x == 0:
-        return "0"
-    mantissa, exponent = f"{x:.3e}".split("e")
-    mantissa = mantissa.rstrip("0").rstrip(".")
-    return f"{mantissa}e{int(exponent)}"
-
-
-def _fmt(x):
-    if x is None:
-        return "-"
-    x = float(x)
-    return f"{x:.4g}" if math.isfinite(x) else str(x)
-
-
-def _finite(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+# The audit writes numbers as the CLI and the tab do; `fmt_lr` stays
+# importable from here for code that used it.
+fmt_lr = formatting.lr
+_fmt = formatting.number
+_finite = formatting.is_finite
+_number = formatting.is_number
 
 
 def _int(x):
@@ -179,10 +157,6 @@ class _View:
             return rows
         series = keras_logs.batch_series(self.keras).get("loss")
         return series if series is not None else np.zeros((0, 2))
-
-
-def _number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 def find(run, keras=None):
