@@ -6,7 +6,8 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import formatting
+from tb_lr_plugin import formatting as fmt
+from tb_lr_plugin import metadata
 from tb_lr_plugin.audit.finding import (
     INFO,
     PLAN_DEVIATION,
@@ -16,11 +17,6 @@ from tb_lr_plugin.audit.finding import (
     epoch_word,
 )
 from tb_lr_plugin.audit.view import EXPLAINING_EVENTS, LR_RTOL
-
-fmt_lr = formatting.lr
-_fmt = formatting.number
-_finite = formatting.is_finite
-_number = formatting.is_number
 
 
 def _close(a, b, atol):
@@ -36,14 +32,14 @@ def _boundaries(run, optimizer):
     """
     by_step = {}
     for ev in run.events:
-        if ev.get("kind") not in EXPLAINING_EVENTS or not _finite(ev.get("step")):
+        if ev.get("kind") not in EXPLAINING_EVENTS or not fmt.is_finite(ev.get("step")):
             continue
         if ev.get("optimizer") not in (None, optimizer):
             continue
         by_step.setdefault(float(ev["step"]), ([], []))[0].append(ev)
     for session in run.sessions[1:]:
         start = session.get("start_step")
-        if _finite(start):
+        if fmt.is_finite(start):
             by_step.setdefault(float(start), ([], []))[1].append(session)
     return [(s, evs, bool(sessions)) for s, (evs, sessions) in sorted(by_step.items())]
 
@@ -61,7 +57,7 @@ def _claim_holds(events, actual_first, planned_first, k_prev, atol):
     claims = [
         (e.get("old_lr"), e.get("new_lr"))
         for e in events
-        if _finite(e.get("old_lr")) and _finite(e.get("new_lr"))
+        if fmt.is_finite(e.get("old_lr")) and fmt.is_finite(e.get("new_lr"))
     ]
     if not claims:
         return True
@@ -121,7 +117,7 @@ def plan_deviation(view):
                         WARNING,
                         view.epoch_of_step(step),
                         step,
-                        f"From step {step} the LR{opt} was {fmt_lr(actual[first])}, not what "
+                        f"From step {step} the LR{opt} was {fmt.lr(actual[first])}, not what "
                         f"{override} set: something overrode it (a LearningRateScheduler or a "
                         f"callback assigning the LR?).",
                     )
@@ -150,8 +146,8 @@ def plan_deviation(view):
                     WARNING,
                     view.epoch_of_step(step),
                     step,
-                    f"From step {step} the actual LR{opt} ({fmt_lr(actual[i])}) left the plan "
-                    f"({fmt_lr(planned[i])}; {ratio} where x{k:.4g} was expected) on "
+                    f"From step {step} the actual LR{opt} ({fmt.lr(actual[i])}) left the plan "
+                    f"({fmt.lr(planned[i])}; {ratio} where x{k:.4g} was expected) on "
                     f"{len(bad)} of {len(sel)} steps, and no event explains it.",
                 )
             )
@@ -165,7 +161,7 @@ def _describe(events):
         "scheduler": "the LearningRateScheduler",
         "lr_change": "the LR change",
     }.get(ev.get("kind"), "the event")
-    return f"{what} at {epoch_word(ev.get('epoch'))} ({fmt_lr(ev.get('new_lr'))})"
+    return f"{what} at {epoch_word(ev.get('epoch'))} ({fmt.lr(ev.get('new_lr'))})"
 
 
 def scheduler_conflict(view):
@@ -177,13 +173,13 @@ def scheduler_conflict(view):
     actual LR below the scheduler's plan: ReduceLROnPlateau won.
     """
     findings = []
-    events = [e for e in view.run.events if _finite(e.get("step"))]
+    events = [e for e in view.run.events if fmt.is_finite(e.get("step"))]
     optimizers = sorted(
-        {e.get("optimizer") for e in events if e.get("kind") == "scheduler"}, key=str
+        {e.get("optimizer") for e in events if e.get("kind") == metadata.EVENT_SCHEDULER}, key=str
     )
     for name in optimizers:
         mine = [e for e in events if e.get("optimizer") in (None, name)]
-        reductions = [e for e in mine if e.get("kind") == "reduction"]
+        reductions = [e for e in mine if e.get("kind") == metadata.EVENT_REDUCTION]
         if not reductions:
             continue
         undone = []
@@ -191,7 +187,7 @@ def scheduler_conflict(view):
             after = [
                 e
                 for e in mine
-                if e.get("kind") == "scheduler"
+                if e.get("kind") == metadata.EVENT_SCHEDULER
                 and e["step"] == red["step"]
                 and mine.index(e) > mine.index(red)
             ]
@@ -199,8 +195,8 @@ def scheduler_conflict(view):
             # reduction started, instead of building on the reduced LR.
             if (
                 after
-                and _finite(after[-1].get("new_lr"))
-                and _finite(red.get("old_lr"))
+                and fmt.is_finite(after[-1].get("new_lr"))
+                and fmt.is_finite(red.get("old_lr"))
                 and (after[-1]["new_lr"] >= red["old_lr"] * (1 - 4 * LR_RTOL))
             ):
                 undone.append(red)
@@ -228,7 +224,11 @@ def scheduler_conflict(view):
         if rows is None or not len(rows):
             continue
         last = rows[-1]
-        if _finite(last[1]) and _finite(last[2]) and last[2] < last[1] * (1 - 4 * LR_RTOL):
+        if (
+            fmt.is_finite(last[1])
+            and fmt.is_finite(last[2])
+            and last[2] < last[1] * (1 - 4 * LR_RTOL)
+        ):
             findings.append(
                 Finding.at(
                     SCHEDULER_CONFLICT,
@@ -237,8 +237,8 @@ def scheduler_conflict(view):
                     first.get("step"),
                     f"ReduceLROnPlateau won{label}: its {len(reductions)} reduction(s) stay in "
                     f"effect and LearningRateScheduler builds on them, so the LR ends at "
-                    f"{fmt_lr(last[2])}, {last[1] / last[2]:.3g}x below the scheduler's plan "
-                    f"({fmt_lr(last[1])}).",
+                    f"{fmt.lr(last[2])}, {last[1] / last[2]:.3g}x below the scheduler's plan "
+                    f"({fmt.lr(last[1])}).",
                     reductions=len(reductions),
                 )
             )
