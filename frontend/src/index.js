@@ -3,16 +3,18 @@
 // render(); the demo page calls render({fetch}) with saved responses.
 
 import css from './style.css';
-import { CHART_CSS, createCharts, createFinderChart } from './chart.js';
+import { CHART_CSS } from './plot.js';
+import { createCharts } from './training_charts.js';
+import { createFinderChart } from './finder_chart.js';
 import { createClient } from './data.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
+import { el } from './dom.js';
+import { createRunSelector } from './run_selector.js';
 import {
-  createRunSelector,
   createToolbar,
   diagnosisPanel,
-  el,
   emptyState,
   errorState,
   eventTable,
@@ -29,13 +31,14 @@ const DEFAULT_SELECTED = 10;
 /**
  * Renders the tab.
  *
- * @param {{root?: HTMLElement, fetch?: typeof fetch, pollMs?: number}} options
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, transport?: object, pollMs?: number}} options
+ *   `transport` replaces the HTTP routes (data.createClient says how).
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
   const app = new App({
     root: options.root || document.body,
-    client: createClient(options.fetch),
+    client: createClient(options.transport || options.fetch),
     pollMs: options.pollMs ?? 30000,
   });
   await app.start();
