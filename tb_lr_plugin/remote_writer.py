@@ -38,7 +38,7 @@ from tb_lr_plugin.summary import EventWriter
 MAX_MEMORY_BYTES = 64 << 20
 MAX_OBJECT_BYTES = 16 << 20
 CLOSE_TIMEOUT_SECS = 60.0
-MIN_UPLOAD_SECS = 1.0
+MIN_UPLOAD_SECS = 0.0
 BACKOFF_SECS = (0.25, 8.0)
 
 

@@ -127,6 +127,10 @@ def list_event_files(url):
       FileNotFoundError: nothing exists under `url`.
     """
     fs, root = filesystem(url)
+    # fsspec instances are shared per process and cache listings for
+    # ever (s3fs drops only a path and its parents on request, not what is
+    # below): a second look at a live run must list again.
+    fs.invalidate_cache()
     found = fs.find(root, detail=True)
     if not found and not fs.exists(root):
         raise FileNotFoundError(url)

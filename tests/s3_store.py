@@ -73,7 +73,8 @@ class FaultProxy:
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
-                self.send_header("Content-Length", str(len(data)))
+                if "Content-Length" not in headers:
+                    self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(data)
@@ -93,11 +94,11 @@ class FaultProxy:
             conn.request(handler.command, handler.path, body=body, headers=headers)
             response = conn.getresponse()
             data = response.read()
-            out = {
-                k: v
-                for k, v in response.getheaders()
-                if k.lower() not in _HOP and k.lower() != "content-length"
-            }
+            out = {k: v for k, v in response.getheaders() if k.lower() not in _HOP}
+            out.pop("Content-Length", None)
+            if handler.command == "HEAD" and response.getheader("Content-Length"):
+                # A HEAD says the object's size, with no body.
+                out["Content-Length"] = response.getheader("Content-Length")
             return response.status, out, data
         finally:
             conn.close()
