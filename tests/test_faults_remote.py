@@ -304,5 +304,6 @@ def test_sigkill_loses_nothing_uploaded_and_the_resumed_run_continues_in_the_pre
     resumed_rows = after[len(before) :]
     assert_contiguous(resumed_rows, first=int(resumed_rows[0, 0]))
     assert resumed_rows[0, 0] > len(before) and resumed_rows[-1, 0] == EPOCHS * STEPS
-    print(f"flushed but not uploaded at the kill: {int(resumed_rows[0, 0]) - 1 - len(before)} steps")
+    lost = int(resumed_rows[0, 0]) - 1 - len(before)
+    print(f"flushed but not uploaded at the kill: {lost} steps")
     assert len([e for e in runs[0]["events"] if e["kind"] == "reduction"]) >= 2
