@@ -33,7 +33,7 @@ import time
 from tensorboard.compat.proto import event_pb2
 
 from tb_lr_plugin import record, storage
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 MAX_MEMORY_BYTES = 64 << 20
 MAX_OBJECT_BYTES = 16 << 20

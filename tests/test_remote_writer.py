@@ -19,7 +19,7 @@ from faults import run_from_payloads
 from fsspec.implementations.memory import MemoryFileSystem
 
 from tb_lr_plugin import metadata, record, remote_writer, storage
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 
 class GatedFileSystem(MemoryFileSystem):
