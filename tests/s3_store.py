@@ -25,6 +25,25 @@ _ERROR_500 = (
 )
 
 
+def blocked_imports(*names):
+    """Python source that makes `names` unimportable (as if not installed),
+    for the start of a `python -c` script."""
+    return f"""
+import importlib.abc, importlib.util, sys
+
+class _Blocked(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {set(names)!r}:
+            return importlib.util.spec_from_loader(name, self)
+    def create_module(self, spec):
+        raise ModuleNotFoundError(f"No module named {{spec.name!r}}", name=spec.name)
+    def exec_module(self, module):
+        pass
+
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 from conftest import TensorBoardProcess
 from faults import assert_contiguous, csv_rows, python, run_cli, summary_iterator_events
-from s3_store import S3Store
+from s3_store import S3Store, blocked_imports
 
 EPOCHS, STEPS = 30, 100
 WARNING = "could not upload learning-rate logs"
@@ -94,19 +94,8 @@ def upload_warnings(caught):
     return [str(w.message) for w in caught if WARNING in str(w.message)]
 
 
-_TB_WITHOUT_TF = """
-import importlib.abc, importlib.util, sys
-
-class Block(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            return importlib.util.spec_from_loader(name, self)
-    def create_module(self, spec):
-        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
-    def exec_module(self, module):
-        pass
-
-sys.meta_path.insert(0, Block())  # TensorBoard as installed without TensorFlow
+# TensorBoard as installed without TensorFlow.
+_TB_WITHOUT_TF = blocked_imports("tensorflow") + """
 from tensorboard.main import run_main
 sys.argv[0] = "tensorboard"
 run_main()

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from faults import run_from_payloads
 from fsspec.implementations.memory import MemoryFileSystem
+from s3_store import blocked_imports
 
 from tb_lr_plugin import metadata, record, remote_writer, storage
 from tb_lr_plugin.event_writer import EventWriter
@@ -238,19 +239,8 @@ def test_local_paths_and_file_urls_keep_the_local_writer(tmp_path):
     assert len(os.listdir(tmp_path / "run")) == 1
 
 
-_NO_GCSFS = """
-import importlib.abc, importlib.util, os, sys
-
-class Block(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    def find_spec(self, name, path=None, target=None):
-        if name == "gcsfs" or name.startswith("gcsfs."):
-            return importlib.util.spec_from_loader(name, self)
-    def create_module(self, spec):
-        raise ModuleNotFoundError(f"No module named {spec.name!r}", name=spec.name)
-    def exec_module(self, module):
-        pass
-
-sys.meta_path.insert(0, Block())
+_NO_GCSFS = blocked_imports("gcsfs") + """
+import os
 from tb_lr_plugin.callbacks import LearningRateFinder, LearningRateLogger, ReduceLROnPlateau
 from tb_lr_plugin import cli
 
