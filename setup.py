@@ -34,13 +34,17 @@ setup(
     packages=["tb_lr_plugin", "tb_lr_plugin.callbacks"],
     package_dir={"tb_lr_plugin.callbacks": "callbacks"},
     package_data={"tb_lr_plugin": ["static/*", "static/**/*"]},
-    install_requires=["tensorboard>=2.16", "werkzeug", "numpy"],
+    # fsspec: log_dir and tb-lr-audit accept URLs (gs://, s3://, ...).
+    install_requires=["tensorboard>=2.16", "werkzeug", "numpy", "fsspec"],
     extras_require={
         # The callbacks need Keras 3 and one backend; none needs TensorFlow.
         "tensorflow": ["tensorflow>=2.16"],
         "jax": ["keras>=3.0", "jax[cpu]"],
         "torch": ["keras>=3.0", "torch"],
-        "test": ["pytest>=8", "ruff"],
+        # Remote logdirs: the fsspec filesystem of each store.
+        "gcs": ["gcsfs"],
+        "s3": ["s3fs"],
+        "test": ["pytest>=8", "ruff", "moto[server]", "s3fs", "boto3"],
         "examples": ["tensorflow>=2.16", "scikit-learn"],
     },
     entry_points={

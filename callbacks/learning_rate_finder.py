@@ -9,8 +9,8 @@ from keras import ops
 from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 
-from tb_lr_plugin import lr_finder, metadata
-from tb_lr_plugin.event_writer import EventWriter
+from tb_lr_plugin import lr_finder, metadata, storage
+from tb_lr_plugin.remote_writer import writer_for
 
 
 class LearningRateFinder(Callback):
@@ -66,6 +66,7 @@ class LearningRateFinder(Callback):
             raise ValueError(f"`smoothing` must be in [0, 1). Received smoothing={smoothing!r}")
         if not (isinstance(stop_factor, (int, float)) and stop_factor > 1):
             raise ValueError(f"`stop_factor` must be > 1. Received stop_factor={stop_factor!r}")
+        storage.check(log_dir)  # a URL is never taken for a local folder
         self.log_dir = log_dir
         self.min_lr, self.max_lr, self.num_steps = float(min_lr), float(max_lr), num_steps
         self.smoothing, self.stop_factor, self.verbose = smoothing, stop_factor, verbose
@@ -163,7 +164,7 @@ class LearningRateFinder(Callback):
                 stacklevel=2,
             )
         if opt_lib.is_chief():
-            writer = EventWriter(self.log_dir)
+            writer = writer_for(self.log_dir)
             writer.add_json(
                 metadata.KIND_FINDER, metadata.TAG_FINDER, [self.result], self._start_step
             )

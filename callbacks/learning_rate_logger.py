@@ -11,8 +11,8 @@ from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
-from tb_lr_plugin import metadata
-from tb_lr_plugin.event_writer import EventWriter
+from tb_lr_plugin import metadata, storage
+from tb_lr_plugin.remote_writer import writer_for
 
 # model -> the loggers attached to it, so that this package's other
 # callbacks can record their decisions through them. Weak, and kept off the
@@ -103,6 +103,7 @@ class LearningRateLogger(Callback):
             raise ValueError(
                 f"`flush_secs` must be a positive number. Received flush_secs={flush_secs!r}"
             )
+        storage.check(log_dir)  # a URL is never taken for a local folder
         self.log_dir = log_dir
         self.update_freq = update_freq
         self.schedule = schedule
@@ -176,7 +177,7 @@ class LearningRateLogger(Callback):
             warnings.warn("LearningRateLogger: the model has no optimizer.", stacklevel=2)
             return
         if self._writer is None or self._writer.closed:
-            self._writer = EventWriter(self.log_dir)
+            self._writer = writer_for(self.log_dir)
         registered = _LOGGERS.setdefault(self.model, [])
         # Loggers of one fit sharing a log_dir all write the LR and loss
         # rows (they read back once per step); events and the session only

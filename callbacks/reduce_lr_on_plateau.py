@@ -9,8 +9,8 @@ from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
 from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
-from tb_lr_plugin import metadata
-from tb_lr_plugin.event_writer import EventWriter
+from tb_lr_plugin import metadata, storage
+from tb_lr_plugin.remote_writer import writer_for
 
 
 class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
@@ -86,6 +86,8 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             min_lr=min_lr,
             **kwargs,
         )
+        if log_dir is not None:
+            storage.check(log_dir)  # a URL is never taken for a local folder
         self.log_dir = log_dir
         self._writer = None
         self._warned_no_sink = False
@@ -214,7 +216,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             return []  # only the chief records; nothing is missing here
         if self.log_dir is not None:
             if self._writer is None:
-                self._writer = EventWriter(self.log_dir)
+                self._writer = writer_for(self.log_dir)
             return [_WriterSink(self._writer)]
         if not self._warned_no_sink:
             self._warned_no_sink = True

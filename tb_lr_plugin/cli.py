@@ -30,7 +30,7 @@ import os
 import sys
 import textwrap
 
-from tb_lr_plugin import formatting, metadata
+from tb_lr_plugin import formatting, metadata, storage
 
 WIDTH = 80
 PROG = "tb-lr-audit"
@@ -136,9 +136,11 @@ def main():
 
 
 def _audit(args, stderr):
-    from tb_lr_plugin import audit, loader
+    from tb_lr_plugin import loader
 
-    logdir = args.logdir
+    logdir = storage.local_path(args.logdir)
+    if storage.is_url(logdir):
+        return _audit_loaded(args, _load_url(logdir, args.run, stderr), stderr)
     if not os.path.exists(logdir):
         raise UsageError(f"logdir {logdir!r} does not exist")
     if not os.path.isdir(logdir):
@@ -150,8 +152,32 @@ def _audit(args, stderr):
         found = loader.load(logdir, run=args.run, progress=progress)
     finally:
         progress.finish()
+    return _audit_loaded(args, found, stderr)
+
+
+def _load_url(logdir, run, stderr):
+    """`loader.load` of a URL logdir, its failures as one-line usage errors."""
+    from tb_lr_plugin import loader
+
+    progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
+    try:
+        return loader.load(logdir, run=run, progress=progress)
+    except ValueError as e:
+        raise UsageError(str(e).replace("log_dir ", "logdir ", 1)) from None
+    except FileNotFoundError:
+        raise UsageError(f"logdir {logdir!r} does not exist") from None
+    except OSError as e:
+        raise UsageError(f"logdir {logdir!r} is not readable ({e})") from None
+    finally:
+        progress.finish()
+
+
+def _audit_loaded(args, found, stderr):
+    from tb_lr_plugin import audit
+
+    logdir = args.logdir
     if found.damaged:
-        names = ", ".join(os.path.relpath(p, logdir) for p in found.damaged[:3])
+        names = ", ".join(_relative(p, logdir) for p in found.damaged[:3])
         more = f" and {len(found.damaged) - 3} more" if len(found.damaged) > 3 else ""
         stderr.write(
             f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
@@ -182,6 +208,12 @@ def _audit(args, stderr):
     if args.format == "csv":
         return _csv(results)
     return _table(results)
+
+
+def _relative(path, logdir):
+    if storage.is_url(path):
+        return path.rsplit("/", 1)[-1]
+    return os.path.relpath(path, logdir)
 
 
 # -- json / csv -------------------------------------------------------------

@@ -31,12 +31,13 @@ import logging
 import os
 import struct
 import sys
+import tempfile
 import time
 import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, record, run_model
+from tb_lr_plugin import metadata, record, run_model, storage
 from tb_lr_plugin.sources import records as records_source
 
 KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
@@ -322,7 +323,8 @@ def load(logdir, run=None, progress=None):
     """Reads every run with learning-rate data under `logdir`.
 
     Args:
-      logdir: the directory given to TensorBoard.
+      logdir: the directory given to TensorBoard, or a URL (`s3://...`,
+        `gs://...`, any fsspec URL: see `storage`).
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
         bytes_total)` after each event file.
@@ -332,22 +334,14 @@ def load(logdir, run=None, progress=None):
 
     Raises:
       FileNotFoundError, NotADirectoryError: `logdir` is unusable.
+      ValueError: `logdir` is a URL no installed filesystem serves.
     """
-    from tensorboard.backend.event_processing import event_file_loader
-
-    dirs = discover(logdir)
+    listing = _list_files(logdir)
     if run is not None:
         wanted = {run, *run_model.siblings(run)}
-        dirs = {n: d for n, d in dirs.items() if n in wanted}
-
-    files = [(name, path) for name, d in dirs.items() for path in _event_files(d)]
-    sizes = []
-    for _, path in files:
-        try:
-            sizes.append(os.path.getsize(path))
-        except OSError:
-            sizes.append(0)
-    total = sum(sizes)
+        listing = {n: f for n, f in listing.items() if n in wanted}
+    files = [(name, path, size) for name, found in listing.items() for path, size in found]
+    total = sum(size for _, _, size in files)
 
     tb_logger = logging.getLogger("tensorboard")
     watch = _DamageWatch(tb_logger.getEffectiveLevel())
@@ -358,22 +352,84 @@ def load(logdir, run=None, progress=None):
     unreadable = []
     done_bytes = 0
     try:
-        for i, ((name, path), size) in enumerate(zip(files, sizes, strict=True)):
-            reader = readers.setdefault(name, _DirReader())
-            try:
-                for event in event_file_loader.EventFileLoader(path).Load():
-                    reader.add_event(event)
-            except Exception:  # noqa: BLE001 - one bad file must not stop the rest
-                unreadable.append(path)
-            done_bytes += size
-            if progress is not None:
-                progress(i + 1, len(files), done_bytes, total)
+        with _Opener(logdir, [path for _, path, _ in files]) as opener:
+            for i, (name, path, size) in enumerate(files):
+                reader = readers.setdefault(name, _DirReader())
+                try:
+                    for event in opener.events(path):
+                        reader.add_event(event)
+                except Exception:  # noqa: BLE001 - one bad file must not stop the rest
+                    unreadable.append(path)
+                done_bytes += size
+                if progress is not None:
+                    progress(i + 1, len(files), done_bytes, total)
+            damaged = sorted(set(unreadable) | {opener.source(p) for p in watch.paths})
     finally:
         tb_logger.removeFilter(watch)
         tb_logger.setLevel(old_level)
-
-    damaged = sorted(set(unreadable) | {os.path.abspath(p) for p in watch.paths})
     return Logdir(runs=_build_runs(readers), damaged=damaged, files=len(files), bytes=total)
+
+
+def _list_files(logdir):
+    """`{run name: [(event file, size), ...]}` of a local logdir or a URL."""
+    if storage.is_url(logdir):
+        return storage.list_event_files(logdir)
+    listing = {}
+    for name, directory in discover(logdir).items():
+        found = listing.setdefault(name, [])
+        for path in _event_files(directory):
+            try:
+                found.append((path, os.path.getsize(path)))
+            except OSError:
+                found.append((path, 0))
+    return listing
+
+
+class _Opener:
+    """Gives TensorBoard's `EventFileLoader` a local file for each event file.
+
+    Local files are read in place. Objects of a URL logdir are fetched in
+    concurrent batches (`storage.read_many`) and each is read from a
+    temporary local copy, so every record still goes through TensorBoard's
+    own loader, with TensorFlow or without.
+    """
+
+    def __init__(self, logdir, paths):
+        self._remote = storage.is_url(logdir)
+        self._fetched = storage.read_many(paths) if self._remote else None
+        self._tmp = None
+        self._sources = {}  # temporary copy -> URL
+
+    def __enter__(self):
+        if self._remote:
+            self._tmp = tempfile.TemporaryDirectory(prefix="tb-lr-audit-")
+        return self
+
+    def __exit__(self, *exc):
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def events(self, path):
+        from tensorboard.backend.event_processing import event_file_loader
+
+        if not self._remote:
+            return event_file_loader.EventFileLoader(path).Load()
+        url, data = next(self._fetched)
+        if data is None:
+            raise OSError(f"could not read {url}")
+        copy = os.path.join(self._tmp.name, f"events.out.tfevents.{len(self._sources)}")
+        with open(copy, "wb") as f:
+            f.write(data)
+        self._sources[os.path.abspath(copy)] = url
+        try:
+            return list(event_file_loader.EventFileLoader(copy).Load())
+        finally:
+            os.unlink(copy)
+
+    def source(self, path):
+        """The event file (or URL) a damage report about `path` is about."""
+        path = os.path.abspath(path)
+        return self._sources.get(path, path)
 
 
 def _build_runs(readers):

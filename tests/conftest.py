@@ -271,12 +271,12 @@ def free_port():
 class TensorBoardProcess:
     """A real `tensorboard` command on 127.0.0.1 at a port the OS chose."""
 
-    def __init__(self, logdir, *args, timeout=90):
+    def __init__(self, logdir, *args, timeout=90, command=None):
         self.log = []
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONUNBUFFERED="1")
         self.proc = subprocess.Popen(
             [
-                os.path.join(VENV_BIN, "tensorboard"),
+                *(command or [os.path.join(VENV_BIN, "tensorboard")]),
                 "--logdir",
                 str(logdir),
                 "--host",

@@ -56,3 +56,12 @@ def test_soak_polls_every_route_during_a_training_and_after_it():
     assert "hold (12 s polling, no new data)" in stdout, output[-3000:]
     statuses = stdout.split("by status:\n")[1].splitlines()[0].strip()
     assert statuses.startswith("200:") and "," not in statuses, statuses  # only 200s
+
+
+def test_bench_remote_times_the_logger_on_s3_and_the_upload_cost():
+    stdout, output = run_bench(
+        "bench_remote.py", "--epochs", "2", "--steps", "50", "--repeats", "1",
+        "--growth-epochs", "8",
+    )
+    assert "logger on s3:// vs no callback:" in stdout, output[-3000:]
+    assert "ratio late / early:" in stdout, output[-3000:]
