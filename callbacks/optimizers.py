@@ -7,6 +7,7 @@ optimizers that really apply updates and reads or evaluates their learning
 rates in bulk, off the training hot path.
 """
 
+import contextlib
 import functools
 import json
 import os
@@ -55,7 +56,8 @@ def _display_name(optimizer, single):
     default = _snake_case(type(optimizer).__name__)
     # Keras names unnamed optimizers "sgd", "sgd_1", ... per process; one
     # optimizer keeps its class's name, so runs compare under one series.
-    if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name)):
+    # (Keras before 3.6 named an unnamed SGD "SGD", every time.)
+    if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name, re.I)):
         return default
     return name
 
@@ -201,3 +203,65 @@ def is_chief():
 
         return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
     return True
+
+
+@contextlib.contextmanager
+def routed_lr_writes(callback, write):
+    """Lets Keras's own callback code set learning rates it cannot set itself.
+
+    Keras's `ReduceLROnPlateau` refuses an optimizer whose LR is a schedule
+    (a `PlateauScheduled`). Inside this context the callback sees its model
+    through a view whose optimizers hand every LR assignment to
+    `write(optimizer, new_lr)`, so the decisions stay those of the installed
+    Keras's code, whichever release it is, with no private hook.
+
+    Args:
+      callback: a `keras.callbacks.Callback` with its model set.
+      write: `(optimizer, float) -> None`, called for every assignment.
+
+    Yields:
+      Nothing; the callback's model is restored on exit.
+    """
+    # Keras 3 keeps the model in `_model` (behind a property), Keras 2 in `model`.
+    attr = "_model" if "_model" in vars(callback) else "model"
+    model = getattr(callback, attr)
+    setattr(callback, attr, _ModelView(model, write))
+    try:
+        yield
+    finally:
+        setattr(callback, attr, model)
+
+
+class _ModelView:
+    """The model, with its optimizer seen through `_OptimizerView`."""
+
+    def __init__(self, model, write):
+        self._model, self._write = model, write
+
+    @property
+    def optimizer(self):
+        return _OptimizerView(self._model.optimizer, self._write)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+class _OptimizerView:
+    """An optimizer whose LR assignments go to `write` (sub-optimizers too)."""
+
+    def __init__(self, optimizer, write):
+        self._opt, self._write = optimizer, write
+
+    @property
+    def learning_rate(self):
+        return self._opt.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._write(self._opt, float(value))
+
+    def __getattr__(self, name):
+        value = getattr(self._opt, name)
+        if name == "optimizers":
+            return [_OptimizerView(o, self._write) for o in value]
+        return value
