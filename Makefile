@@ -59,6 +59,7 @@ $(FLOOR_VENV)/.ready: $(VENV)/.installed
 	$(PY) -c 'import sys; print("\n".join(["$(CURDIR)"] + [p for p in sys.path if p.endswith("site-packages")]))' \
 		> $$(cat $(FLOOR_VENV)/.site)/zz_layer.pth
 	$(PY) -m pip --python $(FLOOR_VENV)/bin/python install -q --no-deps keras==$(KERAS_FLOOR)
+	ln -sf $(CURDIR)/$(VENV)/bin/tensorboard $(FLOOR_VENV)/bin/tensorboard
 	touch $@
 
 test-backends: install $(FLOOR_VENV)/.ready

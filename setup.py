@@ -36,10 +36,11 @@ setup(
     package_data={"tb_lr_plugin": ["static/*", "static/**/*"]},
     install_requires=["tensorboard>=2.16", "werkzeug", "numpy"],
     extras_require={
-        # The callbacks need Keras 3 and one backend; none needs TensorFlow.
-        "tensorflow": ["tensorflow>=2.16"],
-        "jax": ["keras>=3.0", "jax[cpu]"],
-        "torch": ["keras>=3.0", "torch"],
+        # The callbacks need Keras 3.5 or newer (the oldest release tested) and one
+        # backend; none needs TensorFlow.
+        "tensorflow": ["tensorflow>=2.16", "keras>=3.5"],
+        "jax": ["keras>=3.5", "jax[cpu]"],
+        "torch": ["keras>=3.5", "torch"],
         "test": ["pytest>=8", "ruff"],
         "examples": ["tensorflow>=2.16", "scikit-learn"],
     },

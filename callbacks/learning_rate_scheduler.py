@@ -60,6 +60,10 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
         self.user_schedule = schedule
         self._plan = {}  # optimizer name -> planned LR of the last epoch
 
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
+
     def on_epoch_begin(self, epoch, logs=None):
         optimizers = opt_lib.named_optimizers(self.model.optimizer)
         before = [opt_lib.read_lr(o) for _, o in optimizers]

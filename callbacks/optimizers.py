@@ -13,9 +13,33 @@ import json
 import os
 import re
 
+import keras
 import numpy as np
 from keras import backend, ops
 from keras.optimizers.schedules import LearningRateSchedule
+
+
+def check_model(callback, model):
+    """Refuses a model of another Keras, before any record is written.
+
+    Args:
+      callback: the callback being attached.
+      model: what `fit` passes to `set_model`.
+
+    Raises:
+      TypeError: `model` is not a Keras 3 model, e.g. a tf_keras (Keras 2)
+        model: `import tf_keras`, or `tf.keras` under `TF_USE_LEGACY_KERAS=1`.
+    """
+    if model is None or isinstance(model, keras.Model):
+        return
+    kind = type(model).__module__.split(".")[0]
+    raise TypeError(
+        f"{type(callback).__name__} from tb_lr_plugin.callbacks is a Keras 3 callback "
+        f"(keras {keras.__version__}), and this model is a {type(model).__name__} from "
+        f"`{kind}`. Build the model with `import keras` (Keras >= 3.5; with "
+        "TF_USE_LEGACY_KERAS=1, `tf.keras` is tf_keras): tf_keras (Keras 2) models are "
+        "not supported by this package's callbacks."
+    )
 
 
 def unwrap(optimizer):
@@ -56,7 +80,7 @@ def _display_name(optimizer, single):
     default = _snake_case(type(optimizer).__name__)
     # Keras names unnamed optimizers "sgd", "sgd_1", ... per process; one
     # optimizer keeps its class's name, so runs compare under one series.
-    # (Keras before 3.6 named an unnamed SGD "SGD", every time.)
+    # (Keras 3.5 names an unnamed SGD "SGD", every time.)
     if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name, re.I)):
         return default
     return name
@@ -88,8 +112,13 @@ def read_lr(optimizer):
 
 
 def read_iterations(optimizer):
-    """Reads `optimizer.iterations` as an int (a host sync)."""
-    return int(ops.convert_to_numpy(optimizer.iterations))
+    """Reads the update counter as an int (a host sync).
+
+    The counter of the optimizer that applies updates, which its schedule
+    reads: Keras 3.5's `LossScaleOptimizer` keeps an `iterations` of
+    its own that never moves.
+    """
+    return int(ops.convert_to_numpy(unwrap(optimizer).iterations))
 
 
 def describe(obj):

@@ -90,6 +90,10 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         self._writer = None
         self._warned_no_sink = False
 
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
+
     def on_epoch_end(self, epoch, logs=None):
         optimizers = opt_lib.named_optimizers(self.model.optimizer)
         before = [opt_lib.read_lr(o) for _, o in optimizers]
