@@ -42,11 +42,29 @@ lint: $(VENV)/.deps frontend/node_modules/.package-lock.json
 test-py: install
 	$(VENV)/bin/pytest
 
-# The callback tests again under Keras's other backends (TensorFlow blocked).
+# The callback tests again: on the oldest Keras 3 release supported (with
+# TensorFlow), and under Keras's other backends (TensorFlow blocked).
 CALLBACK_TESTS := tests/test_learning_rate_logger.py tests/test_reduce_lr_on_plateau.py \
 	tests/test_plateau_scheduled.py tests/test_learning_rate_finder.py \
 	tests/test_callbacks_robustness.py tests/test_faults_disk.py tests/test_faults_shared_logdir.py
-test-backends: install
+TF_CALLBACK_TESTS := $(CALLBACK_TESTS) tests/test_learning_rate_scheduler.py tests/test_faults_kill.py
+KERAS_FLOOR := 3.5.0
+FLOOR_VENV := .venv-keras-$(KERAS_FLOOR)
+
+# A venv of Keras $(KERAS_FLOOR) alone, layered (a .pth) over $(VENV) and this
+# checkout: seconds to build, one small download.
+$(FLOOR_VENV)/.ready: $(VENV)/.installed
+	rm -rf $(FLOOR_VENV)
+	$(PYTHON) -m venv --without-pip $(FLOOR_VENV)
+	$(FLOOR_VENV)/bin/python -c 'import site; print(site.getsitepackages()[0])' > $(FLOOR_VENV)/.site
+	$(PY) -c 'import sys; print("\n".join(["$(CURDIR)"] + [p for p in sys.path if p.endswith("site-packages")]))' \
+		> $$(cat $(FLOOR_VENV)/.site)/zz_layer.pth
+	$(PY) -m pip --python $(FLOOR_VENV)/bin/python install -q --no-deps keras==$(KERAS_FLOOR)
+	ln -sf $(CURDIR)/$(VENV)/bin/tensorboard $(FLOOR_VENV)/bin/tensorboard
+	touch $@
+
+test-backends: install $(FLOOR_VENV)/.ready
+	$(FLOOR_VENV)/bin/python -m pytest $(TF_CALLBACK_TESTS)
 	KERAS_BACKEND=jax $(VENV)/bin/pytest $(CALLBACK_TESTS)
 	KERAS_BACKEND=torch $(VENV)/bin/pytest $(CALLBACK_TESTS)
 
@@ -63,4 +81,4 @@ soak: install
 	$(PY) bench/soak.py
 
 clean:
-	rm -rf $(VENV) frontend/node_modules tb_lr_plugin/static build *.egg-info logs test-artifacts
+	rm -rf $(VENV) .venv-keras-* frontend/node_modules tb_lr_plugin/static build *.egg-info logs test-artifacts

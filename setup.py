@@ -37,10 +37,11 @@ setup(
     # fsspec: log_dir and tb-lr-audit accept URLs (gs://, s3://, ...).
     install_requires=["tensorboard>=2.16", "werkzeug", "numpy", "fsspec"],
     extras_require={
-        # The callbacks need Keras 3 and one backend; none needs TensorFlow.
-        "tensorflow": ["tensorflow>=2.16"],
-        "jax": ["keras>=3.0", "jax[cpu]"],
-        "torch": ["keras>=3.0", "torch"],
+        # The callbacks need Keras 3.5 or newer (the oldest release tested) and one
+        # backend; none needs TensorFlow.
+        "tensorflow": ["tensorflow>=2.16", "keras>=3.5"],
+        "jax": ["keras>=3.5", "jax[cpu]"],
+        "torch": ["keras>=3.5", "torch"],
         # Remote logdirs: the fsspec filesystem of each store.
         "gcs": ["gcsfs"],
         "s3": ["s3fs"],

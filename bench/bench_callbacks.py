@@ -6,7 +6,9 @@ Prints ratios against training with no callback, measured in this run
 Targets (issue 3): logger at per-step resolution <= 1.05x, and below
 `keras.callbacks.TensorBoard(update_freq=1)`; writer >= 200,000 rows/s.
 Run with `KERAS_BACKEND=jax` or `torch` to measure those backends (Keras's
-TensorBoard callback needs TensorFlow, so it is compared under TensorFlow).
+TensorBoard callback needs TensorFlow, so it is compared under TensorFlow),
+and with the floor Keras's venv (`.venv-keras-3.5.0/bin/python
+bench/bench_callbacks.py`, after `make test-backends`) to measure that release.
 """
 
 import os
@@ -65,7 +67,8 @@ def bench_training():
             times[name].append(train(callbacks()))
     base = statistics.median(times["none"])
     print(
-        f"training on {keras.backend.backend()}, {STEPS_PER_EPOCH * EPOCHS} steps, "
+        f"training on keras {keras.__version__} with {keras.backend.backend()}, "
+        f"{STEPS_PER_EPOCH * EPOCHS} steps, "
         f"median of {REPEATS}: "
         f"{base / (STEPS_PER_EPOCH * EPOCHS) * 1e3:.3f} ms/step with no callback"
     )

@@ -72,6 +72,10 @@ class LearningRateFinder(Callback):
         self.smoothing, self.stop_factor, self.verbose = smoothing, stop_factor, verbose
         self.result = None
 
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
+
     def lr_at(self, i):
         """The LR of the ramp's update `i` (0-based)."""
         return self.min_lr * (self.max_lr / self.min_lr) ** (i / (self.num_steps - 1))

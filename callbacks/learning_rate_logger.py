@@ -137,6 +137,10 @@ class LearningRateLogger(Callback):
         self._loss_steps, self._loss_values = [], []
         self._last_flush = time.monotonic()
 
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
+
     # -- what other callbacks of this package call -------------------------
 
     def record_event(self, event, explains=None):

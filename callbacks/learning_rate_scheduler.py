@@ -1,5 +1,6 @@
 """`LearningRateScheduler`: Keras's callback, auditable, and tensor-tolerant."""
 
+import functools
 import warnings
 
 import keras
@@ -53,28 +54,19 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
     def __init__(self, schedule, verbose=0):
         if not callable(schedule):
             raise ValueError(f"`schedule` must be callable. Received schedule={schedule!r}")
-        super().__init__(schedule, verbose=verbose)
-        self._prescribed = {}
+        # Keras's code calls the schedule, sets and prints; this wrapper only
+        # turns a tensor or numpy result into the float Keras insists on.
+        super().__init__(functools.partial(_call, schedule), verbose=verbose)
+        self.user_schedule = schedule
         self._plan = {}  # optimizer name -> planned LR of the last epoch
 
-    def _call(self, epoch, lr):
-        try:
-            return _as_float(self.schedule(epoch, lr))
-        except TypeError:
-            return _as_float(self.schedule(epoch))
-
-    def _update_optimizer_lr(self, optimizer, epoch):
-        if not hasattr(optimizer, "learning_rate"):
-            raise ValueError('Optimizer must have a "learning_rate" attribute.')
-        learning_rate = self._call(epoch, float(ops.convert_to_numpy(optimizer.learning_rate)))
-        optimizer.learning_rate = learning_rate
-        self._prescribed[id(optimizer)] = learning_rate
-        return learning_rate
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
 
     def on_epoch_begin(self, epoch, logs=None):
         optimizers = opt_lib.named_optimizers(self.model.optimizer)
         before = [opt_lib.read_lr(o) for _, o in optimizers]
-        self._prescribed = {}
         super().on_epoch_begin(epoch, logs)
         try:
             self._record(epoch, optimizers, before)
@@ -87,11 +79,8 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
             return
         step = opt_lib.read_iterations(self.model.optimizer)
         for (name, opt), old in zip(optimizers, before, strict=True):
-            new = self._prescribed.get(id(opt))
-            if new is None:
-                continue
-            # Rounded as the optimizer's float32 variable holds it.
-            planned = float(np.float32(self._call(epoch, self._plan.get(name, old))))
+            new = opt_lib.read_lr(opt)  # what Keras's code set, as float32 holds it
+            planned = float(np.float32(_call(self.user_schedule, epoch, self._plan.get(name, old))))
             self._plan[name] = planned
             for logger in loggers:
                 logger.set_planned(name, planned)
@@ -102,9 +91,17 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
                         "step": step,
                         "optimizer": name,
                         "old_lr": old,
-                        "new_lr": float(np.float32(new)),
+                        "new_lr": new,
                     }
                     logger.record_event(event, explains=(name, new))
+
+
+def _call(schedule, epoch, lr=None):
+    """Calls `schedule(epoch, lr)` (or `schedule(epoch)`), as a float."""
+    try:
+        return _as_float(schedule(epoch, lr))
+    except TypeError:
+        return _as_float(schedule(epoch))
 
 
 def _as_float(value):

@@ -7,14 +7,39 @@ optimizers that really apply updates and reads or evaluates their learning
 rates in bulk, off the training hot path.
 """
 
+import contextlib
 import functools
 import json
 import os
 import re
 
+import keras
 import numpy as np
 from keras import backend, ops
 from keras.optimizers.schedules import LearningRateSchedule
+
+
+def check_model(callback, model):
+    """Refuses a model of another Keras, before any record is written.
+
+    Args:
+      callback: the callback being attached.
+      model: what `fit` passes to `set_model`.
+
+    Raises:
+      TypeError: `model` is not a Keras 3 model, e.g. a tf_keras (Keras 2)
+        model: `import tf_keras`, or `tf.keras` under `TF_USE_LEGACY_KERAS=1`.
+    """
+    if model is None or isinstance(model, keras.Model):
+        return
+    kind = type(model).__module__.split(".")[0]
+    raise TypeError(
+        f"{type(callback).__name__} from tb_lr_plugin.callbacks is a Keras 3 callback "
+        f"(keras {keras.__version__}), and this model is a {type(model).__name__} from "
+        f"`{kind}`. Build the model with `import keras` (Keras >= 3.5; with "
+        "TF_USE_LEGACY_KERAS=1, `tf.keras` is tf_keras): tf_keras (Keras 2) models are "
+        "not supported by this package's callbacks."
+    )
 
 
 def unwrap(optimizer):
@@ -55,7 +80,8 @@ def _display_name(optimizer, single):
     default = _snake_case(type(optimizer).__name__)
     # Keras names unnamed optimizers "sgd", "sgd_1", ... per process; one
     # optimizer keeps its class's name, so runs compare under one series.
-    if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name)):
+    # (Keras 3.5 names an unnamed SGD "SGD", every time.)
+    if not name or (single and re.fullmatch(re.escape(default) + r"(_\d+)?", name, re.I)):
         return default
     return name
 
@@ -86,8 +112,13 @@ def read_lr(optimizer):
 
 
 def read_iterations(optimizer):
-    """Reads `optimizer.iterations` as an int (a host sync)."""
-    return int(ops.convert_to_numpy(optimizer.iterations))
+    """Reads the update counter as an int (a host sync).
+
+    The counter of the optimizer that applies updates, which its schedule
+    reads: Keras 3.5's `LossScaleOptimizer` keeps an `iterations` of
+    its own that never moves.
+    """
+    return int(ops.convert_to_numpy(unwrap(optimizer).iterations))
 
 
 def describe(obj):
@@ -201,3 +232,65 @@ def is_chief():
 
         return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
     return True
+
+
+@contextlib.contextmanager
+def routed_lr_writes(callback, write):
+    """Lets Keras's own callback code set learning rates it cannot set itself.
+
+    Keras's `ReduceLROnPlateau` refuses an optimizer whose LR is a schedule
+    (a `PlateauScheduled`). Inside this context the callback sees its model
+    through a view whose optimizers hand every LR assignment to
+    `write(optimizer, new_lr)`, so the decisions stay those of the installed
+    Keras's code, whichever release it is, with no private hook.
+
+    Args:
+      callback: a `keras.callbacks.Callback` with its model set.
+      write: `(optimizer, float) -> None`, called for every assignment.
+
+    Yields:
+      Nothing; the callback's model is restored on exit.
+    """
+    # Keras 3 keeps the model in `_model` (behind a property), Keras 2 in `model`.
+    attr = "_model" if "_model" in vars(callback) else "model"
+    model = getattr(callback, attr)
+    setattr(callback, attr, _ModelView(model, write))
+    try:
+        yield
+    finally:
+        setattr(callback, attr, model)
+
+
+class _ModelView:
+    """The model, with its optimizer seen through `_OptimizerView`."""
+
+    def __init__(self, model, write):
+        self._model, self._write = model, write
+
+    @property
+    def optimizer(self):
+        return _OptimizerView(self._model.optimizer, self._write)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+class _OptimizerView:
+    """An optimizer whose LR assignments go to `write` (sub-optimizers too)."""
+
+    def __init__(self, optimizer, write):
+        self._opt, self._write = optimizer, write
+
+    @property
+    def learning_rate(self):
+        return self._opt.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        self._write(self._opt, float(value))
+
+    def __getattr__(self, name):
+        value = getattr(self._opt, name)
+        if name == "optimizers":
+            return [_OptimizerView(o, self._write) for o in value]
+        return value

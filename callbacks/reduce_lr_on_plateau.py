@@ -92,94 +92,48 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         self._writer = None
         self._warned_no_sink = False
 
-    def _reduce_optimizer_lr(self, optimizer, epoch, name=""):
-        holder = opt_lib.lr_object(opt_lib.unwrap(optimizer))
-        if not isinstance(holder, PlateauScheduled):
-            return super()._reduce_optimizer_lr(optimizer, epoch, name)
-        old_lr = opt_lib.read_lr(optimizer)
-        if old_lr > np.float32(self.min_lr):
-            new_lr = max(old_lr * self.factor, self.min_lr)
-            factor = opt_lib.read_float(holder.plateau_factor)
-            holder.plateau_factor.assign(factor * new_lr / old_lr)
-            if backend.backend() == "jax":
-                # JAX's compiled step took the factor in as a constant (it is
-                # not an optimizer variable, so checkpoints stay loadable by a
-                # plain optimizer): compile the step again with the new one.
-                self.model.make_train_function(force=True)
-            if self.verbose > 0:
-                name_str = f" {name}" if name else ""
-                print(
-                    f"\nEpoch {epoch + 1}: ReduceLROnPlateau reducing"
-                    f"{name_str} learning rate to {new_lr}."
-                )
-            return True
-        return False
+    def set_model(self, model):
+        opt_lib.check_model(self, model)
+        super().set_model(model)
 
     def on_epoch_end(self, epoch, logs=None):
         optimizers = opt_lib.named_optimizers(self.model.optimizer)
         before = [opt_lib.read_lr(o) for _, o in optimizers]
         wait, cooldown_counter, best = self.wait, self.cooldown_counter, self.best
         logs = {} if logs is None else logs
-        super().on_epoch_end(epoch, logs)
+        if any(isinstance(opt_lib.lr_object(o), PlateauScheduled) for _, o in optimizers):
+            # Keras's code decides; a reduction it makes scales the factor.
+            with opt_lib.routed_lr_writes(self, self._set_lr):
+                super().on_epoch_end(epoch, logs)
+        else:
+            super().on_epoch_end(epoch, logs)
         try:
-            self._record(epoch, logs, optimizers, before, wait, cooldown_counter, best)
+            self._record(epoch, logs, optimizers, before, (wait, cooldown_counter, best))
         except Exception as e:  # noqa: BLE001 - recording must not stop training
             warnings.warn(f"ReduceLROnPlateau could not record its decision: {e!r}", stacklevel=2)
 
-    def _record(self, epoch, logs, optimizers, before, wait, cooldown_counter, best):
+    def _set_lr(self, optimizer, new_lr):
+        holder = opt_lib.lr_object(opt_lib.unwrap(optimizer))
+        if not isinstance(holder, PlateauScheduled):
+            optimizer.learning_rate = new_lr
+            return
+        old_lr = opt_lib.read_lr(optimizer)
+        factor = opt_lib.read_float(holder.plateau_factor)
+        holder.plateau_factor.assign(factor * new_lr / old_lr)
+        if backend.backend() == "jax":
+            # JAX's compiled step took the factor in as a constant (it is
+            # not an optimizer variable, so checkpoints stay loadable by a
+            # plain optimizer): compile the step again with the new one.
+            self.model.make_train_function(force=True)
+
+    def _record(self, epoch, logs, optimizers, before, previous):
         sinks = self._sinks()
         if not sinks:
             return
         after = [opt_lib.read_lr(o) for _, o in optimizers]
-        step = self._steps_done(optimizers)
         current = _float_or_none(logs.get(self.monitor))
-        common = {"epoch": epoch, "step": step, "monitor": self.monitor}
-        # Keras zeroes `wait` when a cooldown is running, then counts this
-        # epoch: the wait that triggered a decision.
-        triggering_wait = (0 if cooldown_counter > 0 else wait) + 1
-        events = []
-        reduced = False
-        if current is not None and cooldown_counter > 0 and self.cooldown_counter == 0:
-            events.append(
-                dict(common, kind=metadata.EVENT_COOLDOWN, phase="end", cooldown=self.cooldown)
-            )
-        for (name, _), old, new in zip(optimizers, before, after, strict=True):
-            if np.float32(old) != np.float32(new):
-                reduced = True
-                event = dict(
-                    common,
-                    kind=metadata.EVENT_REDUCTION,
-                    optimizer=name,
-                    value=current,
-                    best=_float_or_none(best),
-                    wait=triggering_wait,
-                    patience=self.patience,
-                    old_lr=old,
-                    new_lr=new,
-                    factor=self.factor,
-                    min_lr=self.min_lr,
-                    cooldown=self.cooldown,
-                )
-                events.append((event, (name, new)))
-        if reduced and self.cooldown > 0:
-            events.append(
-                dict(common, kind=metadata.EVENT_COOLDOWN, phase="start", cooldown=self.cooldown)
-            )
-        if current is not None and not reduced and self.wait >= self.patience:
-            for (name, _), lr in zip(optimizers, before, strict=True):
-                events.append(
-                    dict(
-                        common,
-                        kind=metadata.EVENT_MIN_LR_FLOOR,
-                        optimizer=name,
-                        value=current,
-                        best=_float_or_none(self.best),
-                        wait=self.wait,
-                        patience=self.patience,
-                        lr=lr,
-                        min_lr=self.min_lr,
-                    )
-                )
+        common = {"epoch": epoch, "step": self._steps_done(optimizers), "monitor": self.monitor}
+        events = self._decision_events(common, current, optimizers, before, after, previous)
         state = dict(
             common,
             value=current,
@@ -201,6 +155,60 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             sink.record_plateau(state)
             if isinstance(sink, _WriterSink):
                 sink.writer.flush()
+
+    def _decision_events(self, common, current, optimizers, before, after, previous):
+        """The events of one epoch end: reductions (each with the LR change it
+        explains), cooldown start and end, plateaus ignored at `min_lr`."""
+        wait, cooldown_counter, best = previous
+        # Keras zeroes `wait` when a cooldown is running, then counts this
+        # epoch: the wait that triggered a decision.
+        triggering_wait = (0 if cooldown_counter > 0 else wait) + 1
+        events = []
+        if current is not None and cooldown_counter > 0 and self.cooldown_counter == 0:
+            events.append(
+                dict(common, kind=metadata.EVENT_COOLDOWN, phase="end", cooldown=self.cooldown)
+            )
+        for (name, _), old, new in zip(optimizers, before, after, strict=True):
+            if np.float32(old) != np.float32(new):
+                event = dict(
+                    common,
+                    kind=metadata.EVENT_REDUCTION,
+                    optimizer=name,
+                    value=current,
+                    best=_float_or_none(best),
+                    wait=triggering_wait,
+                    patience=self.patience,
+                    old_lr=old,
+                    new_lr=new,
+                    factor=self.factor,
+                    min_lr=self.min_lr,
+                    cooldown=self.cooldown,
+                )
+                events.append((event, (name, new)))
+        reduced = any(isinstance(e, tuple) for e in events)
+        if reduced and self.cooldown > 0:
+            events.append(
+                dict(common, kind=metadata.EVENT_COOLDOWN, phase="start", cooldown=self.cooldown)
+            )
+        if current is not None and not reduced and self.wait >= self.patience:
+            events.extend(self._floor_events(common, current, optimizers, before))
+        return events
+
+    def _floor_events(self, common, current, optimizers, before):
+        return [
+            dict(
+                common,
+                kind=metadata.EVENT_MIN_LR_FLOOR,
+                optimizer=name,
+                value=current,
+                best=_float_or_none(self.best),
+                wait=self.wait,
+                patience=self.patience,
+                lr=lr,
+                min_lr=self.min_lr,
+            )
+            for (name, _), lr in zip(optimizers, before, strict=True)
+        ]
 
     def on_train_end(self, logs=None):
         super().on_train_end(logs)

@@ -4,4 +4,46 @@ Importing this package imports neither TensorFlow nor Keras; the Keras
 callbacks live in `tb_lr_plugin.callbacks`.
 """
 
+import importlib.abc
+import importlib.util
+import os
+import sys
+
 __version__ = "0.1.0"
+
+
+class _CheckoutCallbacks(importlib.abc.MetaPathFinder):
+    """Finds `tb_lr_plugin.callbacks` in a source checkout.
+
+    The callbacks' sources sit in `callbacks/` beside this folder, and an
+    installed copy puts them in `tb_lr_plugin/callbacks/`. A script run from
+    the checkout's root imports this folder, which shadows the installed
+    package and has no `callbacks` in it; this finder maps that one name
+    to the checkout's `callbacks/`, so both halves come from one checkout.
+    """
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def find_spec(self, name, path=None, target=None):
+        if name != __name__ + ".callbacks":
+            return None
+        return importlib.util.spec_from_file_location(
+            name,
+            os.path.join(self.folder, "__init__.py"),
+            submodule_search_locations=[self.folder],
+        )
+
+
+def _map_checkout_callbacks():
+    here = os.path.dirname(os.path.abspath(__file__))
+    if os.path.isdir(os.path.join(here, "callbacks")):
+        return  # an installed copy: the callbacks are inside
+    folder = os.path.join(os.path.dirname(here), "callbacks")
+    if not os.path.isfile(os.path.join(folder, "__init__.py")):
+        return
+    if not any(isinstance(f, _CheckoutCallbacks) for f in sys.meta_path):
+        sys.meta_path.insert(0, _CheckoutCallbacks(folder))
+
+
+_map_checkout_callbacks()

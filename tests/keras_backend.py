@@ -4,10 +4,13 @@
 tensorflow, jax, torch). Under jax and torch, TensorFlow is made
 unimportable, as on a machine where it is not installed (it is in the
 development venv), so anything of ours that reached for it would fail.
-Test ids carry the backend: `test_x[jax]`.
+Test ids carry the Keras release and the backend:
+`test_x[keras-3.5.0-jax]`. (`make test` runs them again on the oldest Keras
+3 release supported, in a virtualenv layered over the development one.)
 """
 
 import importlib.abc
+import importlib.metadata
 import importlib.util
 import os
 import sys
@@ -15,6 +18,10 @@ import sys
 import pytest
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+# Read from the installed metadata: importing Keras here would import a
+# backend before the tests choose one.
+KERAS_VERSION = importlib.metadata.version("keras")
+TEST_ID = f"keras-{KERAS_VERSION}-{BACKEND}"
 
 
 class _NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -39,8 +46,10 @@ class _NoTensorFlow(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 if BACKEND != "tensorflow" and not any(isinstance(f, _NoTensorFlow) for f in sys.meta_path):
     sys.meta_path.insert(0, _NoTensorFlow())
 
-# Put in a callback test module: every test's id then names the backend.
-on_every_backend = pytest.mark.parametrize("keras_backend", [BACKEND], indirect=True)
+# Put in a callback test module: every test's id then names Keras and the backend.
+on_every_backend = pytest.mark.parametrize(
+    "keras_backend", [BACKEND], indirect=True, ids=[TEST_ID]
+)
 tensorflow_only = pytest.mark.skipif(
     BACKEND != "tensorflow", reason="uses TensorFlow itself (tf.distribute, tf.math)"
 )

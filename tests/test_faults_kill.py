@@ -29,7 +29,10 @@ import warnings
 
 import numpy as np
 import pytest
+from keras_backend import on_every_backend
 from tensorboard.compat.proto import event_pb2
+
+pytestmark = on_every_backend
 
 SEEDS = range(10)
 STEPS_PER_EPOCH = 8

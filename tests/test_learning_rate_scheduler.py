@@ -7,10 +7,13 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from keras_backend import on_every_backend
 from tb_lr_plugin.callbacks import LearningRateLogger, LearningRateScheduler, ReduceLROnPlateau
 from training import data, model, read_run
 
 from tb_lr_plugin import audit
+
+pytestmark = on_every_backend
 
 STEPS_PER_EPOCH = 8
 
