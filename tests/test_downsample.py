@@ -92,11 +92,22 @@ def test_many_events_and_changes_still_fit_the_budget():
     assert np.all(np.diff(idx) > 0)
 
 
-def test_a_million_rows_takes_milliseconds():
+def _best_of(fn, repeats=3):
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def test_a_million_rows_cost_a_few_sorts():
+    # A ratio against a baseline timed in the same run, never an absolute time: one argsort
+    # and one diff of the same million rows is what a linear-time selection should stay near.
     n = 1_000_000
     steps = np.arange(1, n + 1, dtype=np.float64)
     cols = np.stack([np.cos(steps / 1e5), np.cos(steps / 1e5)], axis=1)
     select(steps, cols)
-    start = time.perf_counter()
-    select(steps, cols, keep_steps=range(0, n, 20_000))
-    assert time.perf_counter() - start < 0.5
+    ours = _best_of(lambda: select(steps, cols, keep_steps=range(0, n, 20_000)))
+    baseline = _best_of(lambda: (np.argsort(cols[:, 0]), np.diff(cols, axis=0)))
+    assert ours < 8 * baseline, (ours, baseline)
