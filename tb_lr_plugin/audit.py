@@ -138,7 +138,13 @@ class _View:
         self._end_epochs = np.array(list(self.epoch_ends), dtype=np.int64)
         self._end_steps = np.array(list(self.epoch_ends.values()), dtype=np.float64)
         self.events = model.raw_events()
-        self.keras_epochs = keras_logs.epoch_series(self.keras)
+        # A scalar source's epoch metrics (Keras's `epoch_*`, Lightning's
+        # `val_loss`, the Trainer's `eval_loss`) and its monitored metric.
+        self.scalar = model.scalar
+        self.keras_epochs = (
+            model.scalar.loss if model.scalar is not None else keras_logs.epoch_series(self.keras)
+        )
+        self.monitor = model.scalar.monitor if model.scalar is not None else None
         self._metrics = {}
 
     def epoch_of_step(self, step):
@@ -177,7 +183,10 @@ class _View:
         rows = self.run.batch.get("loss")
         if rows is not None and len(rows):
             return rows
-        series = keras_logs.batch_series(self.keras).get("loss")
+        if self.scalar is not None:
+            series = self.scalar.batch.get("loss")
+        else:
+            series = keras_logs.batch_series(self.keras).get("loss")
         return series if series is not None else np.zeros((0, 2))
 
 
@@ -277,7 +286,7 @@ def _reductions(view):
 
 
 def _guess_monitor(view):
-    for name in ("val_loss", "loss"):
+    for name in (view.monitor, "val_loss", "loss"):
         if view.metric(name):
             return name
     return None

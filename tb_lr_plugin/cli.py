@@ -31,6 +31,8 @@ import os
 import sys
 import textwrap
 
+from tb_lr_plugin.sources import patterns
+
 WIDTH = 80
 PROG = "tb-lr-audit"
 
@@ -68,6 +70,12 @@ def _parser():
         default="table",
         help="output format (default: table)",
     )
+    for flag, (text, default) in patterns.FLAGS.items():
+        parser.add_argument(
+            "--" + flag.replace("_", "-"),
+            metavar="REGEX",
+            help=f"{text} (default: {default})".replace("%", "%%"),
+        )
     return parser
 
 
@@ -144,9 +152,13 @@ def _audit(args, stderr):
         raise UsageError(f"logdir {logdir!r} is not a directory")
     if not os.access(logdir, os.R_OK | os.X_OK):
         raise UsageError(f"logdir {logdir!r} is not readable")
+    try:
+        options = patterns.options(args.lr_tag, args.loss_tag)
+    except ValueError as e:
+        raise UsageError(f"--lr-tag/--loss-tag: {e}") from None
     progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        found = loader.load(logdir, run=args.run, progress=progress)
+        found = loader.load(logdir, run=args.run, progress=progress, options=options)
     finally:
         progress.finish()
     if found.damaged:
@@ -168,8 +180,9 @@ def _audit(args, stderr):
         raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")
     if not found.runs:
         raise UsageError(
-            f"no learning-rate data in {logdir!r} (written by LearningRateLogger, or "
-            f"epoch_learning_rate by keras.callbacks.TensorBoard)"
+            f"no learning-rate data in {logdir!r} (written by LearningRateLogger, Keras's "
+            f"TensorBoard, Lightning's LearningRateMonitor, the Hugging Face Trainer, or a "
+            f"scalar matching --lr-tag)"
         )
 
     results = []
@@ -202,7 +215,14 @@ def _clean(obj):
 def _json(results):
     body = {
         "runs": [
-            {"run": entry.run, "events": events, "findings": findings, "finder": _finder(entry)}
+            {
+                "run": entry.run,
+                "source": entry.source,
+                "limits": entry.scalar.limits if entry.scalar is not None else [],
+                "events": events,
+                "findings": findings,
+                "finder": _finder(entry),
+            }
             for entry, events, findings, _ in results
         ]
     }
@@ -218,7 +238,7 @@ def _finder(entry):
 def _csv(results):
     from tb_lr_plugin import export
 
-    return export.to_csv((entry.run, entry.data.optimizers) for entry, _, _, _ in results)
+    return export.to_csv((entry.run, entry.optimizers) for entry, _, _, _ in results)
 
 
 # -- table ------------------------------------------------------------------
@@ -319,7 +339,15 @@ def _describe_run(entry, timing):
             f"{fmt_lr(rows[0, 2])} -> {fmt_lr(rows[-1, 2])} "
             f"(planned {fmt_lr(rows[0, 1])} -> {fmt_lr(rows[-1, 1])})"
         )
-    if entry.scalar is not None:
+    if entry.scalar is not None and entry.scalar.per_step:
+        for name, series in entry.scalar.lr.items():
+            lines.append(
+                f"{name}: steps {int(series[0, 0])}-{int(series[-1, 0])}, LR "
+                f"{fmt_lr(series[0, 1])} -> {fmt_lr(series[-1, 1])}, from {entry.source} "
+                f"({entry.scalar.tags.get(name, name)})"
+            )
+        lines.append("Not in these logs: " + "; ".join(entry.scalar.limits))
+    elif entry.scalar is not None:
         when = (
             "after the epoch-end callbacks ran"
             if timing == TIMING_AFTER

@@ -318,7 +318,7 @@ class _DirReader:
         }
 
 
-def load(logdir, run=None, progress=None):
+def load(logdir, run=None, progress=None, options=None):
     """Reads every run with learning-rate data under `logdir`.
 
     Args:
@@ -326,6 +326,8 @@ def load(logdir, run=None, progress=None):
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
         bytes_total)` after each event file.
+      options: the user's tag patterns (`sources.patterns.Options`, from
+        `--lr-tag` and `--loss-tag`), or `None` for the defaults.
 
     Returns:
       A `Logdir`.
@@ -373,21 +375,23 @@ def load(logdir, run=None, progress=None):
         tb_logger.setLevel(old_level)
 
     damaged = sorted(set(unreadable) | {os.path.abspath(p) for p in watch.paths})
-    return Logdir(runs=_build_runs(readers), damaged=damaged, files=len(files), bytes=total)
+    return Logdir(runs=_build_runs(readers, options), damaged=damaged, files=len(files), bytes=total)
 
 
-def _build_runs(readers):
+def _build_runs(readers, options=None):
     keras = {}
     for name, reader in readers.items():
-        owner = run_model.parent_of(name)
-        if owner and reader.scalars:
-            keras.setdefault(owner[0], {})[owner[1]] = reader.scalar_arrays()
+        if not reader.scalars:
+            continue
+        arrays = reader.scalar_arrays()
+        for owner, split in run_model.owners(name):
+            keras.setdefault(owner, {})[split] = arrays
     runs = {}
     for name in sorted(set(readers) | set(keras)):
         reader = readers.get(name)
         data, dropped = records_source.read(reader.records if reader else [])
         data.skipped += dropped + (reader.skipped if reader else 0)
-        run = run_model.build(name, data, keras.get(name))
+        run = run_model.build(name, data, keras.get(name), options=options)
         if run_model.has_data(run):
             runs[name] = run
     return runs

@@ -43,8 +43,8 @@ def sibling(run, split):
 
 
 def siblings(run):
-    """Every sub-run of `run` a source reads."""
-    return [sibling(run, split) for split in sources.splits()]
+    """Every sub-run of `run` a source reads (the run's own folder first)."""
+    return [run, *(sibling(run, split) for split in sources.splits())]
 
 
 def parent_of(name):
@@ -55,14 +55,27 @@ def parent_of(name):
     return None
 
 
+def owners(name):
+    """`(run, split)` of every run whose scalars folder `name` may hold:
+    the run `name` itself (`sources.OWN`), and its parent for a sub-run."""
+    parent = parent_of(name)
+    return [(name, sources.OWN)] + ([parent] if parent else [])
+
+
 def wants_scalar(tag):
     """True when a source reads the scalar `tag` (the transports' filter)."""
     return sources.wants(tag)
 
 
-def lists_lr(split, tags):
-    """True when a sub-run's listed scalar `tags` can hold a learning rate."""
-    return split == KERAS_TRAIN and any(t.startswith(keras3.LR_TAG) for t in tags)
+def lists_lr(split, tags, options=None):
+    """True when a sub-run's listed scalar `tags` can hold a learning rate.
+
+    Args:
+      split: `sources.OWN` for a run's own folder, or a split (`"train"`).
+      tags: the listed scalar tags.
+      options: the user's tag patterns (`sources.patterns.Options`) or `None`.
+    """
+    return sources.lists_lr(split, tags, options)
 
 
 def has_own_lr(data):
@@ -149,12 +162,12 @@ class Run:
 
 
 def split_scalars(keras):
-    """`keras` with every split present (`{"train": {}, "validation": {}}`)."""
+    """`keras` with every split present (`{".": {}, "train": {}, "validation": {}}`)."""
     keras = keras or {}
-    return {split: dict(keras.get(split) or {}) for split in keras3.SPLITS}
+    return {split: dict(keras.get(split) or {}) for split in (sources.OWN, *sources.splits())}
 
 
-def build(name, data, keras, cls=Run, **extra):
+def build(name, data, keras, cls=Run, options=None, **extra):
     """The `Run` of `name` from its records and its sources' scalars.
 
     Args:
@@ -163,15 +176,16 @@ def build(name, data, keras, cls=Run, **extra):
       keras: `{split: {tag: float64 [n, 2]}}` of the run's sub-runs, or
         `None`.
       cls: `Run` or a subclass; `extra` its further fields.
+      options: the user's tag patterns (`sources.patterns.Options`) or `None`.
 
     Returns:
       A `cls`. Whether it has anything to show is `has_data(run)`.
     """
     keras = split_scalars(keras)
-    scalar = sources.read(keras)
+    scalar = sources.read(keras, options)
     served = None if has_own_lr(data) else scalar
     ends = _own_epoch_ends(data) or (scalar.epoch_ends if scalar is not None else {})
-    epoch, step, axis = _epoch_table(ends, data, keras)
+    epoch, step, axis = _epoch_table(ends, data, keras, served)
     if served is None:
         optimizers = data.optimizers
     else:
@@ -207,7 +221,7 @@ def _own_epoch_ends(data):
     return dict(sorted(ends.items()))
 
 
-def _epoch_table(ends, data, keras):
+def _epoch_table(ends, data, keras, served=None):
     """`(epoch, step, axis)`: where each epoch ends on the step axis.
 
     From our records; failing them, from the source's scalars; failing
@@ -216,8 +230,8 @@ def _epoch_table(ends, data, keras):
     if ends:
         arr = np.array(list(ends.items()), dtype=np.float64)
         return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), AXIS_STEP
-    if data.optimizers or data.batch:
-        # Our rows are on the step axis even before the first epoch ends
+    if data.optimizers or data.batch or (served is not None and served.per_step):
+        # Our rows (or a source's per-step LR) are on the step axis even before the first epoch ends
         # (a live first epoch, or a file cut before its `epochs` record).
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), AXIS_STEP

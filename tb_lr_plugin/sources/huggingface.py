@@ -20,59 +20,70 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin.sources import scalar_run
+from tb_lr_plugin import sources
+from tb_lr_plugin.sources import scalar_series
 
-SOURCE = "huggingface"
+NAME = "huggingface"
+SPLITS = ()
 LR_TAG = "train/learning_rate"
 EPOCH_TAG = "train/epoch"
 LOSS_TAG = "train/loss"
 EVAL_PREFIX = "eval/"
 MONITOR = "eval_loss"
-LIMITS = (
-    "LR every logging_steps updates",
-    "epoch ends only as exact as logging_steps",
-    "scheduler decisions and plateau state not recorded",
-)
+# `eval/` scalars that time the evaluation rather than measure the model.
+_TIMINGS = ("runtime", "samples_per_second", "steps_per_second")
+UNKNOWN = (sources.UNKNOWN_PLANNED, sources.UNKNOWN_DECISIONS, sources.UNKNOWN_PLATEAU)
 
 
-def matches(tags):
-    """True when the run's own scalars are the `Trainer`'s."""
-    own = tags.get("", ())
-    return LR_TAG in own and EPOCH_TAG in own
+def wants(tag):
+    """The `Trainer`'s `train/` and `eval/` scalars."""
+    return tag.startswith(("train/", EVAL_PREFIX))
+
+
+def lists_lr(split, tags, options=None):
+    """True for a run folder with `train/learning_rate` and `train/epoch`."""
+    return split == sources.OWN and LR_TAG in tags and EPOCH_TAG in tags
 
 
 def _epoch_table(points):
+    """Epoch `e` ends at the last step whose `train/epoch` is at most `e + 1`."""
     ends = {}
-    for step, epoch in scalar_run.rows(points):
+    for step, epoch in scalar_series.rows(points):
         if np.isfinite(epoch) and epoch > 0:
             index = math.ceil(epoch) - 1
             ends[index] = max(ends.get(index, 0), int(step))
-    return scalar_run.EpochTable(ends)
+    return scalar_series.EpochTable(ends)
 
 
 def read(scalars, options=None):
-    """A `ScalarRun` from the `Trainer`'s scalars.
+    """The source-adapter reading (see `tb_lr_plugin.sources`).
 
     Args:
-      scalars: `{"": {tag: float64 [n, 2]}}` step, value.
+      scalars: `{".": {tag: float64 [n, 2]}}` step, value.
       options: unused (the pattern source's options).
 
     Returns:
-      A `scalar_run.ScalarRun`.
+      A `sources.SourceRun`, or `None` without the `Trainer`'s tags.
     """
-    own = scalars.get("", {})
-    table = _epoch_table(own.get(EPOCH_TAG, np.zeros((0, 2))))
-    run = scalar_run.ScalarRun(source=SOURCE, limits=list(LIMITS), monitor=MONITOR)
-    run.optimizers["learning_rate"] = scalar_run.lr_series(own[LR_TAG])
-    run.tags["learning_rate"] = LR_TAG
+    own = scalars.get(sources.OWN, {})
+    if not lists_lr(sources.OWN, own):
+        return None
+    table = _epoch_table(own[EPOCH_TAG])
+    run = sources.SourceRun(
+        source=NAME,
+        lr={"learning_rate": scalar_series.rows(own[LR_TAG])},
+        per_step=True,
+        unknown=UNKNOWN,
+        scalars=scalars,
+        monitor=MONITOR,
+        tags={"learning_rate": LR_TAG},
+    )
     if LOSS_TAG in own:
-        run.batch["loss"] = scalar_run.rows(own[LOSS_TAG])
+        run.batch["loss"] = scalar_series.rows(own[LOSS_TAG])
         run.tags["loss"] = LOSS_TAG
-    metrics = {
-        "eval_" + tag[len(EVAL_PREFIX) :]: scalar_run.by_epoch(points, table)
-        for tag, points in own.items()
-        if tag.startswith(EVAL_PREFIX)
-    }
-    run.epochs = scalar_run.epoch_items(table, {k: v for k, v in metrics.items() if v})
-    run.events = scalar_run.infer_events(run.optimizers, table, SOURCE)
+    for tag, points in sorted(own.items()):
+        if tag.startswith(EVAL_PREFIX) and not tag.endswith(_TIMINGS):
+            run.loss["eval_" + tag[len(EVAL_PREFIX) :]] = scalar_series.by_epoch(points, table)
+    run.epoch_ends = table.ends
+    run.events = scalar_series.infer_events(run.lr, table, NAME)
     return run

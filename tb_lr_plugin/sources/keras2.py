@@ -21,18 +21,24 @@ while profiling), even with `update_freq="batch"`.
 
 import numpy as np
 
-from tb_lr_plugin import keras_logs
-from tb_lr_plugin.sources import scalar_run
+from tb_lr_plugin import sources
+from tb_lr_plugin.sources import keras3, scalar_series
 
-SOURCE = "keras2"
+NAME = "keras2"
+SPLITS = keras3.SPLITS
 LR_TAG = "epoch_lr"
-LIMITS = ("epoch resolution only", "plateau state not recorded")
-NO_STEPS = "no step axis: epochs only (log with validation or write_steps_per_second)"
+UNKNOWN = (
+    sources.UNKNOWN_PLANNED,
+    sources.UNKNOWN_STEP_LR,
+    sources.UNKNOWN_DECISIONS,
+    sources.UNKNOWN_PLATEAU,
+)
+wants = keras3.wants
 
 
-def matches(tags):
-    """True when Keras 2's `epoch_lr` is in the run's `train` scalars."""
-    return LR_TAG in tags.get(keras_logs.TRAIN, ())
+def lists_lr(split, tags, options=None):
+    """True for a `train` sub-run that lists Keras 2's `epoch_lr`."""
+    return split == SPLITS[0] and LR_TAG in tags
 
 
 def _on_steps(series, table):
@@ -45,45 +51,38 @@ def _on_steps(series, table):
 
 
 def read(scalars, options=None):
-    """A `ScalarRun` from Keras 2's `train` and `validation` scalars.
+    """The source-adapter reading (see `tb_lr_plugin.sources`).
 
     Args:
       scalars: `{"train": {tag: [n, 2]}, "validation": {...}}` step, value.
       options: unused (the pattern source's options).
 
     Returns:
-      A `scalar_run.ScalarRun`.
+      A `sources.SourceRun`, or `None` without `epoch_lr`.
     """
-    keras = {k: v for k, v in scalars.items() if k in keras_logs.SPLITS}
-    ends = keras_logs.epoch_end_steps(keras)
-    table = scalar_run.EpochTable(ends)
-    lr = scalar_run.lr_series(keras[keras_logs.TRAIN][LR_TAG])
-    run = scalar_run.ScalarRun(source=SOURCE, limits=list(LIMITS), monitor="val_loss")
-    metrics = {
-        name: {int(e): float(v) for e, v in series}
-        for name, series in keras_logs.epoch_series(keras).items()
-        if name != "lr"
-    }
-    if "val_loss" not in metrics:
-        run.monitor = "loss" if "loss" in metrics else None
+    keras = {split: dict(scalars.get(split) or {}) for split in SPLITS}
+    if not lists_lr(SPLITS[0], keras[SPLITS[0]]):
+        return None
+    ends = keras3.epoch_end_steps(keras)
+    table = scalar_series.EpochTable(ends)
+    lr = scalar_series.rows(keras[SPLITS[0]][LR_TAG])
+    metrics = {k: v for k, v in keras3.epoch_series(keras).items() if k != "lr"}
+    run = sources.SourceRun(
+        source=NAME,
+        lr={"lr": _on_steps(lr, table) if ends else lr},
+        per_step=bool(ends),
+        loss=metrics,
+        batch=keras3.batch_series(keras),
+        epoch_ends=ends,
+        unknown=UNKNOWN if ends else (*UNKNOWN, sources.UNKNOWN_STEPS),
+        scalars=keras,
+        monitor="val_loss" if "val_loss" in metrics else None,
+        tags={"lr": f"{SPLITS[0]}/{LR_TAG}"},
+    )
     if ends:
-        run.optimizers["lr"] = _on_steps(lr, table)
-        run.batch = keras_logs.batch_series(keras)
-        run.epochs = scalar_run.epoch_items(table, metrics)
-        run.events = scalar_run.infer_events(run.optimizers, table, SOURCE, every_change=True)
+        run.events = scalar_series.infer_events(run.lr, table, NAME, every_change=True)
     else:
-        run.limits.append(NO_STEPS)
-        run.axis = "epoch"
-        run.optimizers["lr"] = lr
-        run.epochs = [
-            {"epoch": e, "step": e, "logs": {n: v[e] for n, v in metrics.items() if e in v}}
-            for e in sorted({e for v in metrics.values() for e in v})
-        ]
-        run.events = [
-            dict(ev, epoch=ev["step"], step=None)
-            for ev in scalar_run.infer_events(
-                {"lr": lr}, scalar_run.EpochTable({}), SOURCE, every_change=True
-            )
-        ]
-    run.tags["lr"] = keras_logs.TRAIN + "/" + LR_TAG
+        # Epochs are the axis: the change after epoch `e - 1` is at epoch `e - 1`.
+        found = scalar_series.infer_events({"lr": lr}, table, NAME, every_change=True)
+        run.events = [dict(e, epoch=e["step"], step=None) for e in found]
     return run

@@ -20,68 +20,66 @@ import re
 
 import numpy as np
 
-from tb_lr_plugin.sources import patterns, scalar_run
+from tb_lr_plugin import sources
+from tb_lr_plugin.sources import patterns, scalar_series
 
-SOURCE = "lightning"
+NAME = "lightning"
+SPLITS = ()
 EPOCH_TAG = "epoch"
-HYPER_SUFFIXES = ("momentum", "weight_decay")
 
 _LR_RE = re.compile(r"^lr-(?P<name>.+?)(?:-(?P<hyper>momentum|weight_decay))?$")
-LIMITS = (
-    "LR at the resolution LearningRateMonitor logged it",
-    "scheduler decisions and plateau state not recorded",
-)
+UNKNOWN = (sources.UNKNOWN_PLANNED, sources.UNKNOWN_DECISIONS, sources.UNKNOWN_PLATEAU)
 
 
-def matches(tags):
-    """True when the run's own scalars hold `LearningRateMonitor` tags."""
-    own = tags.get("", ())
-    return EPOCH_TAG in own and any(_LR_RE.match(t) for t in own)
-
-
-def wanted(tag):
-    """True for the tags this adapter reads (every scalar of the run)."""
+def wants(tag):
+    """Every scalar: the module's own `self.log` names are the metrics."""
     return True
 
 
+def lists_lr(split, tags, options=None):
+    """True for a run folder with `LearningRateMonitor`'s tags and `epoch`."""
+    return split == sources.OWN and EPOCH_TAG in tags and any(_LR_RE.match(t) for t in tags)
+
+
 def _epoch_table(points):
-    """Epoch end steps from the `epoch` scalar: the last step of each epoch."""
+    """Epoch ends from the `epoch` scalar: one past the last step of each epoch."""
     ends = {}
-    for step, epoch in scalar_run.rows(points):
+    for step, epoch in scalar_series.rows(points):
         if np.isfinite(epoch):
             ends[int(epoch)] = max(ends.get(int(epoch), 0), int(step) + 1)
-    return scalar_run.EpochTable(ends)
+    return scalar_series.EpochTable(ends)
 
 
 def read(scalars, options=None):
-    """A `ScalarRun` from the run's scalars.
+    """The source-adapter reading (see `tb_lr_plugin.sources`).
 
     Args:
-      scalars: `{"": {tag: float64 [n, 2]}}` step, value.
+      scalars: `{".": {tag: float64 [n, 2]}}` step, value.
       options: unused (the pattern source's options).
 
     Returns:
-      A `scalar_run.ScalarRun`.
+      A `sources.SourceRun`, or `None` without `LearningRateMonitor` tags.
     """
-    own = scalars.get("", {})
-    table = _epoch_table(own.get(EPOCH_TAG, np.zeros((0, 2))))
-    run = scalar_run.ScalarRun(source=SOURCE, limits=list(LIMITS))
-    metrics = {}
+    own = scalars.get(sources.OWN, {})
+    if not lists_lr(sources.OWN, own):
+        return None
+    table = _epoch_table(own[EPOCH_TAG])
+    run = sources.SourceRun(source=NAME, lr={}, per_step=True, unknown=UNKNOWN, scalars=scalars)
     for tag, points in sorted(own.items()):
         match = _LR_RE.match(tag)
-        series = scalar_run.shift(scalar_run.rows(points), 1)
+        series = scalar_series.shift(scalar_series.rows(points), 1)
         if match and match.group("hyper"):
             run.hyper.setdefault(match.group("name"), {})[match.group("hyper")] = series
         elif match:
-            run.optimizers[match.group("name")] = scalar_run.lr_series(series)
+            run.lr[match.group("name")] = series
             run.tags[match.group("name")] = tag
         elif patterns.LOSS.search(tag) and "loss" not in run.batch:
             run.batch["loss"] = series
             run.tags["loss"] = tag
         elif tag != EPOCH_TAG and len(series) <= len(table.ends):
-            metrics[tag] = scalar_run.by_epoch(series, table)
-    run.hyper = {k: v for k, v in run.hyper.items() if k in run.optimizers}
-    run.monitor = next((t for t in sorted(metrics) if patterns.MONITOR.search(t)), None)
-    run.epochs = scalar_run.epoch_items(table, {k: v for k, v in metrics.items() if v})
-    run.events = scalar_run.infer_events(run.optimizers, table, SOURCE)
+            run.loss[tag] = scalar_series.by_epoch(series, table)
+    run.hyper = {k: v for k, v in run.hyper.items() if k in run.lr}
+    run.monitor = next((t for t in sorted(run.loss) if patterns.MONITOR.search(t)), None)
+    run.epoch_ends = table.ends
+    run.events = scalar_series.infer_events(run.lr, table, NAME)
     return run

@@ -17,46 +17,43 @@ end, so events carry `epoch: null`.
 import dataclasses
 import re
 
-from tb_lr_plugin.sources import scalar_run
+from tb_lr_plugin import sources
+from tb_lr_plugin.sources import scalar_series
 
-SOURCE = "scalars"
-DEFAULT_LR_TAG = r"(?i)(^|[/_.-])(lr|learning[_-]?rate)$"
+NAME = "scalars"
+SPLITS = ()
+DEFAULT_LR_TAG = r"(?i)^(?!(epoch|batch)_)(.*[/_.-])?(lr|learning[_-]?rate)$"
 DEFAULT_LOSS_TAG = r"(?i)^((train|training|batch)[/_])?loss(_step)?$"
 DEFAULT_MONITOR_TAG = r"(?i)^(val|valid|validation|eval|test)[/_]loss(_epoch)?$"
 
 LR = re.compile(DEFAULT_LR_TAG)
 LOSS = re.compile(DEFAULT_LOSS_TAG)
 MONITOR = re.compile(DEFAULT_MONITOR_TAG)
+UNKNOWN = (sources.UNKNOWN_PLANNED, sources.UNKNOWN_EPOCHS, sources.UNKNOWN_DECISIONS)
 
-LIMITS = (
-    "steps as the script logged them; no epochs",
-    "scheduler decisions and plateau state not recorded",
-)
-
-# The flags, as `tensorboard --lr_tag` and `tb-lr-audit --lr-tag` spell them.
+# The flags: `tensorboard --lr_tag`, `tb-lr-audit --lr-tag` (help, default).
 FLAGS = {
-    "lr_tag": (DEFAULT_LR_TAG, "Regular expression of the scalar tags that hold a learning rate."),
-    "loss_tag": (DEFAULT_LOSS_TAG, "Regular expression of the scalar tag of the training loss."),
+    "lr_tag": ("Regular expression (re.search) of the scalar tags that hold an LR.", DEFAULT_LR_TAG),
+    "loss_tag": ("Regular expression of the scalar tag of the training loss.", DEFAULT_LOSS_TAG),
 }
 
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-    """Compiled patterns (see `options()`)."""
+    """The compiled patterns (see `options()`)."""
 
     lr: re.Pattern = LR
     loss: re.Pattern = LOSS
-    monitor: re.Pattern = MONITOR
 
 
 DEFAULTS = Options()
 
 
 def options(lr_tag=None, loss_tag=None):
-    """Compiles user patterns (`None` keeps a default).
+    """Compiles a user's patterns (`None` or `""` keeps a default).
 
     Raises:
-      ValueError: a pattern is not a regular expression, with its text.
+      ValueError: a pattern is not a regular expression.
     """
     try:
         return Options(
@@ -64,34 +61,41 @@ def options(lr_tag=None, loss_tag=None):
             loss=re.compile(loss_tag) if loss_tag else LOSS,
         )
     except re.error as e:
-        raise ValueError(f"Not a regular expression: {e.pattern!r} ({e})") from None
+        raise ValueError(f"not a regular expression: {e.pattern!r} ({e})") from None
 
 
-def matches(tags, opts=DEFAULTS):
-    """True when a run's own scalars hold a tag matching the LR pattern."""
-    return any(opts.lr.search(t) for t in tags.get("", ()))
+def wants(tag):
+    """Every scalar: the user's patterns decide which are read as what."""
+    return True
 
 
-def read(scalars, opts=DEFAULTS):
-    """A `ScalarRun` of the matched tags, at the steps they were logged.
+def lists_lr(split, tags, options=None):
+    """True for a run folder with a scalar tag that matches the LR pattern."""
+    lr = (options or DEFAULTS).lr
+    return split == sources.OWN and any(lr.search(t) for t in tags)
+
+
+def read(scalars, options=None):
+    """The source-adapter reading (see `tb_lr_plugin.sources`).
 
     Args:
-      scalars: `{"": {tag: float64 [n, 2]}}` step, value.
-      opts: `Options`.
+      scalars: `{".": {tag: float64 [n, 2]}}` step, value.
+      options: `Options`, or `None` for the defaults.
 
     Returns:
-      A `scalar_run.ScalarRun`.
+      A `sources.SourceRun` with one LR series per matching tag, or `None`.
     """
-    own = scalars.get("", {})
-    run = scalar_run.ScalarRun(source=SOURCE, limits=list(LIMITS))
+    opts = options or DEFAULTS
+    own = scalars.get(sources.OWN, {})
+    run = sources.SourceRun(source=NAME, lr={}, per_step=True, unknown=UNKNOWN, scalars=scalars)
     for tag, points in sorted(own.items()):
-        series = scalar_run.rows(points)
         if opts.lr.search(tag):
-            run.optimizers[tag] = scalar_run.lr_series(series)
+            run.lr[tag] = scalar_series.rows(points)
             run.tags[tag] = tag
         elif opts.loss.search(tag) and "loss" not in run.batch:
-            run.batch["loss"] = series
+            run.batch["loss"] = scalar_series.rows(points)
             run.tags["loss"] = tag
-    table = scalar_run.EpochTable({})
-    run.events = scalar_run.infer_events(run.optimizers, table, SOURCE)
+    if not run.lr:
+        return None
+    run.events = scalar_series.infer_events(run.lr, scalar_series.EpochTable({}), NAME)
     return run
