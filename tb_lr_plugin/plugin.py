@@ -21,6 +21,7 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
 from tb_lr_plugin import audit, downsample, export, lr_finder, metadata, provider, run_model
+from tb_lr_plugin.sources import patterns
 from tb_lr_plugin import http as lr_http
 
 logger = logging.getLogger(__name__)
@@ -95,9 +96,17 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # TensorBoard itself shows it. `--reload_interval=0` (load once):
         # list on every request.
         self._reader = provider.RunReader(
-            context.data_provider, listing_ttl=min(1.0, max(0.0, reload_interval) / 4)
+            context.data_provider,
+            listing_ttl=min(1.0, max(0.0, reload_interval) / 4),
+            options=patterns.options(
+                getattr(context.flags, "lr_tag", None), getattr(context.flags, "loss_tag", None)
+            ),
         )
         self._exports = {}  # format -> ((experiment, run, version), answer)
+        samples = getattr(context.flags, "samples_per_plugin", None)
+        samples = samples if isinstance(samples, dict) else {}
+        # What TensorBoard keeps of each `scalars` tag (its default: 1,000).
+        self._scalars_kept = samples.get("scalars", _SCALARS_KEPT)
         self._export_lock = threading.Lock()
 
     def get_plugin_apps(self):
@@ -146,6 +155,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 "run": snap.run,
                 "optimizers": list(snap.optimizers),
                 "source": snap.source,
+                "limits": snap.scalar.limits if snap.scalar is not None else [],
                 "steps": snap.last_step,
                 "epochs": len(snap.epoch),
                 "events": len(self._events(snap)),
@@ -239,6 +249,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             },
             "events": self._events(snap),
         }
+        if snap.scalar is not None and snap.scalar.hyper:
+            body["hyperparameters"] = _hyper_columns(snap.scalar.hyper)
         return lr_http.dumps(body).encode("utf-8"), lr_http.JSON
 
     # Helpers.
@@ -267,7 +279,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                     "actual": lr_http.display_column(kept[:, 2]),
                 }
             )
-        return {
+        body = {
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
@@ -276,6 +288,12 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "points": points,
             "downsampled": thinned,
         }
+        if snap.scalar is not None:
+            body["limits"] = snap.scalar.limits
+            body["sampled"] = _sampled(snap, self._scalars_kept)
+            if snap.scalar.hyper:
+                body["hyperparameters"] = _hyper_columns(snap.scalar.hyper, keep)
+        return body
 
     def _loss_body(self, snap):
         keep = _event_steps(self._events(snap))
@@ -313,6 +331,12 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 }
             )
 
+        if snap.scalar is not None and snap.source not in _KERAS3_OR_OURS:
+            # A scalar source's own loss (Lightning, Hugging Face, Keras 2, ...).
+            for metric, rows in sorted(snap.scalar.batch.items()):
+                add_steps("batch_" + metric, snap.source, rows)
+            for name, rows in sorted(snap.scalar.loss.items()):
+                add_epochs(name, snap.source, rows[:, 0], rows[:, 1])
         if snap.axis == run_model.AXIS_STEP:
             for metric, rows in sorted(snap.data.batch.items()):
                 add_steps("batch_" + metric, run_model.SOURCE_LOGGER, rows)
@@ -344,7 +368,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
-            "monitor": _monitor(snap.data),
+            "monitor": snap.scalar.monitor
+            if snap.scalar is not None and snap.scalar.monitor
+            else _monitor(snap.data),
             "series": series,
             "epochs": _epochs(snap),
             "downsampled": thinned,
@@ -398,6 +424,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             return http_util.Respond(request, f.read(), content_type)
 
 
+_SCALARS_KEPT = 1000  # TensorBoard's default reservoir for the scalars plugin
+
+
 class LearningRateLoader(base_plugin.TBLoader):
     """Loads the plugin and makes TensorBoard keep all of its records.
 
@@ -408,7 +437,21 @@ class LearningRateLoader(base_plugin.TBLoader):
     sets it to 0 ("keep all", in both loaders) before the loader starts.
     """
 
+    def define_flags(self, parser):
+        """`--lr_tag`, `--loss_tag`: the patterns of the plain-scalar source."""
+        for flag, (text, default) in patterns.FLAGS.items():
+            parser.add_argument(
+                "--" + flag,
+                metavar="REGEX",
+                default=None,
+                help=f"learning_rate plugin: {text} Default: {default}".replace("%", "%%"),
+            )
+
     def fix_flags(self, flags):
+        try:
+            patterns.options(getattr(flags, "lr_tag", None), getattr(flags, "loss_tag", None))
+        except ValueError as e:
+            raise base_plugin.FlagsError(f"--lr_tag/--loss_tag: {e}") from None
         value = getattr(flags, "samples_per_plugin", None)
         if value is None or value == "":
             value = {}
@@ -512,6 +555,43 @@ def _monitor(data):
         if isinstance(event.get("monitor"), str):
             return event["monitor"]
     return None
+
+
+_KERAS3_OR_OURS = (run_model.SOURCE_LOGGER, run_model.SOURCE_KERAS)
+
+
+def _hyper_columns(hyper, keep=None):
+    """`{series: {param: {"step", "value"}}}`; thinned for display with `keep`."""
+    out = {}
+    for name, params in sorted(hyper.items()):
+        out[name] = {}
+        for param, rows in sorted(params.items()):
+            idx = np.arange(len(rows))
+            if keep is not None:
+                idx = downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep)
+            out[name][param] = {
+                "step": lr_http.column(rows[idx, 0], integer=True),
+                "value": lr_http.column(rows[idx, 1]),
+            }
+    return out
+
+
+def _sampled(snap, kept):
+    """The LR series TensorBoard's reservoir thinned: `[{"name", "shown", "steps"}]`.
+
+    TensorBoard keeps `kept` points of a `scalars` tag (1,000 unless
+    `--samples_per_plugin=scalars=N`; 0 keeps all). A per-step series
+    with that many points over a longer span of steps lost the rest.
+    """
+    out = []
+    if not kept or not snap.scalar.per_step:
+        return out
+    for name, rows in snap.scalar.lr.items():
+        if len(rows) >= kept:
+            span = int(rows[-1, 0] - rows[0, 0]) + 1
+            if span > len(rows):
+                out.append({"name": name, "shown": len(rows), "steps": span})
+    return out
 
 
 def _export_csv(snap):
