@@ -375,7 +375,8 @@ def load(logdir, run=None, progress=None, options=None):
         tb_logger.setLevel(old_level)
 
     damaged = sorted(set(unreadable) | {os.path.abspath(p) for p in watch.paths})
-    return Logdir(runs=_build_runs(readers, options), damaged=damaged, files=len(files), bytes=total)
+    runs = _build_runs(readers, options)
+    return Logdir(runs=runs, damaged=damaged, files=len(files), bytes=total)
 
 
 def _build_runs(readers, options=None):

@@ -21,8 +21,8 @@ from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
 from tb_lr_plugin import audit, downsample, export, lr_finder, metadata, provider, run_model
-from tb_lr_plugin.sources import patterns
 from tb_lr_plugin import http as lr_http
+from tb_lr_plugin.sources import patterns
 
 logger = logging.getLogger(__name__)
 

@@ -97,7 +97,7 @@ def write_tf_keras(logdir):
             epochs=8,
             batch_size=16,
             verbose=0,
-            callbacks=[seen, *callbacks, board],
+            callbacks=[*callbacks, seen, board],  # after a scheduler's on_epoch_begin
         )
         return {"epoch_lr": lrs, "steps_per_epoch": (48 if validation else 64) // 16}
 
@@ -253,7 +253,8 @@ def write_transformers(logdir):
             seed=0,
             **schedule,
         )
-        model = GPT2LMHeadModel(GPT2Config(vocab_size=32, n_positions=16, n_embd=16, n_layer=2, n_head=2))
+        config = GPT2Config(vocab_size=32, n_positions=16, n_embd=16, n_layer=2, n_head=2)
+        model = GPT2LMHeadModel(config)
         seen = Seen()
         trainer = Trainer(model, args, train_dataset=Tokens(16, 0), eval_dataset=Tokens(16, 1))
         trainer.add_callback(seen)

@@ -33,7 +33,7 @@ UNKNOWN = (sources.UNKNOWN_PLANNED, sources.UNKNOWN_EPOCHS, sources.UNKNOWN_DECI
 
 # The flags: `tensorboard --lr_tag`, `tb-lr-audit --lr-tag` (help, default).
 FLAGS = {
-    "lr_tag": ("Regular expression (re.search) of the scalar tags that hold an LR.", DEFAULT_LR_TAG),
+    "lr_tag": ("Regular expression (re.search) of the scalar tags holding an LR.", DEFAULT_LR_TAG),
     "loss_tag": ("Regular expression of the scalar tag of the training loss.", DEFAULT_LOSS_TAG),
 }
 
