@@ -1,6 +1,6 @@
 """Keras 2 (`tf.keras` up to 2.15, and `tf_keras`): its `TensorBoard` callback.
 
-The files are laid out as Keras 3's (see `keras_logs`): `<run>/train` and
+The files are laid out as Keras 3's (see `keras3`): `<run>/train` and
 `<run>/validation`, `epoch_<metric>` at `step=epoch`, `batch_<metric>` at
 the 1-based update count. What differs is the LR:
 

@@ -33,7 +33,7 @@ import re
 
 import numpy as np
 
-from tb_lr_plugin import sources
+from tb_lr_plugin import metadata, run_data, sources
 
 NAME = "keras"
 SPLITS = ("train", "validation")
@@ -42,9 +42,8 @@ TIMING_AFTER = "after"
 TIMING_DURING = "during"
 SOURCE = "keras.callbacks.TensorBoard"
 
-# Relative change of the logged LR below which two epochs count as equal:
-# the value is a float32, so anything larger is a real change.
-LR_RTOL = 16 * float(np.finfo(np.float32).eps)
+# Relative change of the logged LR below which two epochs count as equal.
+LR_RTOL = metadata.LR_RTOL
 
 # Search space of the ReduceLROnPlateau replay used to infer the timing:
 # patience 1..15, cooldown 0..3, min_delta in _MIN_DELTAS (Keras's default
@@ -63,10 +62,7 @@ def _series(arr):
     if arr.ndim != 2 or arr.shape[1] < 2 or not len(arr):
         return np.zeros((0, 2))
     arr = arr[:, :2]
-    arr = arr[np.isfinite(arr[:, 0])]
-    rev = arr[::-1]
-    _, idx = np.unique(rev[:, 0], return_index=True)
-    return rev[idx]
+    return run_data.last_per_step(arr[np.isfinite(arr[:, 0])])
 
 
 # The adapters of other scalar sources clean their series the same way.
@@ -363,14 +359,14 @@ def fallback_events(keras, timing=None):
     for name, series in lrs.items():
         for i in lr_changes(series):
             epoch = attributed_epoch(series, i, timing)
-            event = {
-                "kind": "lr_change",
-                "epoch": epoch,
-                "step": steps.get(epoch),
-                "old_lr": float(series[i - 1, 1]),
-                "new_lr": float(series[i, 1]),
-                "source": SOURCE,
-            }
+            event = metadata.event_item(
+                metadata.EVENT_LR_CHANGE,
+                epoch,
+                steps.get(epoch),
+                old_lr=float(series[i - 1, 1]),
+                new_lr=float(series[i, 1]),
+                source=SOURCE,
+            )
             if name is not None:
                 event["optimizer"] = name
             events.append(event)
