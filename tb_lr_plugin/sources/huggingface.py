@@ -56,14 +56,14 @@ def _epoch_table(points):
 
 
 def read(scalars, options=None):
-    """The source-adapter reading (see `tb_lr_plugin.sources`).
+    """Reads the `Trainer`'s scalars (see `tb_lr_plugin.sources` for the interface).
 
     Args:
-      scalars: `{".": {tag: float64 [n, 2]}}` step, value.
-      options: unused (the pattern source's options).
+      scalars: the run's own scalars under `"."`, as step, value rows.
+      options: not used here.
 
     Returns:
-      A `sources.SourceRun`, or `None` without the `Trainer`'s tags.
+      A `sources.SourceRun`, or `None` when the `Trainer`'s tags are missing.
     """
     own = scalars.get(sources.OWN, {})
     if not lists_lr(sources.OWN, own):
