@@ -194,7 +194,7 @@ def test_keras_siblings_attach_to_their_run(logdir):
     a = found.runs["exp/a"]
     assert not a.data.empty and "epoch_learning_rate" in a.keras["train"]
     konly = found.runs["konly"]
-    assert konly.data.empty and set(konly.keras) == {"train", "validation"}
+    assert konly.data.empty and set(konly.keras) == {".", "train", "validation"}
 
 
 def test_logdir_that_is_a_run(tmp_path):

@@ -152,7 +152,7 @@ function asRouteError(e) {
 
 // ---------------------------------------------------------------- parsing
 
-/** `runs` -> [{run, optimizers, source, steps, epochs, events, finder}], in server order. */
+/** `runs` -> [{run, optimizers, source, steps, epochs, events, finder, limits}], in server order. */
 export function parseRuns(json) {
   const list = json && Array.isArray(json.runs) ? json.runs : [];
   const seen = new Set();
@@ -169,6 +169,7 @@ export function parseRuns(json) {
       epochs: num(r.epochs),
       events: num(r.events),
       finder: num(r.finder) ?? 0,
+      limits: strings(r.limits),
     });
   }
   return runs;
@@ -198,7 +199,16 @@ export function parseLr(json) {
     points: num(json && json.points) ?? shown,
     shown,
     downsampled: Boolean(json && json.downsampled),
+    limits: strings(json && json.limits),
+    // LR series TensorBoard's scalar reservoir thinned: [{name, shown, steps}].
+    sampled: (json && Array.isArray(json.sampled) ? json.sampled : []).filter(
+      (s) => s && typeof s.name === 'string' && num(s.shown) !== null && num(s.steps) !== null,
+    ),
   };
+}
+
+function strings(v) {
+  return Array.isArray(v) ? v.filter((s) => typeof s === 'string') : [];
 }
 
 /** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */
