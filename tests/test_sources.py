@@ -10,8 +10,6 @@ import csv
 import io
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -19,9 +17,6 @@ from tensorboard.backend.event_processing import event_file_loader
 from tensorboard.util import tensor_util
 
 from tb_lr_plugin import cli
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-VERSIONS = {}
 
 
 def _version(name):
@@ -40,27 +35,6 @@ FRAMEWORKS = [
         ("summary_writer", "torch-summary_writer"),
     )
 ]
-
-
-@pytest.fixture(scope="session")
-def framework_logs(tmp_path_factory):
-    """`(logdir, {framework: truth})`: every framework's runs under one logdir."""
-    root = tmp_path_factory.mktemp("frameworks")
-    logdir = root / "logs"
-    truths = {}
-    env = dict(os.environ, HF_HUB_OFFLINE="1", TF_CPP_MIN_LOG_LEVEL="3")
-    for param in FRAMEWORKS:
-        (name,) = param.values
-        path = root / f"{name}.json"
-        subprocess.run(
-            [sys.executable, os.path.join(HERE, "framework_logs.py"), name, logdir / name, path],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        with open(path) as f:
-            truths[name] = json.load(f)
-    return str(logdir), truths
 
 
 def _cli(logdir, *args):

@@ -2,40 +2,32 @@
 
 The logs of tests/framework_logs.py (tf_keras, Lightning, Hugging Face,
 a plain SummaryWriter), served by a real `tensorboard`; `drive_examples.mjs`
-selects each run alone: the LR and the loss must draw, and the events
-table must hold one row per LR change (each drawn as a marker on the LR
-chart from the same events).
+selects each run alone: the LR and the loss must draw, the events table
+must hold one row per LR change (each also drawn as a marker on the LR
+chart, from the same events), and the run's row must say its source and,
+in its tooltip, what that source cannot know.
 """
 
-import json
-import subprocess
-
 import pytest
-from test_sources import FRAMEWORKS, framework_logs  # noqa: F401 - a fixture
-from test_tab import ARTIFACTS, REPO, node  # noqa: F401 - a fixture
+from chromium import ARTIFACTS, drive
+from chromium import node as _node
+from test_sources import FRAMEWORKS
 
+node = _node  # the fixture, for this module
 pytestmark = pytest.mark.browser
+LABELS = {
+    "tf_keras": "Keras 2 TensorBoard",
+    "lightning": "Lightning LearningRateMonitor",
+    "transformers": "Hugging Face Trainer",
+    "summary_writer": "plain scalars",
+}
 
 
 @pytest.fixture(scope="module")
-def report(node, framework_logs, tensorboard_process):  # noqa: F811 - the fixtures above
-    logdir, _ = framework_logs
-    tb = tensorboard_process(logdir)
-    proc = subprocess.run(
-        [
-            node,
-            str(REPO / "tests" / "browser" / "drive_examples.mjs"),
-            "--url",
-            tb.url,
-            "--out",
-            str(ARTIFACTS / "sources"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+def report(node, framework_logs, tensorboard_process):
+    tb = tensorboard_process(framework_logs[0])
+    out = ["--url", tb.url, "--out", str(ARTIFACTS / "sources")]
+    result = drive(node, "drive_examples.mjs", *out, timeout=300, artifact="browser-sources.json")
     assert result["ok"], result.get("error")
     return result
 
@@ -49,7 +41,11 @@ def test_each_run_draws_the_lr_over_the_loss_with_its_changes(report, framework)
         assert seen["selected"] == [run]
         assert seen["loss"] > 0 and seen["lr"] > 0, (run, seen)
         assert seen["eventRows"] == seen["events"], (run, seen)
+        assert set(seen["kinds"]) <= {"lr_change"}
         changed += seen["events"]
+        row = report["rows"][run]
+        assert LABELS[framework] in row["meta"], row
+        assert row["title"].startswith("Not in these logs: "), row
     assert changed > 0
 
 
