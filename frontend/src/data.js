@@ -200,11 +200,27 @@ export function parseLr(json) {
     shown,
     downsampled: Boolean(json && json.downsampled),
     limits: strings(json && json.limits),
+    hyper: parseHyper(json && json.hyperparameters),
     // LR series TensorBoard's scalar reservoir thinned: [{name, shown, steps}].
     sampled: (json && Array.isArray(json.sampled) ? json.sampled : []).filter(
       (s) => s && typeof s.name === 'string' && num(s.shown) !== null && num(s.steps) !== null,
     ),
   };
+}
+
+/** `hyperparameters` ({series: {param: {step, value}}}) -> [{name, param, step, value}]. */
+export function parseHyper(json) {
+  const out = [];
+  if (!json || typeof json !== 'object') return out;
+  for (const [name, params] of Object.entries(json)) {
+    if (!params || typeof params !== 'object') continue;
+    for (const [param, s] of Object.entries(params)) {
+      if (!s || typeof s !== 'object') continue;
+      const cols = alignColumns(s.step, [s.value]);
+      if (cols.x.length) out.push({ name, param, step: cols.x, value: cols.ys[0] });
+    }
+  }
+  return out;
 }
 
 function strings(v) {

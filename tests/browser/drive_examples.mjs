@@ -21,6 +21,7 @@ const STATE = `(() => {
     loss: ink('loss'),
     lr: ink('lr'),
     eventRows: document.querySelectorAll('.lr-events tbody tr').length,
+    hyper: [...document.querySelectorAll('.lr-hyper-item')].filter((i) => i.querySelector('polyline')?.getAttribute('points')).length,
   };
 })()`;
 

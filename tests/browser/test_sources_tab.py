@@ -46,6 +46,9 @@ def test_each_run_draws_the_lr_over_the_loss_with_its_changes(report, framework)
         row = report["rows"][run]
         assert LABELS[framework] in row["meta"], row
         assert row["title"].startswith("Not in these logs: "), row
+        # Lightning's momentum and weight decay: one small line each per group.
+        groups = {"lightning_logs/version_0": 2, "lightning_logs/version_1": 1}
+        assert seen["hyper"] == 2 * groups.get(run.partition("/")[2], 0), (run, seen)
     assert changed > 0
 
 
