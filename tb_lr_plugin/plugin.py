@@ -589,14 +589,16 @@ def _sampled(snap, kept):
 
     TensorBoard keeps `kept` points of a `scalars` tag (1,000 unless
     `--samples_per_plugin=scalars=N`; 0 keeps all). A per-step series
-    with that many points over a longer span of steps lost the rest.
+    with that many points over a longer span of steps lost the rest. The
+    reservoir may drop the first points but always keeps the last, so the
+    span is counted from step 1 (or 0, when that was kept) to the last.
     """
     out = []
     if not kept or not snap.scalar.per_step:
         return out
     for name, rows in snap.scalar.lr.items():
         if len(rows) >= kept:
-            span = int(rows[-1, 0] - rows[0, 0]) + 1
+            span = int(rows[-1, 0]) - min(int(rows[0, 0]), 1) + 1
             if span > len(rows):
                 out.append({"name": name, "shown": len(rows), "steps": span})
     return out

@@ -237,3 +237,22 @@ def test_plugin_and_cli_answer_the_same_on_every_source(framework_logs, tensorbo
         assert entry["limits"] == by_cli[run]["limits"]
         assert json.loads(app.get("events", run=run).data)["events"] == by_cli[run]["events"]
         assert json.loads(app.get("audit", run=run).data)["findings"] == by_cli[run]["findings"]
+
+
+def test_the_tab_says_how_many_steps_tensorboard_kept(logdir, tensorboard_app):
+    from conftest import write_scalars
+
+    steps = range(1, 3001)
+    write_scalars(logdir / "long", {"train/lr": [(s, 0.1 if s <= 2000 else 0.05) for s in steps]})
+    default = tensorboard_app(logdir)
+    default.reload()
+    lr = json.loads(default.get("lr", run="long").data)
+    assert lr["sampled"] == [{"name": "train/lr", "shown": 1000, "steps": 3000}]
+    every = tensorboard_app(logdir, samples_per_plugin="scalars=0")
+    every.reload()
+    lr = json.loads(every.get("lr", run="long").data)
+    assert lr["sampled"] == [] and lr["points"] == 3000
+    rows = _cli(str(logdir), "--format", "csv").splitlines()[1:]
+    assert len(rows) == 3000  # the CLI reads every record
+    (change,) = _cli_runs(str(logdir))["long"]["events"]
+    assert (change["step"], change["old_lr"]) == (2000, np.float32(0.1).item())
