@@ -263,3 +263,108 @@ def _scalar_optimizers(served, epoch, step, axis):
         out = np.stack([steps[keep], np.full(keep.sum(), np.nan), rows[keep, 1]], axis=1)
         result[name] = out.astype(np.float64)
     return result
+
+
+# Scalars that are no loss to overlay (the LR itself, Keras's throughput).
+_NOT_LOSS = ("learning_rate", "steps_per_second")
+
+
+def loss_series(run):
+    """The run's loss and metric series to overlay, ours first, then Keras's.
+
+    Returns:
+      `(name, source, resolution, x, values)` tuples: `resolution` is
+      `"step"` (x: steps) or `"epoch"` (x: epochs); a Keras series whose
+      name one of ours already has is left out.
+    """
+    out, names = [], set()
+
+    def add(name, source, resolution, x, values):
+        names.add(name)
+        out.append((name, source, resolution, x, values))
+
+    if run.scalar is not None and run.source not in (SOURCE_LOGGER, SOURCE_KERAS):
+        # A scalar source's own loss (Keras 2, Lightning, Hugging Face, ...).
+        for metric, rows in sorted(run.scalar.batch.items()):
+            add("batch_" + metric, run.source, "step", rows[:, 0], rows[:, 1])
+        for name, rows in sorted(run.scalar.loss.items()):
+            add(name, run.source, "epoch", rows[:, 0], rows[:, 1])
+    if run.axis == AXIS_STEP:
+        for metric, rows in sorted(run.data.batch.items()):
+            add("batch_" + metric, SOURCE_LOGGER, "step", rows[:, 0], rows[:, 1])
+    for name, (epochs, values) in sorted(_logger_epoch_logs(run.data.epochs).items()):
+        add(name, SOURCE_LOGGER, "epoch", epochs, values)
+    for split, prefix in ((KERAS_TRAIN, ""), (KERAS_VALIDATION, "val_")):
+        for tag, rows in sorted(run.keras[split].items()):
+            if any(skip in tag for skip in _NOT_LOSS):
+                continue
+            on_steps = run.axis == AXIS_STEP
+            if split == KERAS_TRAIN and tag.startswith("batch_") and on_steps:
+                if tag not in names:
+                    add(tag, SOURCE_KERAS, "step", rows[:, 0], rows[:, 1])
+            elif tag.startswith("epoch_"):
+                name = prefix + tag[len("epoch_") :]
+                if name not in names:
+                    add(name, SOURCE_KERAS, "epoch", rows[:, 0], rows[:, 1])
+            elif split == KERAS_VALIDATION and tag.startswith("evaluation_") and on_steps:
+                add(tag, SOURCE_KERAS, "step", rows[:, 0], rows[:, 1])
+    return out
+
+
+def sampled(run, kept):
+    """The LR series TensorBoard's reservoir thinned: `[{"name", "shown", "steps"}]`.
+
+    TensorBoard keeps `kept` points of a `scalars` tag (1,000 unless
+    `--samples_per_plugin=scalars=N`; 0 keeps all). A per-step series with
+    that many points over a longer span of steps lost the rest. The
+    reservoir may drop the first points but always keeps the last, so the
+    span is counted from step 1 (or 0, when that was kept) to the last.
+    """
+    out = []
+    if not kept or run.scalar is None or not run.scalar.per_step:
+        return out
+    for name, rows in run.scalar.lr.items():
+        if len(rows) >= kept:
+            span = int(rows[-1, 0]) - min(int(rows[0, 0]), 1) + 1
+            if span > len(rows):
+                out.append({"name": name, "shown": len(rows), "steps": span})
+    return out
+
+
+def monitor(data, scalar=None):
+    """The metric our plateau callback monitored (else a scalar source's), or `None`."""
+    if scalar is not None and scalar.monitor and not has_own_lr(data):
+        return scalar.monitor
+    for item in reversed(data.plateau):
+        if isinstance(item.get("monitor"), str):
+            return item["monitor"]
+    for event in reversed(data.events):
+        if isinstance(event.get("monitor"), str):
+            return event["monitor"]
+    return None
+
+
+def _logger_epoch_logs(epochs):
+    """`{name: (epochs, values)}` from the logger's per-epoch `logs`."""
+    series = {}
+    for item in epochs:
+        epoch = item.get("epoch")
+        logs = item.get("logs")
+        if not isinstance(epoch, (int, float)) or not isinstance(logs, dict):
+            continue
+        for name, value in logs.items():
+            if any(skip in name for skip in _NOT_LOSS):
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value)
+            elif value is None:
+                value = float("nan")
+            else:
+                continue
+            series.setdefault(name, ([], []))
+            series[name][0].append(epoch)
+            series[name][1].append(value)
+    return {
+        name: (np.asarray(e, dtype=np.float64), np.asarray(v, dtype=np.float64))
+        for name, (e, v) in series.items()
+    }

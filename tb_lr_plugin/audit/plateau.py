@@ -6,6 +6,7 @@ import itertools
 
 from tb_lr_plugin import formatting as fmt
 from tb_lr_plugin import metadata
+from tb_lr_plugin.audit import wording
 from tb_lr_plugin.audit.finding import (
     INFO,
     MIN_LR_REACHED,
@@ -225,77 +226,49 @@ def reduction_every_epoch(view):
 def min_lr_reached(view):
     run = view.run
     floors = [e for e in run.events if e.get("kind") == metadata.EVENT_MIN_LR_FLOOR]
-    findings = []
     optimizers = sorted(
-        {
-            e.get("optimizer")
-            for e in run.events
-            if e.get("kind") in (metadata.EVENT_REDUCTION, metadata.EVENT_MIN_LR_FLOOR)
-        },
+        {e.get("optimizer") for e in run.events if e.get("kind") in _PLATEAU_EVENTS},
         key=lambda o: o or "",
     )
+    multi = len(run.optimizers) > 1 or len(optimizers) > 1
+    findings = []
     for opt in optimizers:
-
-        def mine(e, opt=opt):
-            return e.get("optimizer") == opt
-
-        reached = None
-        for ev in run.events:
-            if ev.get("kind") != metadata.EVENT_REDUCTION or not mine(ev):
-                continue
-            new, floor = ev.get("new_lr"), ev.get("min_lr")
-            if (
-                fmt.is_finite(new)
-                and fmt.is_finite(floor)
-                and floor > 0
-                and new <= floor * (1 + LR_RTOL)
-            ):
-                reached = ev
-                break
-        my_floors = [e for e in floors if mine(e)]
-        if reached is None and my_floors:
-            reached = my_floors[0]
-            ignored = my_floors
-            lead = (
-                f"The LR ({fmt.lr(reached.get('lr'))}) was already at min_lr="
-                f"{fmt.lr(reached.get('min_lr'))} at {epoch_word(reached.get('epoch'))}"
-            )
-        elif reached is not None:
-            ignored = [e for e in my_floors if e.get("step", 0) >= reached.get("step", 0)]
-            lead = (
-                f"The LR reached min_lr={fmt.lr(reached.get('min_lr'))} at "
-                f"{epoch_word(reached.get('epoch'))}"
-            )
-        else:
+        mine = [e for e in floors if e.get("optimizer") == opt]
+        reached = _reached_floor(run.events, opt)
+        already = reached is None
+        if already and not mine:
             continue
-        multi = len(run.optimizers) > 1 or len(optimizers) > 1
-        name = f" for optimizer {opt}" if opt and multi else ""
-        if ignored:
-            epochs = [e.get("epoch") for e in ignored if isinstance(e.get("epoch"), int)]
-            span = (
-                f" ({epoch_word(epochs[0])} to {epochs[-1] + 1})"
-                if len(epochs) > 1
-                else (f" ({epoch_word(epochs[0])})" if epochs else "")
-            )
-            tail = (
-                f"; ReduceLROnPlateau then ignored {len(ignored)} plateau"
-                f"{'s' if len(ignored) != 1 else ''}{span} because it could go no lower."
-            )
-            severity = WARNING
+        if already:
+            reached, ignored = mine[0], mine
         else:
-            tail = "; no plateau came after it."
-            severity = INFO
+            ignored = [e for e in mine if e.get("step", 0) >= reached.get("step", 0)]
+        epochs = [e.get("epoch") for e in ignored if isinstance(e.get("epoch"), int)]
+        message = wording.min_lr_reached(
+            reached, already, opt if multi else None, epochs, len(ignored)
+        )
         findings.append(
             Finding.at(
                 MIN_LR_REACHED,
-                severity,
+                WARNING if ignored else INFO,
                 reached.get("epoch"),
                 reached.get("step"),
-                lead + name + tail,
+                message,
                 ignored_plateaus=len(ignored),
             )
         )
     return findings
+
+
+def _reached_floor(events, optimizer):
+    """The first reduction of `optimizer` that brought its LR to `min_lr`."""
+    for ev in events:
+        if ev.get("kind") != metadata.EVENT_REDUCTION or ev.get("optimizer") != optimizer:
+            continue
+        new, floor = ev.get("new_lr"), ev.get("min_lr")
+        if fmt.is_finite(new) and fmt.is_finite(floor) and floor > 0:
+            if new <= floor * (1 + LR_RTOL):
+                return ev
+    return None
 
 
 def monitor_missing(view):
