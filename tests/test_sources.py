@@ -69,12 +69,15 @@ def _expected_changes(truth, framework):
 
 
 def _in_ramp(lrs, i):
-    """A change next to another change: a schedule (warmup, decay), not a decision."""
-    changed = [j for j in range(1, len(lrs)) if lrs[j] != lrs[j - 1]]
-    run = [j for j in changed if abs(j - i) <= 2]
-    return any(j - 1 in changed and j + 1 in changed for j in run) or (
-        i - 1 in changed and i + 1 in changed
-    )
+    """True when change `i` is one of 3 or more changes at consecutive
+    updates: a schedule (a warmup, a decay), which is not listed as a decision."""
+    changed = {j for j in range(1, len(lrs)) if lrs[j] != lrs[j - 1]}
+    lo = hi = i
+    while lo - 1 in changed:
+        lo -= 1
+    while hi + 1 in changed:
+        hi += 1
+    return hi - lo + 1 >= 3
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
