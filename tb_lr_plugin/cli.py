@@ -31,6 +31,7 @@ import sys
 import textwrap
 
 from tb_lr_plugin import formatting, metadata, storage
+from tb_lr_plugin.sources import patterns
 
 WIDTH = 80
 PROG = "tb-lr-audit"
@@ -69,6 +70,12 @@ def _parser():
         default="table",
         help="output format (default: table)",
     )
+    for flag, (text, default) in patterns.FLAGS.items():
+        parser.add_argument(
+            "--" + flag.replace("_", "-"),
+            metavar="REGEX",
+            help=f"{text} (default: {default})".replace("%", "%%"),
+        )
     return parser
 
 
@@ -138,9 +145,13 @@ def main():
 def _audit(args, stderr):
     from tb_lr_plugin import loader
 
+    try:
+        options = patterns.options(args.lr_tag, args.loss_tag)
+    except ValueError as e:
+        raise UsageError(f"--lr-tag/--loss-tag: {e}") from None
     logdir = storage.local_path(args.logdir)
     if storage.is_url(logdir):
-        return _audit_loaded(args, _load_url(logdir, args.run, stderr), stderr)
+        return _audit_loaded(args, _load_url(logdir, args.run, options, stderr), stderr)
     if not os.path.exists(logdir):
         raise UsageError(f"logdir {logdir!r} does not exist")
     if not os.path.isdir(logdir):
@@ -149,19 +160,19 @@ def _audit(args, stderr):
         raise UsageError(f"logdir {logdir!r} is not readable")
     progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        found = loader.load(logdir, run=args.run, progress=progress)
+        found = loader.load(logdir, run=args.run, progress=progress, options=options)
     finally:
         progress.finish()
     return _audit_loaded(args, found, stderr)
 
 
-def _load_url(logdir, run, stderr):
+def _load_url(logdir, run, options, stderr):
     """`loader.load` of a URL logdir, its failures as one-line usage errors."""
     from tb_lr_plugin import loader
 
     progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        return loader.load(logdir, run=run, progress=progress)
+        return loader.load(logdir, run=run, progress=progress, options=options)
     except ValueError as e:
         raise UsageError(str(e).replace("log_dir ", "logdir ", 1)) from None
     except FileNotFoundError:
@@ -195,8 +206,9 @@ def _audit_loaded(args, found, stderr):
         raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")
     if not found.runs:
         raise UsageError(
-            f"no learning-rate data in {logdir!r} (written by LearningRateLogger, or "
-            f"epoch_learning_rate by keras.callbacks.TensorBoard)"
+            f"no learning-rate data in {logdir!r} (written by LearningRateLogger, Keras's "
+            f"TensorBoard, Lightning's LearningRateMonitor, the Hugging Face Trainer, or a "
+            f"scalar matching --lr-tag)"
         )
 
     results = []
@@ -222,7 +234,14 @@ def _relative(path, logdir):
 def _json(results):
     body = {
         "runs": [
-            {"run": entry.run, "events": events, "findings": findings, "finder": _finder(entry)}
+            {
+                "run": entry.run,
+                "source": entry.source,
+                "limits": entry.scalar.limits if entry.scalar is not None else [],
+                "events": events,
+                "findings": findings,
+                "finder": _finder(entry),
+            }
             for entry, events, findings, _ in results
         ]
     }
@@ -238,7 +257,7 @@ def _finder(entry):
 def _csv(results):
     from tb_lr_plugin import export
 
-    return export.to_csv((entry.run, entry.data.optimizers) for entry, _, _, _ in results)
+    return export.to_csv((entry.run, entry.optimizers) for entry, _, _, _ in results)
 
 
 # -- table ------------------------------------------------------------------
@@ -329,7 +348,15 @@ def _describe_run(entry, timing):
             f"{formatting.lr(rows[0, 2])} -> {formatting.lr(rows[-1, 2])} "
             f"(planned {formatting.lr(rows[0, 1])} -> {formatting.lr(rows[-1, 1])})"
         )
-    if entry.scalar is not None:
+    if entry.scalar is not None and entry.scalar.per_step:
+        for name, series in entry.scalar.lr.items():
+            lines.append(
+                f"{name}: steps {int(series[0, 0])}-{int(series[-1, 0])}, LR "
+                f"{formatting.lr(series[0, 1])} -> {formatting.lr(series[-1, 1])}, "
+                f"from {entry.source} ({entry.scalar.tags.get(name, name)})"
+            )
+        lines.append("Not in these logs: " + "; ".join(entry.scalar.limits))
+    elif entry.scalar is not None:
         when = (
             "after the epoch-end callbacks ran"
             if timing == TIMING_AFTER

@@ -319,7 +319,7 @@ class _DirReader:
         }
 
 
-def load(logdir, run=None, progress=None):
+def load(logdir, run=None, progress=None, options=None):
     """Reads every run with learning-rate data under `logdir`.
 
     Args:
@@ -328,6 +328,8 @@ def load(logdir, run=None, progress=None):
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
         bytes_total)` after each event file.
+      options: the user's tag patterns (`sources.patterns.Options`, from
+        `--lr-tag` and `--loss-tag`), or `None` for the defaults.
 
     Returns:
       A `Logdir`.
@@ -367,7 +369,9 @@ def load(logdir, run=None, progress=None):
     finally:
         tb_logger.removeFilter(watch)
         tb_logger.setLevel(old_level)
-    return Logdir(runs=_build_runs(readers), damaged=damaged, files=len(files), bytes=total)
+    return Logdir(
+        runs=_build_runs(readers, options), damaged=damaged, files=len(files), bytes=total
+    )
 
 
 def _list_files(logdir):
@@ -432,18 +436,20 @@ class _Opener:
         return self._sources.get(path, path)
 
 
-def _build_runs(readers):
+def _build_runs(readers, options=None):
     keras = {}
     for name, reader in readers.items():
-        owner = run_model.parent_of(name)
-        if owner and reader.scalars:
-            keras.setdefault(owner[0], {})[owner[1]] = reader.scalar_arrays()
+        if not reader.scalars:
+            continue
+        arrays = reader.scalar_arrays()
+        for owner, split in run_model.owners(name):
+            keras.setdefault(owner, {})[split] = arrays
     runs = {}
     for name in sorted(set(readers) | set(keras)):
         reader = readers.get(name)
         data, dropped = records_source.read(reader.records if reader else [])
         data.skipped += dropped + (reader.skipped if reader else 0)
-        run = run_model.build(name, data, keras.get(name))
+        run = run_model.build(name, data, keras.get(name), options=options)
         if run_model.has_data(run):
             runs[name] = run
     return runs

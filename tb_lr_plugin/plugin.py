@@ -29,6 +29,7 @@ from tb_lr_plugin import (
     responses,
     run_model,
 )
+from tb_lr_plugin.sources import patterns
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +102,17 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # TensorBoard itself shows it. `--reload_interval=0` (load once):
         # list on every request.
         self._reader = reader.RunReader(
-            context.data_provider, listing_ttl=min(1.0, max(0.0, reload_interval) / 4)
+            context.data_provider,
+            listing_ttl=min(1.0, max(0.0, reload_interval) / 4),
+            options=patterns.options(
+                getattr(context.flags, "lr_tag", None), getattr(context.flags, "loss_tag", None)
+            ),
         )
         self._exports = {}  # format -> ((experiment, run, version), answer)
+        samples = getattr(context.flags, "samples_per_plugin", None)
+        samples = samples if isinstance(samples, dict) else {}
+        # What TensorBoard keeps of each `scalars` tag (its default: 1,000).
+        self._scalars_kept = samples.get("scalars", _SCALARS_KEPT)
         self._export_lock = threading.Lock()
 
     def get_plugin_apps(self):
@@ -152,6 +161,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 "run": snap.run,
                 "optimizers": list(snap.optimizers),
                 "source": snap.source,
+                "limits": snap.scalar.limits if snap.scalar is not None else [],
                 "steps": snap.last_step,
                 "epochs": len(snap.epoch),
                 "events": len(self._events(snap)),
@@ -245,6 +255,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             },
             "events": self._events(snap),
         }
+        if snap.scalar is not None and snap.scalar.hyper:
+            body["hyperparameters"] = responses.hyper_columns(snap.scalar.hyper)
         return responses.dumps(body).encode("utf-8"), responses.JSON
 
     # Helpers.
@@ -273,7 +285,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                     "actual": responses.display_column(kept[:, 2]),
                 }
             )
-        return {
+        body = {
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
@@ -282,6 +294,15 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "points": points,
             "downsampled": thinned,
         }
+        if snap.scalar is not None:
+            body["limits"] = snap.scalar.limits
+            body["sampled"] = run_model.sampled(snap, self._scalars_kept)
+            if snap.scalar.hyper:
+                body["hyperparameters"] = responses.hyper_columns(
+                    snap.scalar.hyper,
+                    lambda rows: downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep),
+                )
+        return body
 
     def _loss_body(self, snap):
         keep = _event_steps(self._events(snap))
@@ -315,7 +336,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
-            "monitor": run_model.monitor(snap.data),
+            "monitor": run_model.monitor(snap.data, snap.scalar),
             "series": series,
             "epochs": _epochs(snap),
             "downsampled": thinned,
@@ -369,6 +390,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             return http_util.Respond(request, f.read(), content_type)
 
 
+_SCALARS_KEPT = 1000  # TensorBoard's default reservoir for the scalars plugin
+
+
 class LearningRateLoader(base_plugin.TBLoader):
     """Loads the plugin and makes TensorBoard keep all of its records.
 
@@ -379,7 +403,21 @@ class LearningRateLoader(base_plugin.TBLoader):
     sets it to 0 ("keep all", in both loaders) before the loader starts.
     """
 
+    def define_flags(self, parser):
+        """`--lr_tag`, `--loss_tag`: the patterns of the plain-scalar source."""
+        for flag, (text, default) in patterns.FLAGS.items():
+            parser.add_argument(
+                "--" + flag,
+                metavar="REGEX",
+                default=None,
+                help=f"learning_rate plugin: {text} Default: {default}".replace("%", "%%"),
+            )
+
     def fix_flags(self, flags):
+        try:
+            patterns.options(getattr(flags, "lr_tag", None), getattr(flags, "loss_tag", None))
+        except ValueError as e:
+            raise base_plugin.FlagsError(f"--lr_tag/--loss_tag: {e}") from None
         value = getattr(flags, "samples_per_plugin", None)
         if value is None or value == "":
             value = {}

@@ -30,13 +30,14 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model, tolerant_read
+from tb_lr_plugin import metadata, run_model, sources, tolerant_read
 from tb_lr_plugin.sources import records as records_source
 
 logger = logging.getLogger(__name__)
 
 SOURCE_LOGGER = run_model.SOURCE_LOGGER
 SOURCE_KERAS = run_model.SOURCE_KERAS
+SOURCE_SCALARS = "scalars"  # the cache key's word for any scalar source
 AXIS_STEP = run_model.AXIS_STEP
 AXIS_EPOCH = run_model.AXIS_EPOCH
 KERAS_TRAIN = run_model.KERAS_TRAIN
@@ -95,10 +96,15 @@ class RunReader:
         Rust data server's gRPC, more than everything else a cached request
         does; reusing it for a fraction of TensorBoard's reload interval
         delays new data by at most that. 0 lists on every request.
+      options: the user's tag patterns (`sources.patterns.Options`, from
+        the `--lr_tag` and `--loss_tag` flags), or `None` for the defaults.
     """
 
-    def __init__(self, data_provider, cache_size=_DEFAULT_CACHE_SIZE, listing_ttl=0.0):
+    def __init__(
+        self, data_provider, cache_size=_DEFAULT_CACHE_SIZE, listing_ttl=0.0, options=None
+    ):
         self._provider = data_provider
+        self.options = options
         self._cache_size = cache_size
         self._ttl = listing_ttl
         self._listings = {}  # key -> (monotonic time, listing)
@@ -207,7 +213,7 @@ class RunReader:
         if self._list_logger(ctx, experiment):
             return True
         keras = self._list_keras(ctx, experiment)
-        return any(_lists_lr(r, t) for r, t in keras.items())
+        return any(_lists_lr(r, t, self.options) for r, t in keras.items())
 
     def _index(self, ctx, experiment):
         """`{run: (logger_tags, keras_index)}` of every run with something to show."""
@@ -215,8 +221,9 @@ class RunReader:
         keras_index = self._list_keras(ctx, experiment)
         names = set(logger_index)
         for krun, tags in keras_index.items():
-            if _lists_lr(krun, tags) and run_model.parent_of(krun)[0] not in logger_index:
-                names.add(run_model.parent_of(krun)[0])
+            for owner, split in run_model.owners(krun):
+                if owner not in logger_index and run_model.lists_lr(split, tags, self.options):
+                    names.add(owner)
         return {
             run: (
                 logger_index.get(run),
@@ -253,7 +260,7 @@ class RunReader:
             result = {}
             todo = {}
             for run, (logger_tags, keras) in index.items():
-                source, version = _version(run, logger_tags, keras)
+                source, version = _version(run, logger_tags, keras, self.options)
                 hit = self._summaries.get((experiment, run))
                 if hit is not None and hit[0] == version:
                     result[run] = hit[1]
@@ -326,7 +333,7 @@ class RunReader:
     # Reading.
 
     def _snapshot(self, ctx, experiment, run, logger_tags, keras_index):
-        source, version = _version(run, logger_tags, keras_index)
+        source, version = _version(run, logger_tags, keras_index, self.options)
         key = (experiment, run)
         with self._lock:
             snap = self._cache.get(key)
@@ -398,6 +405,7 @@ class RunReader:
                 data,
                 _keras_points(run, scalars),
                 cls=Snapshot,
+                options=self.options,
                 version=version,
                 worker=self.on_worker,
             )
@@ -426,18 +434,20 @@ class RunReader:
         )
 
 
-def _version(run, logger_tags, keras_index):
+def _version(run, logger_tags, keras_index, options=None):
     """`(source, version)` of a run: what its cache entries are keyed by.
 
     Raises:
       errors.NotFoundError: the run has no data of ours and no Keras
         learning rate.
     """
-    train = run_model.sibling(run, KERAS_TRAIN)
     if logger_tags:
         source = SOURCE_LOGGER
-    elif _lists_lr(train, keras_index.get(train, {})):
-        source = SOURCE_KERAS
+    elif any(
+        run_model.lists_lr(split, keras_index.get(name, {}), options)
+        for name, split in _splits_of(run)
+    ):
+        source = SOURCE_SCALARS
     else:
         raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
     version = (
@@ -448,17 +458,24 @@ def _version(run, logger_tags, keras_index):
     return source, version
 
 
-def _lists_lr(name, tags):
-    """True when the listed scalar `tags` of sub-run `name` can hold an LR."""
-    owner = run_model.parent_of(name)
-    return owner is not None and run_model.lists_lr(owner[1], tags)
+def _lists_lr(name, tags, options=None):
+    """True when the listed scalar `tags` of folder `name` make some run's LR."""
+    return any(run_model.lists_lr(split, tags, options) for _, split in run_model.owners(name))
+
+
+def _splits_of(run):
+    """`(folder, split)` of each folder a source reads for `run`."""
+    return [(run, sources.OWN)] + [
+        (run_model.sibling(run, split), split) for split in sources.splits()
+    ]
 
 
 def _keras_points(run, scalars):
-    """`{"train": {tag: [n, 2]}, "validation": {...}}` of `run` from read scalars."""
-    keras = {KERAS_TRAIN: {}, KERAS_VALIDATION: {}}
-    for sub in (KERAS_TRAIN, KERAS_VALIDATION):
-        for tag, points in scalars.get(run_model.sibling(run, sub), {}).items():
+    """`{".": {tag: [n, 2]}, "train": {...}, "validation": {...}}` of `run`."""
+    keras = {}
+    for name, sub in _splits_of(run):
+        keras[sub] = {}
+        for tag, points in scalars.get(name, {}).items():
             if not points or not run_model.wants_scalar(tag):
                 continue
             rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)

@@ -71,6 +71,25 @@ def display_column(values):
 clean = formatting.strict_json
 
 
+def hyper_columns(hyper, select=None):
+    """`{series: {param: {"step", "value"}}}` of a source's hyperparameters.
+
+    Args:
+      hyper: `{series: {param: float64 [n, 2]}}` of step, value.
+      select: `rows -> indices` to thin them for display, or `None` (all).
+    """
+    out = {}
+    for name, params in sorted(hyper.items()):
+        out[name] = {}
+        for param, rows in sorted(params.items()):
+            idx = np.arange(len(rows)) if select is None else select(rows)
+            out[name][param] = {
+                "step": column(rows[idx, 0], integer=True),
+                "value": column(rows[idx, 1]),
+            }
+    return out
+
+
 def dumps(obj):
     """Serializes `obj` as compact, strict JSON that is safe to sniff.
 

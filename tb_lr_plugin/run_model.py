@@ -43,8 +43,8 @@ def sibling(run, split):
 
 
 def siblings(run):
-    """Every sub-run of `run` a source reads."""
-    return [sibling(run, split) for split in sources.splits()]
+    """Every sub-run of `run` a source reads (the run's own folder first)."""
+    return [run, *(sibling(run, split) for split in sources.splits())]
 
 
 def parent_of(name):
@@ -55,14 +55,27 @@ def parent_of(name):
     return None
 
 
+def owners(name):
+    """`(run, split)` of every run whose scalars folder `name` may hold:
+    the run `name` itself (`sources.OWN`), and its parent for a sub-run."""
+    parent = parent_of(name)
+    return [(name, sources.OWN)] + ([parent] if parent else [])
+
+
 def wants_scalar(tag):
     """True when a source reads the scalar `tag` (the transports' filter)."""
     return sources.wants(tag)
 
 
-def lists_lr(split, tags):
-    """True when a sub-run's listed scalar `tags` can hold a learning rate."""
-    return split == KERAS_TRAIN and any(t.startswith(keras3.LR_TAG) for t in tags)
+def lists_lr(split, tags, options=None):
+    """True when a sub-run's listed scalar `tags` can hold a learning rate.
+
+    Args:
+      split: `sources.OWN` for a run's own folder, or a split (`"train"`).
+      tags: the listed scalar tags.
+      options: the user's tag patterns (`sources.patterns.Options`) or `None`.
+    """
+    return sources.lists_lr(split, tags, options)
 
 
 def has_own_lr(data):
@@ -149,12 +162,12 @@ class Run:
 
 
 def split_scalars(keras):
-    """`keras` with every split present (`{"train": {}, "validation": {}}`)."""
+    """`keras` with every split present (`{".": {}, "train": {}, "validation": {}}`)."""
     keras = keras or {}
-    return {split: dict(keras.get(split) or {}) for split in keras3.SPLITS}
+    return {split: dict(keras.get(split) or {}) for split in (sources.OWN, *sources.splits())}
 
 
-def build(name, data, keras, cls=Run, **extra):
+def build(name, data, keras, cls=Run, options=None, **extra):
     """The `Run` of `name` from its records and its sources' scalars.
 
     Args:
@@ -163,15 +176,16 @@ def build(name, data, keras, cls=Run, **extra):
       keras: `{split: {tag: float64 [n, 2]}}` of the run's sub-runs, or
         `None`.
       cls: `Run` or a subclass; `extra` its further fields.
+      options: the user's tag patterns (`sources.patterns.Options`) or `None`.
 
     Returns:
       A `cls`. Whether it has anything to show is `has_data(run)`.
     """
     keras = split_scalars(keras)
-    scalar = sources.read(keras)
+    scalar = sources.read(keras, options)
     served = None if has_own_lr(data) else scalar
     ends = _own_epoch_ends(data) or (scalar.epoch_ends if scalar is not None else {})
-    epoch, step, axis = _epoch_table(ends, data, keras)
+    epoch, step, axis = _epoch_table(ends, data, keras, served)
     if served is None:
         optimizers = data.optimizers
     else:
@@ -207,7 +221,7 @@ def _own_epoch_ends(data):
     return dict(sorted(ends.items()))
 
 
-def _epoch_table(ends, data, keras):
+def _epoch_table(ends, data, keras, served=None):
     """`(epoch, step, axis)`: where each epoch ends on the step axis.
 
     From our records; failing them, from the source's scalars; failing
@@ -216,8 +230,8 @@ def _epoch_table(ends, data, keras):
     if ends:
         arr = np.array(list(ends.items()), dtype=np.float64)
         return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), AXIS_STEP
-    if data.optimizers or data.batch:
-        # Our rows are on the step axis even before the first epoch ends
+    if data.optimizers or data.batch or (served is not None and served.per_step):
+        # Our rows (or a source's per-step LR) are on the step axis even before the first epoch ends
         # (a live first epoch, or a file cut before its `epochs` record).
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), AXIS_STEP
@@ -269,6 +283,12 @@ def loss_series(run):
         names.add(name)
         out.append((name, source, resolution, x, values))
 
+    if run.scalar is not None and run.source not in (SOURCE_LOGGER, SOURCE_KERAS):
+        # A scalar source's own loss (Keras 2, Lightning, Hugging Face, ...).
+        for metric, rows in sorted(run.scalar.batch.items()):
+            add("batch_" + metric, run.source, "step", rows[:, 0], rows[:, 1])
+        for name, rows in sorted(run.scalar.loss.items()):
+            add(name, run.source, "epoch", rows[:, 0], rows[:, 1])
     if run.axis == AXIS_STEP:
         for metric, rows in sorted(run.data.batch.items()):
             add("batch_" + metric, SOURCE_LOGGER, "step", rows[:, 0], rows[:, 1])
@@ -291,8 +311,30 @@ def loss_series(run):
     return out
 
 
-def monitor(data):
-    """The metric our plateau callback monitored, or `None`."""
+def sampled(run, kept):
+    """The LR series TensorBoard's reservoir thinned: `[{"name", "shown", "steps"}]`.
+
+    TensorBoard keeps `kept` points of a `scalars` tag (1,000 unless
+    `--samples_per_plugin=scalars=N`; 0 keeps all). A per-step series with
+    that many points over a longer span of steps lost the rest. The
+    reservoir may drop the first points but always keeps the last, so the
+    span is counted from step 1 (or 0, when that was kept) to the last.
+    """
+    out = []
+    if not kept or run.scalar is None or not run.scalar.per_step:
+        return out
+    for name, rows in run.scalar.lr.items():
+        if len(rows) >= kept:
+            span = int(rows[-1, 0]) - min(int(rows[0, 0]), 1) + 1
+            if span > len(rows):
+                out.append({"name": name, "shown": len(rows), "steps": span})
+    return out
+
+
+def monitor(data, scalar=None):
+    """The metric our plateau callback monitored (else a scalar source's), or `None`."""
+    if scalar is not None and scalar.monitor and not has_own_lr(data):
+        return scalar.monitor
     for item in reversed(data.plateau):
         if isinstance(item.get("monitor"), str):
             return item["monitor"]

@@ -347,3 +347,12 @@ def tensorboard_process():
     yield start
     for tb in started:
         tb.stop()
+
+
+@pytest.fixture(scope="session")
+def framework_logs(tmp_path_factory):
+    """`(logdir, {framework: truth})`: tf_keras, Lightning, Hugging Face and
+    SummaryWriter runs the real libraries wrote (tests/framework_logs.py)."""
+    import framework_logs as writers
+
+    return writers.write_all(str(tmp_path_factory.mktemp("frameworks")))

@@ -152,7 +152,7 @@ function asRouteError(e) {
 
 // ---------------------------------------------------------------- parsing
 
-/** `runs` -> [{run, optimizers, source, steps, epochs, events, finder}], in server order. */
+/** `runs` -> [{run, optimizers, source, steps, epochs, events, finder, limits}], in server order. */
 export function parseRuns(json) {
   const list = json && Array.isArray(json.runs) ? json.runs : [];
   const seen = new Set();
@@ -169,6 +169,7 @@ export function parseRuns(json) {
       epochs: num(r.epochs),
       events: num(r.events),
       finder: num(r.finder) ?? 0,
+      limits: strings(r.limits),
     });
   }
   return runs;
@@ -198,7 +199,32 @@ export function parseLr(json) {
     points: num(json && json.points) ?? shown,
     shown,
     downsampled: Boolean(json && json.downsampled),
+    limits: strings(json && json.limits),
+    hyper: parseHyper(json && json.hyperparameters),
+    // LR series TensorBoard's scalar reservoir thinned: [{name, shown, steps}].
+    sampled: (json && Array.isArray(json.sampled) ? json.sampled : []).filter(
+      (s) => s && typeof s.name === 'string' && num(s.shown) !== null && num(s.steps) !== null,
+    ),
   };
+}
+
+/** `hyperparameters` ({series: {param: {step, value}}}) -> [{name, param, step, value}]. */
+export function parseHyper(json) {
+  const out = [];
+  if (!json || typeof json !== 'object') return out;
+  for (const [name, params] of Object.entries(json)) {
+    if (!params || typeof params !== 'object') continue;
+    for (const [param, s] of Object.entries(params)) {
+      if (!s || typeof s !== 'object') continue;
+      const cols = alignColumns(s.step, [s.value]);
+      if (cols.x.length) out.push({ name, param, step: cols.x, value: cols.ys[0] });
+    }
+  }
+  return out;
+}
+
+function strings(v) {
+  return Array.isArray(v) ? v.filter((s) => typeof s === 'string') : [];
 }
 
 /** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */

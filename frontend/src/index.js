@@ -12,6 +12,7 @@ import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAr
 import { makeEpochMap } from './axis.js';
 import { el } from './dom.js';
 import { createRunSelector } from './run_selector.js';
+import { hyperPanel } from './hyper_panel.js';
 import {
   createToolbar,
   diagnosisPanel,
@@ -118,8 +119,15 @@ class App {
     this.finderHost = el('div', { cls: 'lr-charts lr-finder' });
     this.finderText = el('div', { cls: 'lr-finder-text' });
     this.finderHost.hidden = true;
+    this.hyperHost = el('div', { cls: 'lr-hyper-host' });
     Object.assign(this, detailCards());
-    this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.finderHost, this.details]);
+    this.content = el('div', { cls: 'lr-content' }, [
+      this.notes,
+      this.chartHost,
+      this.hyperHost,
+      this.finderHost,
+      this.details,
+    ]);
     this.main = el('main', { cls: 'lr-main' }, [this.toolbar.element, this.banner, this.message, this.content]);
     this.sidebar = el('aside', { cls: 'lr-sidebar' }, [this.selector.element]);
     this.app = el('div', { cls: 'lr-app', attrs: { 'data-state': 'loading' } }, [this.sidebar, this.main]);
@@ -316,6 +324,7 @@ class App {
     this.showState('ready');
     this.notes.textContent = view.notes.join(' · ');
     this.charts.update(view, this.state.range);
+    this.drawHyper(datas);
     this.app.dataset.axis = axis;
     const finder = buildFinderView(datas);
     // A run with only a range test: no empty loss and LR charts above it.
@@ -325,6 +334,17 @@ class App {
     this.finderChart.update(finder);
 
     this.drawDetails();
+  }
+
+  /** Momentum, betas and weight decay, where the source logged them. */
+  drawHyper(datas) {
+    const panel = hyperPanel(
+      datas.map((d) => ({ run: d.run, hyper: d.lr.hyper || [] })),
+      { showRun: datas.length > 1 },
+    );
+    this.hyperHost.textContent = '';
+    if (panel) this.hyperHost.append(panel);
+    this.hyperHost.hidden = !panel;
   }
 
   /** The event table, the diagnosis and the export links. */

@@ -112,6 +112,7 @@ function runRow(r, checked, toggle) {
     el('label', {}, [box, swatch, el('span', { cls: 'lr-run-text' }, [name, meta])]),
   ]);
   row.dataset.run = r.run;
+  if (r.limits && r.limits.length) row.title = `Not in these logs: ${r.limits.join('; ')}`;
   return { run: r.run, row, box, swatch };
 }
 
@@ -121,9 +122,19 @@ function runMeta(r) {
     r.epochs != null && (r.epochs || !r.finder) ? `${formatStep(r.epochs)} epochs` : null,
     r.events ? `${r.events} events` : null,
     r.finder ? `${r.finder} LR range test${r.finder === 1 ? '' : 's'}` : null,
-    r.source === 'keras' ? 'Keras TensorBoard only' : null,
+    SOURCE_LABELS[r.source] || null,
   ].filter(Boolean);
 }
+
+// Where a run's LR came from when our callbacks did not write it; the
+// run's `limits` (what that source cannot know) go in the row's tooltip.
+const SOURCE_LABELS = {
+  keras: 'Keras TensorBoard only',
+  keras2: 'Keras 2 TensorBoard',
+  lightning: 'Lightning LearningRateMonitor',
+  huggingface: 'Hugging Face Trainer',
+  scalars: 'plain scalars',
+};
 
 // Wires the filter box (debounced) and the two buttons.
 function onControls({ filter, all, none }, handle) {

@@ -128,6 +128,14 @@ function addLrSeries(acc, d, { multi, single, colour, xOfStep }) {
   }
   const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
   if (thinned) acc.notes.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
+  const who = multi ? `${d.run}: ` : '';
+  for (const s of d.lr.sampled || []) {
+    acc.notes.push(
+      `${who}${s.name}: ${formatStep(s.shown)} of ${formatStep(s.steps)} steps shown ` +
+        '(TensorBoard keeps 1,000 points of a scalar; start it with --samples_per_plugin=scalars=0 for all)',
+    );
+  }
+  if (d.lr.limits && d.lr.limits.length) acc.notes.push(`${who}not in these logs: ${d.lr.limits.join('; ')}`);
 }
 
 // Events: a marker per LR change, a band per cooldown, a line per min_lr floor.

@@ -83,7 +83,7 @@ def _reductions(view):
 
 
 def _guess_monitor(view):
-    for name in ("val_loss", "loss"):
+    for name in (view.monitor, "val_loss", "loss"):
         if view.metric(name):
             return name
     return None

@@ -5,7 +5,7 @@ import math
 import numpy as np
 
 from tb_lr_plugin import formatting, metadata, run_model
-from tb_lr_plugin.sources import keras3
+from tb_lr_plugin.sources import keras3, scalar_series
 
 # Two learning rates are equal when they differ by at most this much
 # relative to the larger, plus LR_RTOL times the run's peak LR (so values
@@ -25,20 +25,20 @@ class View:
         self.fallback = model.source != run_model.SOURCE_LOGGER
         self.timing = model.timing
         self.epoch_ends = model.epoch_ends
-        self._end_epochs = np.array(list(self.epoch_ends), dtype=np.int64)
-        self._end_steps = np.array(list(self.epoch_ends.values()), dtype=np.float64)
+        self._table = scalar_series.EpochTable(self.epoch_ends)
         self.events = model.raw_events()
-        self.keras_epochs = keras3.epoch_series(self.keras)
+        # A scalar source's epoch metrics (Keras's `epoch_*`, Lightning's
+        # `val_loss`, the Trainer's `eval_loss`) and its monitored metric.
+        self.scalar = model.scalar
+        self.keras_epochs = (
+            model.scalar.loss if model.scalar is not None else keras3.epoch_series(self.keras)
+        )
+        self.monitor = model.scalar.monitor if model.scalar is not None else None
         self._metrics = {}
 
     def epoch_of_step(self, step):
         """The epoch that contains update `step` (None if unknown)."""
-        if step is None or not len(self._end_steps):
-            return None
-        i = int(np.searchsorted(self._end_steps, step, side="left"))
-        if i < len(self._end_epochs):
-            return int(self._end_epochs[i])
-        return int(self._end_epochs[-1]) + 1
+        return self._table.epoch_of(step)
 
     def metric(self, name):
         """`{epoch: value}` of an epoch metric (`loss`, `val_loss`, ...)."""
@@ -67,5 +67,8 @@ class View:
         rows = self.run.batch.get("loss")
         if rows is not None and len(rows):
             return rows
-        series = keras3.batch_series(self.keras).get("loss")
+        if self.scalar is not None:
+            series = self.scalar.batch.get("loss")
+        else:
+            series = keras3.batch_series(self.keras).get("loss")
         return series if series is not None else np.zeros((0, 2))

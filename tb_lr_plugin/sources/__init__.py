@@ -21,9 +21,17 @@ An adapter is a module in this package with:
   written, duplicates possible) with `split` one of `"."` and `SPLITS`;
   `None` when the scalars hold no learning rate this source knows.
 
-Adding a source (Keras 2, Lightning, Hugging Face, plain scalars): one
-module here with the four names above, listed in `ADAPTERS` in the order
-it should be tried, and a test over logs the real library wrote.
+- `lists_lr(split, tags, options) -> bool`: whether a sub-run whose
+  listed scalar tags are `tags` makes its run one of this source's; the
+  transports use it to find runs before reading anything.
+
+`read` and `lists_lr` also take `options`, the pattern source's
+`patterns.Options` (the user's `--lr-tag`, `--loss-tag`), or `None`.
+
+The sources, in the order they are tried: `keras3`, `keras2`,
+`lightning`, `huggingface`, `patterns` (any other scalars). Adding one:
+a module here with the names above, listed in `_adapters()`, and a test
+over logs the real library wrote (tests/framework_logs.py).
 
 Example:
   >>> import numpy as np
@@ -36,10 +44,25 @@ Example:
 
 import dataclasses
 
-# What a source cannot know (`SourceRun.unknown`).
+# What a source cannot know (`SourceRun.unknown`), and how the runs list
+# and the tab say it.
 UNKNOWN_PLANNED = "planned"  # the LR the plan prescribed: only the LR used
 UNKNOWN_STEPS = "steps"  # where epochs end on the step axis
 UNKNOWN_DECISIONS = "decisions"  # why the LR changed: changes are inferred
+UNKNOWN_PLATEAU = "plateau"  # a plateau callback's state (wait, best, patience)
+UNKNOWN_STEP_LR = "step_lr"  # the LR between epoch ends: epoch resolution only
+UNKNOWN_EPOCHS = "epochs"  # where epochs end at all
+UNKNOWN_TEXT = {
+    UNKNOWN_PLANNED: "planned LR not recorded",
+    UNKNOWN_STEPS: "epochs not placed on steps",
+    UNKNOWN_DECISIONS: "LR changes inferred from the data",
+    UNKNOWN_PLATEAU: "plateau state not recorded",
+    UNKNOWN_STEP_LR: "epoch resolution only",
+    UNKNOWN_EPOCHS: "no epochs: steps as logged",
+}
+# The run's own folder, as a split: Lightning, Hugging Face and plain
+# scalars write everything there.
+OWN = "."
 
 
 @dataclasses.dataclass
@@ -62,6 +85,14 @@ class SourceRun:
       timing: source-specific note on when the LR was read (Keras:
         `"after"` or `"during"` the epoch-end callbacks), or `None`.
       scalars: the `{split: {tag: rows}}` the adapter read.
+      batch: `{metric: float64 [n, 2]}` of step, value: per-update metrics
+        (the training loss) on our step axis.
+      hyper: `{series name: {param: float64 [n, 2]}}` of step, value: the
+        hyperparameters logged beside an LR series (`momentum`, which is
+        Adam's `betas[0]`, and `weight_decay`).
+      monitor: the `loss` name a plateau callback would watch
+        (`val_loss`, `eval_loss`), or `None` for the audit's default.
+      tags: `{series name: scalar tag}` the series came from.
     """
 
     source: str
@@ -73,12 +104,32 @@ class SourceRun:
     unknown: tuple = ()
     timing: str | None = None
     scalars: dict = dataclasses.field(default_factory=dict)
+    batch: dict = dataclasses.field(default_factory=dict)
+    hyper: dict = dataclasses.field(default_factory=dict)
+    monitor: str | None = None
+    tags: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def limits(self):
+        """What the source cannot know, in the words the tab shows."""
+        return [UNKNOWN_TEXT[u] for u in self.unknown]
 
 
 def _adapters():
-    from tb_lr_plugin.sources import keras3
+    from tb_lr_plugin.sources import huggingface, keras2, keras3, lightning, patterns
 
-    return (keras3,)
+    return (keras3, keras2, lightning, huggingface, patterns)
+
+
+def lists_lr(split, tags, options=None):
+    """True when a sub-run's listed scalar `tags` can hold an LR of some source.
+
+    Args:
+      split: `OWN` or a source's split name (`"train"`).
+      tags: the scalar tags listed for it.
+      options: `patterns.Options` (the user's `--lr-tag`), or `None`.
+    """
+    return any(a.lists_lr(split, tags, options) for a in _adapters())
 
 
 def splits():
@@ -91,17 +142,19 @@ def wants(tag):
     return any(a.wants(tag) for a in _adapters())
 
 
-def read(scalars):
+def read(scalars, options=None):
     """The first adapter's reading of `scalars`, or `None`.
 
     Args:
       scalars: `{split: {tag: float64 [n, 2]}}` as in the module docstring.
+      options: `patterns.Options` (the user's `--lr-tag`, `--loss-tag`), or
+        `None` for the defaults.
 
     Returns:
       A `SourceRun`, or `None` when no adapter finds a learning rate.
     """
     for adapter in _adapters():
-        got = adapter.read(scalars or {})
+        got = adapter.read(scalars or {}, options)
         if got is not None:
             return got
     return None

@@ -65,6 +65,10 @@ def _series(arr):
     return run_data.last_per_step(arr[np.isfinite(arr[:, 0])])
 
 
+# The adapters of other scalar sources clean their series the same way.
+series = _series
+
+
 def _tags(keras, split):
     if not keras:
         return {}
@@ -385,11 +389,17 @@ def optimizer_name(tag):
     return rest[1:] if rest.startswith("_") and len(rest) > 1 else "learning_rate"
 
 
-def read(scalars):
+def lists_lr(split, tags, options=None):
+    """True for a `train` sub-run that lists `epoch_learning_rate*`."""
+    return split == SPLITS[0] and any(t.startswith(LR_TAG) for t in tags)
+
+
+def read(scalars, options=None):
     """The source-adapter reading (see `tb_lr_plugin.sources`).
 
     Args:
       scalars: `{"train": {tag: rows}, "validation": {...}}`.
+      options: unused (the pattern source's options).
 
     Returns:
       A `sources.SourceRun`, or `None` without `epoch_learning_rate`.
@@ -408,6 +418,7 @@ def read(scalars):
             for k, v in sorted(lrs.items(), key=lambda kv: LR_TAG + "_" + (kv[0] or ""))
         },
         loss=epoch_series(keras),
+        batch=batch_series(keras),
         epoch_ends=ends,
         events=fallback_events(keras, timing),
         unknown=unknown if ends else (*unknown, sources.UNKNOWN_STEPS),

@@ -21,6 +21,7 @@ const STATE = `(() => {
     loss: ink('loss'),
     lr: ink('lr'),
     eventRows: document.querySelectorAll('.lr-events tbody tr').length,
+    hyper: [...document.querySelectorAll('.lr-hyper-item')].filter((i) => i.querySelector('polyline')?.getAttribute('points')).length,
   };
 })()`;
 
@@ -33,6 +34,15 @@ await withBrowser(
     await frame.waitForSelector('.lr-run', { timeout: 30000 });
     const runs = await frame.evaluate(() => [...document.querySelectorAll('.lr-run')].map((r) => r.dataset.run));
     report.selectedAtFirst = (await frame.evaluate(STATE)).selected;
+    // What each run's row says of it: its source, and in the tooltip its limits.
+    report.rows = await frame.evaluate(() =>
+      Object.fromEntries(
+        [...document.querySelectorAll('.lr-run')].map((r) => [
+          r.dataset.run,
+          { meta: r.querySelector('.lr-run-meta').textContent, title: r.title },
+        ]),
+      ),
+    );
     for (const run of runs) {
       await frame.click('button:text("None")');
       await frame.check(`.lr-run[data-run="${run}"] input`);
