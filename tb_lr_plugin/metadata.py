@@ -44,8 +44,15 @@ KIND_PLATEAU = "plateau"
 KIND_SESSION = "session"
 KIND_FINDER = "finder"
 
+# Optimizer hyperparameters besides the LR, per parameter group (written
+# by tb_lr_plugin.torch): tag `hparam/<group>/<name>`, float64 `[n, 2]`,
+# columns step, value; the metadata names `group` and `hparam` (one of
+# HPARAMS). Readers before this kind skip these tags with one warning.
+KIND_HPARAM = "hparam"
+HPARAMS = ("momentum", "beta1", "beta2", "weight_decay")
+
 JSON_KINDS = (KIND_EPOCHS, KIND_EVENTS, KIND_PLATEAU, KIND_SESSION, KIND_FINDER)
-ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2}
+ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2, KIND_HPARAM: 2}
 
 TAG_EPOCHS = "epochs"
 TAG_EVENTS = "events"
@@ -69,6 +76,11 @@ def lr_tag(optimizer):
 def batch_tag(metric):
     """Returns the tag of a per-step metric series (e.g. `batch/loss`)."""
     return f"batch/{metric}"
+
+
+def hparam_tag(group, hparam):
+    """Returns the tag of a parameter group's hyperparameter series."""
+    return f"hparam/{group}/{hparam}"
 
 
 def create_summary_metadata(kind, **fields):
