@@ -71,7 +71,7 @@ class LearningRateLogger:
         flush_secs=5.0,
         start_step=0,
     ):
-        optimizers = _as_list(optimizer)
+        optimizers = [recorder_lib.unwrap_optimizer(o) for o in _as_list(optimizer)]
         if not optimizers or not all(isinstance(o, torch.optim.Optimizer) for o in optimizers):
             raise ValueError(f"`optimizer` must be a torch.optim.Optimizer. Received {optimizer!r}")
         if not isinstance(flush_secs, (int, float)) or not flush_secs > 0:
@@ -89,7 +89,10 @@ class LearningRateLogger:
         self._writer = EventWriter(log_dir)
         schedulers = _as_list(scheduler)
         for k, opt in enumerate(optimizers):
-            mine = [s for s in schedulers if getattr(s, "optimizer", None) is opt]
+            mine = [
+                s for s in schedulers
+                if recorder_lib.unwrap_optimizer(getattr(s, "optimizer", None)) is opt
+            ]
             self.recorders.append(
                 recorder_lib.OptimizerRecorder(
                     opt, mine, self._writer, prefix=f"opt{k}/" if len(optimizers) > 1 else "",
@@ -138,7 +141,8 @@ class LearningRateLogger:
     def watch_plateau(self, scheduler, monitor, epoch=None, write_epochs=True):
         """Records the decisions of a `ReduceLROnPlateau` on one of the
         logged optimizers."""
-        rec = next((r for r in self.recorders if r.optimizer is scheduler.optimizer), None)
+        inner = recorder_lib.unwrap_optimizer(scheduler.optimizer)
+        rec = next((r for r in self.recorders if r.optimizer is inner), None)
         if not self.active or rec is None:
             return
         self.plateaus.append(

@@ -154,7 +154,8 @@ class Plan:
 
 
 def _detached_copy(schedulers, optimizer):
-    """Deep-copies `schedulers` and their optimizer, minus the weights.
+    """Deep-copies `schedulers` and the optimizer they hold (`optimizer`, or
+    a wrapper of it), minus the weights.
 
     The parameters become empty tensors and the optimizer's state and hooks
     empty: the copy costs a few kilobytes whatever the model's size.

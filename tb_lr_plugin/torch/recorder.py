@@ -31,6 +31,17 @@ def is_rank_zero():
     return int(os.environ.get("RANK", "0") or 0) == 0
 
 
+def unwrap_optimizer(optimizer):
+    """The torch optimizer inside a wrapper (accelerate's
+    `AcceleratedOptimizer`, Lightning's `LightningOptimizer`)."""
+    for _ in range(4):
+        inner = getattr(optimizer, "optimizer", None)
+        if not isinstance(inner, torch.optim.Optimizer):
+            break
+        optimizer = inner
+    return optimizer
+
+
 def group_names(optimizer, prefix=""):
     """Series names: each group's `name` key, else `pg0`, `pg1`, ..."""
     names = []
