@@ -46,7 +46,7 @@ def test_torchrun_two_ranks_write_one_copy_of_every_record(tmp_path):
     np.testing.assert_array_equal(run.batch["loss"][:, 0], np.arange(1, 13))
 
 
-@pytest.mark.parametrize("kill_at", [3, 13, 24])
+@pytest.mark.parametrize("kill_at", [3, 24])
 def test_sigkill_loses_nothing_flushed(tmp_path, kill_at):
     log_dir, journal = tmp_path / "run", tmp_path / "journal"
     proc = subprocess.run(
