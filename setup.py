@@ -40,6 +40,9 @@ setup(
         "tensorflow": ["tensorflow>=2.16"],
         "jax": ["keras>=3.0", "jax[cpu]"],
         "torch": ["keras>=3.0", "torch"],
+        # tb_lr_plugin.torch's integrations (torch itself comes with [torch]).
+        "lightning": ["torch", "lightning>=2.6"],
+        "huggingface": ["torch", "transformers>=5.24", "accelerate>=1.1"],
         "test": ["pytest>=8", "ruff"],
         "examples": ["tensorflow>=2.16", "scikit-learn"],
     },

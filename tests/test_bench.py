@@ -56,3 +56,12 @@ def test_soak_polls_every_route_during_a_training_and_after_it():
     assert "hold (12 s polling, no new data)" in stdout, output[-3000:]
     statuses = stdout.split("by status:\n")[1].splitlines()[0].strip()
     assert statuses.startswith("200:") and "," not in statuses, statuses  # only 200s
+
+
+def test_bench_torch_times_the_logger_and_the_lightning_callback():
+    stdout, output = run_bench(
+        "bench_torch.py", "--steps", "200", "--repeats", "2", "--lightning-steps", "20"
+    )
+    assert "logger / none = " in stdout, output[-3000:]
+    assert "the hook alone: " in stdout
+    assert "ours / LearningRateMonitor(logging_interval='step') = " in stdout

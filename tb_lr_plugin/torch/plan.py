@@ -103,7 +103,10 @@ class Plan:
             return np.tile(np.asarray(self.constant, dtype=np.float64), (len(epochs), 1))
         out = np.full((len(epochs), groups), np.nan)
         unique, inverse = np.unique(np.asarray(epochs, dtype=np.int64), return_inverse=True)
-        rows = [self._at(int(e)) for e in unique]
+        with warnings.catch_warnings():
+            # torch warns when get_lr runs outside step(): here it must.
+            warnings.simplefilter("ignore")
+            rows = [self._at(int(e)) for e in unique]
         for i, row in enumerate(rows):
             if row is not None:
                 out[inverse == i, : len(row)] = row[:groups]
@@ -124,22 +127,18 @@ class Plan:
     def _closed_form(self, epoch):
         frozen = self._frozen
         frozen.last_epoch = epoch
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if hasattr(frozen, "_get_closed_form_lr"):
-                return [_to_float(v) for v in frozen._get_closed_form_lr()]
-            return [_to_float(v) for v in frozen.get_lr()]
+        if hasattr(frozen, "_get_closed_form_lr"):
+            return [_to_float(v) for v in frozen._get_closed_form_lr()]
+        return [_to_float(v) for v in frozen.get_lr()]
 
     def _replay_to(self, epoch):
         if epoch < self._replica_epoch:
             return None  # `step(epoch)` went back before what was kept
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            while self._replica_epoch < epoch:
-                for s in self._replica:
-                    s.step()
-                self._replica_epoch = epoch_source(self._replica[0]).last_epoch
-                self._cache[self._replica_epoch] = self._replica_lrs()
+        while self._replica_epoch < epoch:
+            for s in self._replica:
+                s.step()
+            self._replica_epoch = epoch_source(self._replica[0]).last_epoch
+            self._cache[self._replica_epoch] = self._replica_lrs()
         return self._cache.get(epoch)
 
     def _replica_lrs(self):
