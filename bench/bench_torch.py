@@ -30,12 +30,20 @@ STEPS_PER_EPOCH = 100
 def _setup(seed=0):
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 128), torch.nn.ReLU(),
+        torch.nn.Linear(64, 128),
+        torch.nn.ReLU(),
+        torch.nn.Linear(128, 128),
+        torch.nn.ReLU(),
         torch.nn.Linear(128, 1),
     )
     opt = torch.optim.SGD(
-        [{"params": model[0].parameters()}, {"params": list(model[2].parameters()) + list(model[4].parameters())}],
-        lr=0.01, momentum=0.9, weight_decay=1e-4,
+        [
+            {"params": model[0].parameters()},
+            {"params": list(model[2].parameters()) + list(model[4].parameters())},
+        ],
+        lr=0.01,
+        momentum=0.9,
+        weight_decay=1e-4,
     )
     cosine = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10_000)
     plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, patience=2)
@@ -89,9 +97,10 @@ def bench_plain(steps, repeats):
                 base.append(plain_loop(steps))
                 ours.append(plain_loop(steps, os.path.join(tmp, f"run{r}")))
     ratio = statistics.median(o / b for o, b in zip(ours, base, strict=True))
-    print(f"  the hook alone: {hook_cost():.2f} us per step")
-    print(f"plain torch loop: {steps} steps, {1000 * statistics.median(base) / steps:.3f} ms/step without logger")
+    per_step = 1000 * statistics.median(base) / steps
+    print(f"plain torch loop: {steps} steps, {per_step:.3f} ms/step without logger")
     print(f"  logger / none = {ratio:.3f}x (target <= {TARGET}x)")
+    print(f"  the hook alone: {hook_cost():.2f} us per step")
     return ratio
 
 
@@ -116,17 +125,27 @@ def bench_lightning(steps, repeats):
 
         def configure_optimizers(self):
             opt = torch.optim.SGD(self.parameters(), lr=0.01, momentum=0.9)
-            return {"optimizer": opt, "lr_scheduler": {
-                "scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10_000),
-                "interval": "step"}}
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {
+                    "scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=10_000),
+                    "interval": "step",
+                },
+            }
 
     data = torch.utils.data.TensorDataset(torch.randn(128 * steps, 64), torch.randn(128 * steps, 1))
 
     def fit(callback, log_dir):
         trainer = L.Trainer(
-            max_epochs=1, logger=TensorBoardLogger(log_dir), callbacks=[callback],
-            log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
-            enable_checkpointing=False, accelerator="cpu", devices=1,
+            max_epochs=1,
+            logger=TensorBoardLogger(log_dir),
+            callbacks=[callback],
+            log_every_n_steps=1,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            enable_checkpointing=False,
+            accelerator="cpu",
+            devices=1,
         )
         loader = torch.utils.data.DataLoader(data, batch_size=128)
         start = time.perf_counter()
@@ -138,7 +157,9 @@ def bench_lightning(steps, repeats):
         warnings.simplefilter("ignore")
         fit(OurMonitor(), os.path.join(tmp, "warm"))
         for r in range(repeats):
-            theirs.append(fit(TheirMonitor(logging_interval="step"), os.path.join(tmp, f"theirs{r}")))
+            theirs.append(
+                fit(TheirMonitor(logging_interval="step"), os.path.join(tmp, f"theirs{r}"))
+            )
             ours.append(fit(OurMonitor(), os.path.join(tmp, f"ours{r}")))
     ratio = statistics.median(o / t for o, t in zip(ours, theirs, strict=True))
     print(f"lightning {L.__version__}: {steps} steps per fit")

@@ -26,10 +26,11 @@ TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import textwrap
+
+from tb_lr_plugin import formatting, metadata
 
 WIDTH = 80
 PROG = "tb-lr-audit"
@@ -135,7 +136,7 @@ def main():
 
 
 def _audit(args, stderr):
-    from tb_lr_plugin import audit, keras_logs, loader
+    from tb_lr_plugin import audit, loader
 
     logdir = args.logdir
     if not os.path.exists(logdir):
@@ -174,14 +175,7 @@ def _audit(args, stderr):
 
     results = []
     for entry in found.runs.values():
-        fallback = entry.data.empty
-        timing = keras_logs.lr_timing(entry.keras) if fallback else None
-        events = (
-            keras_logs.fallback_events(entry.keras, timing) if fallback else list(entry.data.events)
-        )
-        events.sort(key=_event_order)
-        findings = audit.find(entry.data, entry.keras)
-        results.append((entry, events, findings, timing))
+        results.append((entry, entry.events(), audit.find_run(entry), entry.timing))
 
     if args.format == "json":
         return _json(results)
@@ -190,38 +184,17 @@ def _audit(args, stderr):
     return _table(results)
 
 
-def _event_order(event):
-    step = event.get("step")
-    step = step if isinstance(step, (int, float)) else math.inf
-    epoch = event.get("epoch")
-    epoch = epoch if isinstance(epoch, (int, float)) else math.inf
-    return (step, epoch)
-
-
 # -- json / csv -------------------------------------------------------------
-
-
-def _clean(obj):
-    """Strict JSON, as the plugin's routes answer: non-finite floats -> null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _clean(obj.item())
-    return obj
 
 
 def _json(results):
     body = {
         "runs": [
-            {"run": entry.name, "events": events, "findings": findings, "finder": _finder(entry)}
+            {"run": entry.run, "events": events, "findings": findings, "finder": _finder(entry)}
             for entry, events, findings, _ in results
         ]
     }
-    return json.dumps(_clean(body), indent=1, allow_nan=False) + "\n"
+    return json.dumps(formatting.strict_json(body), indent=1, allow_nan=False) + "\n"
 
 
 def _finder(entry):
@@ -233,36 +206,27 @@ def _finder(entry):
 def _csv(results):
     from tb_lr_plugin import export
 
-    return export.to_csv((entry.name, entry.data.optimizers) for entry, _, _, _ in results)
+    return export.to_csv((entry.run, entry.data.optimizers) for entry, _, _, _ in results)
 
 
 # -- table ------------------------------------------------------------------
+
+# The events that change the LR (the table's "LR changes").
+_CHANGES = (metadata.EVENT_REDUCTION, metadata.EVENT_LR_CHANGE, metadata.EVENT_SCHEDULER)
 
 _HEADERS = ("epoch", "step", "optimizer", "monitor", "value", "best", "wait", "lr", "cooldown")
 _RIGHT = {"epoch", "step", "value", "best", "wait", "cooldown"}
 _SHRINKABLE = ("monitor", "optimizer")
 
 
-def _num(x):
-    if x is None:
-        return "-"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "-inf")
-    text = f"{x:.4g}"
-    if "e" in text:  # 1.235e-05 -> 1.235e-5
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
+_num = formatting.cell
 
 
 def _event_row(event, multi_optimizer):
-    from tb_lr_plugin.audit import fmt_lr
 
     epoch = event.get("epoch")
     wait, patience = event.get("wait"), event.get("patience")
-    lr = f"{fmt_lr(event.get('old_lr'))} -> {fmt_lr(event.get('new_lr'))}"
+    lr = f"{formatting.lr(event.get('old_lr'))} -> {formatting.lr(event.get('new_lr'))}"
     row = {
         "epoch": str(epoch + 1) if isinstance(epoch, int) else "-",
         "step": str(int(event["step"])) if isinstance(event.get("step"), (int, float)) else "-",
@@ -321,8 +285,7 @@ def _grid(rows, indent="  "):
 
 
 def _describe_run(entry, timing):
-    from tb_lr_plugin.audit import fmt_lr
-    from tb_lr_plugin.keras_logs import TIMING_AFTER, lr_series
+    from tb_lr_plugin.sources.keras3 import SOURCE, TIMING_AFTER
 
     lines = []
     data = entry.data
@@ -331,20 +294,20 @@ def _describe_run(entry, timing):
             continue
         lines.append(
             f"{name}: steps {int(rows[0, 0])}-{int(rows[-1, 0])}, LR "
-            f"{fmt_lr(rows[0, 2])} -> {fmt_lr(rows[-1, 2])} "
-            f"(planned {fmt_lr(rows[0, 1])} -> {fmt_lr(rows[-1, 1])})"
+            f"{formatting.lr(rows[0, 2])} -> {formatting.lr(rows[-1, 2])} "
+            f"(planned {formatting.lr(rows[0, 1])} -> {formatting.lr(rows[-1, 1])})"
         )
-    if data.empty and entry.keras:
+    if entry.scalar is not None:
         when = (
             "after the epoch-end callbacks ran"
             if timing == TIMING_AFTER
             else "before the epoch-end callbacks ran"
         )
-        for name, series in lr_series(entry.keras).items():
+        for name, series in entry.scalar.lr.items():
             lines.append(
-                f"{name or 'learning_rate'}: epochs {int(series[0, 0]) + 1}-"
-                f"{int(series[-1, 0]) + 1}, LR {fmt_lr(series[0, 1])} -> "
-                f"{fmt_lr(series[-1, 1])}, from keras.callbacks.TensorBoard (LR read {when})"
+                f"{name}: epochs {int(series[0, 0]) + 1}-"
+                f"{int(series[-1, 0]) + 1}, LR {formatting.lr(series[0, 1])} -> "
+                f"{formatting.lr(series[-1, 1])}, from {SOURCE} (LR read {when})"
             )
     if data.epochs:
         lines.append(f"{len(data.epochs)} epochs recorded")
@@ -356,7 +319,6 @@ def _describe_run(entry, timing):
 
 def _finder_lines(tests):
     """The table's section on a run's LR range tests (nothing without one)."""
-    from tb_lr_plugin.audit import fmt_lr
 
     if not tests:
         return []
@@ -370,12 +332,13 @@ def _finder_lines(tests):
         steps = f"{len(lrs)} steps"
         if isinstance(planned, int) and len(lrs) < planned:
             steps = f"{len(lrs)} of {planned} steps (stopped early)"
-        out.append(f"  {where}: {steps}, LR {fmt_lr(lrs[0])} -> {fmt_lr(lrs[-1])}")
+        out.append(f"  {where}: {steps}, LR {formatting.lr(lrs[0])} -> {formatting.lr(lrs[-1])}")
         valley, steepest = test.get("valley"), test.get("steepest")
         if valley is None and steepest is None:
             out.append("    suggested LR: none (too few steps)")
         else:
-            out.append(f"    suggested LR (valley) {fmt_lr(valley)}, steepest {fmt_lr(steepest)}")
+            valley, steepest = formatting.lr(valley), formatting.lr(steepest)
+            out.append(f"    suggested LR (valley) {valley}, steepest {steepest}")
     return out
 
 
@@ -383,11 +346,11 @@ def _table(results):
     out = ["Epochs are counted from 1, as Keras prints them; steps are optimizer updates."]
     for entry, events, findings, timing in results:
         out.append("")
-        out.append(f"Run: {entry.name}")
+        out.append(f"Run: {entry.run}")
         out.extend(_describe_run(entry, timing))
         out.extend(_finder_lines(_finder(entry)))
         # Plateaus ignored at min_lr are summed up by the min_lr_reached finding.
-        changes = [e for e in events if e.get("kind") in ("reduction", "lr_change", "scheduler")]
+        changes = [e for e in events if e.get("kind") in _CHANGES]
         optimizers = {e.get("optimizer") for e in changes}
         multi = len(optimizers) > 1 or len(entry.data.optimizers) > 1
         if changes:

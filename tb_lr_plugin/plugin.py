@@ -7,7 +7,7 @@ calls a pure `*_impl` method that raises TensorBoard's public errors, and
 answers JSON; `http.json_errors` turns every error into `{"error": ...}`.
 
 Everything is read through the data provider TensorBoard gives the plugin
-(`provider.RunReader`), under either loader (`--load_fast`).
+(`reader.RunReader`), under either loader (`--load_fast`).
 """
 
 import logging
@@ -15,13 +15,20 @@ import os
 import re
 import threading
 
-import numpy as np
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import audit, downsample, export, keras_logs, lr_finder, metadata, provider
-from tb_lr_plugin import http as lr_http
+from tb_lr_plugin import (
+    audit,
+    downsample,
+    export,
+    lr_finder,
+    metadata,
+    reader,
+    responses,
+    run_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -60,17 +67,16 @@ _STATIC_TYPES = {
 FORMATS = ("json", "csv")
 # Export answers up to this size are kept for the next request (see export_impl).
 _EXPORT_KEPT_BYTES = 4 << 20
-_KERAS_SKIP = ("learning_rate", "steps_per_second")
 
 
 def _run_route(impl_name):
     """A `?run=R` route over the JSON-returning `impl_name` method."""
 
-    @lr_http.json_errors
+    @responses.json_errors
     def serve(self, request):
-        run = lr_http.query(request, allowed=("run",), required=("run",))["run"]
+        run = responses.query(request, allowed=("run",), required=("run",))["run"]
         ctx, experiment = _request_context(request)
-        return lr_http.json_response(request, getattr(self, impl_name)(ctx, experiment, run))
+        return responses.json_response(request, getattr(self, impl_name)(ctx, experiment, run))
 
     serve.__name__ = "_serve_" + impl_name[: -len("_impl")]
     return serve
@@ -94,7 +100,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # a second, so new data shows at most that much later than
         # TensorBoard itself shows it. `--reload_interval=0` (load once):
         # list on every request.
-        self._reader = provider.RunReader(
+        self._reader = reader.RunReader(
             context.data_provider, listing_ttl=min(1.0, max(0.0, reload_interval) / 4)
         )
         self._exports = {}  # format -> ((experiment, run, version), answer)
@@ -124,7 +130,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         """
         if self._data_provider is None:
             return False
-        return self._reader.has_data(provider.background_context(), "")
+        return self._reader.has_data(reader.background_context(), "")
 
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Learning Rate")
@@ -161,22 +167,22 @@ class LearningRatePlugin(base_plugin.TBPlugin):
           The serialized JSON (`str`), computed once per version of the run.
         """
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("lr", lambda: lr_http.dumps(self._lr_body(snap)))
+        return snap.memoize("lr", lambda: responses.dumps(self._lr_body(snap)))
 
     def events_impl(self, ctx, experiment, run):
         """`{"events": [...]}` sorted by step."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("events", lambda: lr_http.dumps({"events": self._events(snap)}))
+        return snap.memoize("events", lambda: responses.dumps({"events": self._events(snap)}))
 
     def loss_impl(self, ctx, experiment, run):
         """The loss and metric series to draw under the LR."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("loss", lambda: lr_http.dumps(self._loss_body(snap)))
+        return snap.memoize("loss", lambda: responses.dumps(self._loss_body(snap)))
 
     def audit_impl(self, ctx, experiment, run):
         """`{"findings": [...]}` from `tb_lr_plugin.audit.find`."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("audit", lambda: lr_http.dumps({"findings": _audit(snap)}))
+        return snap.memoize("audit", lambda: responses.dumps({"findings": _audit(snap)}))
 
     def finder_impl(self, ctx, experiment, run):
         """`{"run", "tests": [...]}`: the LR range tests, never downsampled.
@@ -186,8 +192,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         snap = self._reader.snapshot(ctx, experiment, run)
         return snap.memoize(
             "finder",
-            lambda: lr_http.dumps(
-                {"run": snap.run, "tests": lr_http.clean(lr_finder.range_tests(snap.data.finder))}
+            lambda: responses.dumps(
+                {"run": snap.run, "tests": responses.clean(lr_finder.range_tests(snap.data.finder))}
             ),
         )
 
@@ -231,25 +237,21 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "run": snap.run,
             "optimizers": {
                 name: {
-                    "step": lr_http.column(rows[:, 0], integer=True),
-                    "planned": lr_http.column(rows[:, 1]),
-                    "actual": lr_http.column(rows[:, 2]),
+                    "step": responses.column(rows[:, 0], integer=True),
+                    "planned": responses.column(rows[:, 1]),
+                    "actual": responses.column(rows[:, 2]),
                 }
                 for name, rows in snap.optimizers.items()
             },
             "events": self._events(snap),
         }
-        return lr_http.dumps(body).encode("utf-8"), lr_http.JSON
+        return responses.dumps(body).encode("utf-8"), responses.JSON
 
     # Helpers.
 
     def _events(self, snap):
         def compute():
-            if snap.source == provider.SOURCE_LOGGER:
-                events = list(snap.data.events)
-            else:
-                events = _fallback_events(snap.keras)
-            return lr_http.clean(sorted(events, key=_event_order))
+            return responses.clean(snap.events())
 
         return snap.memoize("events_list", compute)
 
@@ -266,9 +268,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             optimizers.append(
                 {
                     "name": name,
-                    "step": lr_http.column(kept[:, 0], integer=True),
-                    "planned": lr_http.display_column(kept[:, 1]),
-                    "actual": lr_http.display_column(kept[:, 2]),
+                    "step": responses.column(kept[:, 0], integer=True),
+                    "planned": responses.display_column(kept[:, 1]),
+                    "actual": responses.display_column(kept[:, 2]),
                 }
             )
         return {
@@ -284,71 +286,36 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     def _loss_body(self, snap):
         keep = _event_steps(self._events(snap))
         series = []
-        names = set()
         thinned = False
-
-        def add_steps(name, source, rows):
-            nonlocal thinned
-            idx = downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep)
-            thinned = thinned or len(idx) < len(rows)
-            names.add(name)
+        for item in run_model.loss_series(snap):
+            name, source, resolution, x, values = item
+            if resolution == "step":
+                idx = downsample.select(x, values, keep_steps=keep)
+                thinned = thinned or len(idx) < len(x)
+                axes = {"step": responses.column(x[idx], integer=True)}
+                values = values[idx]
+            else:
+                steps = snap.epoch_steps(x)
+                ok = steps >= 0
+                axes = {
+                    "epoch": responses.column(x[ok], integer=True),
+                    "step": responses.column(steps[ok], integer=True),
+                }
+                values = values[ok]
             series.append(
                 {
                     "name": name,
                     "source": source,
-                    "resolution": "step",
-                    "step": lr_http.column(rows[idx, 0], integer=True),
-                    "value": lr_http.display_column(rows[idx, 1]),
+                    "resolution": resolution,
+                    **axes,
+                    "value": responses.display_column(values),
                 }
             )
-
-        def add_epochs(name, source, epochs, values):
-            steps = snap.epoch_steps(epochs)
-            ok = steps >= 0
-            names.add(name)
-            series.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "resolution": "epoch",
-                    "epoch": lr_http.column(epochs[ok], integer=True),
-                    "step": lr_http.column(steps[ok], integer=True),
-                    "value": lr_http.display_column(values[ok]),
-                }
-            )
-
-        if snap.axis == provider.AXIS_STEP:
-            for metric, rows in sorted(snap.data.batch.items()):
-                add_steps("batch_" + metric, provider.SOURCE_LOGGER, rows)
-        for name, (epochs, values) in sorted(_logger_epoch_logs(snap.data.epochs).items()):
-            add_epochs(name, provider.SOURCE_LOGGER, epochs, values)
-
-        train = snap.keras[provider.KERAS_TRAIN]
-        validation = snap.keras[provider.KERAS_VALIDATION]
-        for tag, rows in sorted(train.items()):
-            if any(skip in tag for skip in _KERAS_SKIP):
-                continue
-            if tag.startswith("batch_") and snap.axis == provider.AXIS_STEP:
-                if tag not in names:
-                    add_steps(tag, provider.SOURCE_KERAS, rows)
-            elif tag.startswith("epoch_"):
-                name = tag[len("epoch_") :]
-                if name not in names:
-                    add_epochs(name, provider.SOURCE_KERAS, rows[:, 0], rows[:, 1])
-        for tag, rows in sorted(validation.items()):
-            if any(skip in tag for skip in _KERAS_SKIP):
-                continue
-            if tag.startswith("epoch_"):
-                name = "val_" + tag[len("epoch_") :]
-                if name not in names:
-                    add_epochs(name, provider.SOURCE_KERAS, rows[:, 0], rows[:, 1])
-            elif tag.startswith("evaluation_") and snap.axis == provider.AXIS_STEP:
-                add_steps(tag, provider.SOURCE_KERAS, rows)
         return {
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
-            "monitor": _monitor(snap.data),
+            "monitor": run_model.monitor(snap.data),
             "series": series,
             "epochs": _epochs(snap),
             "downsampled": thinned,
@@ -356,11 +323,11 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
     # Routes: parse the query, call the impl, answer.
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_runs(self, request):
-        lr_http.query(request, allowed=())
+        responses.query(request, allowed=())
         ctx, experiment = _request_context(request)
-        return lr_http.json_response(request, self.runs_impl(ctx, experiment))
+        return responses.json_response(request, self.runs_impl(ctx, experiment))
 
     _serve_lr = _run_route("lr_impl")
     _serve_events = _run_route("events_impl")
@@ -368,9 +335,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     _serve_audit = _run_route("audit_impl")
     _serve_finder = _run_route("finder_impl")
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_export(self, request):
-        params = lr_http.query(request, allowed=("run", "format"), required=("run",))
+        params = responses.query(request, allowed=("run", "format"), required=("run",))
         ctx, experiment = _request_context(request)
         body, content_type = self.export_impl(
             ctx, experiment, params["run"], params.get("format", "json")
@@ -383,7 +350,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             )
         return http_util.Respond(request, body, content_type, headers=headers)
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_index_js(self, request):
         path = os.path.join(STATIC_DIR, "index.js")
         if os.path.isfile(path):
@@ -391,7 +358,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 return http_util.Respond(request, f.read(), "text/javascript")
         return http_util.Respond(request, MISSING_BUNDLE_JS, "text/javascript")
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_static(self, request):
         path = static_path(request.path)
         if path is None or not os.path.isfile(path):
@@ -472,67 +439,20 @@ def _request_context(request):
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
 
-def _event_order(event):
-    step = event.get("step")
-    step = step if isinstance(step, (int, float)) else float("inf")
-    epoch = event.get("epoch")
-    epoch = epoch if isinstance(epoch, (int, float)) else float("inf")
-    return (step, epoch)
-
-
 def _event_steps(events):
     return [e["step"] for e in events if isinstance(e.get("step"), (int, float))]
 
 
 def _epochs(snap):
     return {
-        "epoch": lr_http.column(snap.epoch, integer=True),
-        "step": lr_http.column(snap.step, integer=True),
+        "epoch": responses.column(snap.epoch, integer=True),
+        "step": responses.column(snap.step, integer=True),
     }
-
-
-def _logger_epoch_logs(epochs):
-    """`{name: (epochs, values)}` from the logger's per-epoch `logs`."""
-    series = {}
-    for item in epochs:
-        epoch = item.get("epoch")
-        logs = item.get("logs")
-        if not isinstance(epoch, (int, float)) or not isinstance(logs, dict):
-            continue
-        for name, value in logs.items():
-            if any(skip in name for skip in _KERAS_SKIP):
-                continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                series.setdefault(name, ([], []))
-                series[name][0].append(epoch)
-                series[name][1].append(value)
-            elif value is None:
-                series.setdefault(name, ([], []))
-                series[name][0].append(epoch)
-                series[name][1].append(float("nan"))
-    return {
-        name: (np.asarray(e, dtype=np.float64), np.asarray(v, dtype=np.float64))
-        for name, (e, v) in series.items()
-    }
-
-
-def _monitor(data):
-    for item in reversed(data.plateau):
-        if isinstance(item.get("monitor"), str):
-            return item["monitor"]
-    for event in reversed(data.events):
-        if isinstance(event.get("monitor"), str):
-            return event["monitor"]
-    return None
 
 
 def _export_csv(snap):
     return export.to_csv([(snap.run, snap.optimizers)])
 
 
-def _fallback_events(keras):
-    return list(keras_logs.fallback_events(keras))
-
-
 def _audit(snap):
-    return lr_http.clean(list(audit.find(snap.data, snap.keras)))
+    return responses.clean(list(audit.find_run(snap)))

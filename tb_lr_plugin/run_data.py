@@ -53,15 +53,18 @@ class RunData:
         return not (self.optimizers or self.events or self.epochs or self.batch or self.finder)
 
 
-def _dedupe_rows(chunks, width):
-    if not chunks:
-        return np.zeros((0, width))
-    rows = np.concatenate(chunks)
-    # Keep the last row written for each step: unique on the reversed array
-    # finds first occurrences, which are the last ones in write order.
-    steps = rows[::-1, 0]
-    _, idx = np.unique(steps, return_index=True)
-    return rows[::-1][idx]
+def last_per_step(rows):
+    """`rows` sorted by step (column 0), keeping the last row written per step.
+
+    Example:
+      >>> last_per_step(np.array([[2, 1.0], [1, 2.0], [2, 3.0]])).tolist()
+      [[1.0, 2.0], [2.0, 3.0]]
+    """
+    # Unique on the reversed array finds first occurrences, which are the
+    # last ones in write order.
+    rev = rows[::-1]
+    _, idx = np.unique(rev[:, 0], return_index=True)
+    return rev[idx]
 
 
 def assemble(records):
@@ -70,7 +73,8 @@ def assemble(records):
     Args:
       records: iterable of `(tag, meta, wall_time, step, value)` where
         `meta` is the dict `metadata.parse_plugin_metadata` returned and
-        `value` a numpy array or `TensorProto`.
+        `value` a numpy array, a `TensorProto`, or a `metadata.Decoded`
+        (what `sanitize.clean_records` gives: decoded once).
 
     Returns:
       A `RunData`.
@@ -86,12 +90,9 @@ def assemble(records):
     skipped = 0
     for order, (tag, meta, wall_time, step, value) in enumerate(records):
         kind = meta.get("kind")
-        if kind in metadata.ARRAY_KINDS:
-            item = metadata.decode_array(value, metadata.ARRAY_KINDS[kind])
-            if item is not None:
-                item = item[np.isfinite(item[:, 0])]
-        else:
-            item = metadata.decode_json(value)
+        item = metadata.decode(kind, value)
+        if item is not None and kind in metadata.ARRAY_KINDS:
+            item = item[np.isfinite(item[:, 0])]
         if item is None:
             skipped += 1
             continue
@@ -119,7 +120,7 @@ def assemble(records):
             lists[kind].extend(i for i in item if _has_step(i))
 
     for (kind, name), chunks in arrays.items():
-        rows = _dedupe_rows(chunks, metadata.ARRAY_KINDS[kind])
+        rows = last_per_step(np.concatenate(chunks))
         target = {metadata.KIND_LR: run.optimizers, metadata.KIND_HPARAM: run.hparams}.get(
             kind, run.batch
         )

@@ -27,10 +27,18 @@ def _free_port():
 def test_torchrun_two_ranks_write_one_copy_of_every_record(tmp_path):
     log_dir = tmp_path / "run"
     result = subprocess.run(
-        [os.path.join(VENV_BIN, "torchrun"), "--nproc_per_node=2", "--master_addr=127.0.0.1",
-         f"--master_port={_free_port()}",
-         os.path.join(HERE, "torch_ddp_train.py"), str(log_dir)],
-        capture_output=True, text=True, timeout=120, env=ENV,
+        [
+            os.path.join(VENV_BIN, "torchrun"),
+            "--nproc_per_node=2",
+            "--master_addr=127.0.0.1",
+            f"--master_port={_free_port()}",
+            os.path.join(HERE, "torch_ddp_train.py"),
+            str(log_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-3000:]
     assert "rank 0 done" in result.stdout and "rank 1 done" in result.stdout
@@ -50,11 +58,22 @@ def test_torchrun_two_ranks_write_one_copy_of_every_record(tmp_path):
 def test_sigkill_loses_nothing_flushed(tmp_path, kill_at):
     log_dir, journal = tmp_path / "run", tmp_path / "journal"
     proc = subprocess.run(
-        [sys.executable, os.path.join(HERE, "torch_kill_train.py"), str(log_dir), str(journal), str(kill_at)],
-        capture_output=True, text=True, timeout=120, env=ENV,
+        [
+            sys.executable,
+            os.path.join(HERE, "torch_kill_train.py"),
+            str(log_dir),
+            str(journal),
+            str(kill_at),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
-    flushed = [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    flushed = (
+        [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    )
     run = read_run(log_dir)
     assert run.sessions, "the session is flushed when logging starts"
     last = flushed[-1]["step"] if flushed else 0
@@ -65,7 +84,10 @@ def test_sigkill_loses_nothing_flushed(tmp_path, kill_at):
     assert [p["epoch"] for p in run.plateau][: len(flushed)] == [f["epoch"] for f in flushed]
     cli = subprocess.run(
         [os.path.join(VENV_BIN, "tb-lr-audit"), str(log_dir), "--format", "json"],
-        capture_output=True, text=True, timeout=120, env=ENV,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=ENV,
     )
     if not flushed:  # killed before the first epoch ended: no LR rows yet
         assert cli.returncode == 2 and "no learning-rate data" in cli.stderr

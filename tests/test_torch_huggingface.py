@@ -48,13 +48,23 @@ class Data(torch.utils.data.Dataset):
 def _train(tmp_path, **kwargs):
     torch.manual_seed(0)
     args = TrainingArguments(
-        str(tmp_path / "out"), per_device_train_batch_size=4, per_device_eval_batch_size=4,
-        num_train_epochs=4, logging_steps=5, report_to=[], save_strategy="no",
-        use_cpu=True, disable_tqdm=True, learning_rate=0.05, **kwargs,
+        str(tmp_path / "out"),
+        per_device_train_batch_size=4,
+        per_device_eval_batch_size=4,
+        num_train_epochs=4,
+        logging_steps=5,
+        report_to=[],
+        save_strategy="no",
+        use_cpu=True,
+        disable_tqdm=True,
+        learning_rate=0.05,
+        **kwargs,
     )
     trainer = Trainer(
-        model=Regression(transformers.PretrainedConfig()), args=args,
-        train_dataset=Data(0), eval_dataset=Data(1),
+        model=Regression(transformers.PretrainedConfig()),
+        args=args,
+        train_dataset=Data(0),
+        eval_dataset=Data(1),
         callbacks=[LearningRateCallback(str(tmp_path / "run"))],
     )
     used = []
@@ -81,7 +91,10 @@ def test_every_optimizer_step_of_a_linear_warmup_schedule(tmp_path):
     for gi, name in enumerate(names):
         rows = run.optimizers[name]
         np.testing.assert_array_equal(rows[:, 0], np.arange(1, total + 1))
-        expected = [0.05 * min((s - 1) / 4, max(0.0, (total - (s - 1)) / (total - 4))) for s in range(1, total + 1)]
+        expected = [
+            0.05 * min((s - 1) / 4, max(0.0, (total - (s - 1)) / (total - 4)))
+            for s in range(1, total + 1)
+        ]
         np.testing.assert_array_equal(f32(rows[:, 1]), f32(expected))
         np.testing.assert_array_equal(f32(rows[:, 2]), f32(used[:, gi]))
     # The Trainer logs its loss every logging_steps; those are kept.
@@ -91,7 +104,9 @@ def test_every_optimizer_step_of_a_linear_warmup_schedule(tmp_path):
 
 def test_reduce_lr_on_plateau_decisions(tmp_path):
     run, used, trainer = _train(
-        tmp_path, lr_scheduler_type="reduce_lr_on_plateau", eval_strategy="epoch",
+        tmp_path,
+        lr_scheduler_type="reduce_lr_on_plateau",
+        eval_strategy="epoch",
         lr_scheduler_kwargs={"patience": 0, "factor": 0.5, "threshold": 10.0},
     )
     # threshold=10 (relative, mode min): a value must beat best * (1 - 10),
@@ -110,4 +125,6 @@ def test_reduce_lr_on_plateau_decisions(tmp_path):
     assert [p["epoch"] for p in run.plateau] == [0, 1, 2, 3]
     assert [e["epoch"] for e in run.epochs] == [0, 1, 2, 3]
     assert all("eval_loss" in e["logs"] for e in run.epochs)
-    assert float(trainer.lr_scheduler.optimizer.param_groups[0]["lr"]) == pytest.approx(reductions[-1]["new_lr"])
+    assert float(trainer.lr_scheduler.optimizer.param_groups[0]["lr"]) == pytest.approx(
+        reductions[-1]["new_lr"]
+    )

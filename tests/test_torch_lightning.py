@@ -45,11 +45,15 @@ class TwoGroups(LightningModule):
 
     def configure_optimizers(self):
         opt = torch.optim.SGD(
-            [{"params": self.body.parameters(), "lr": 0.1, "name": "body"},
-             {"params": self.head.parameters(), "lr": 0.02}],
+            [
+                {"params": self.body.parameters(), "lr": 0.1, "name": "body"},
+                {"params": self.head.parameters(), "lr": 0.02},
+            ],
             momentum=0.9,
         )
-        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, factor=0.5, patience=self.patience)
+        plateau = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=0.5, patience=self.patience
+        )
         return {"optimizer": opt, "lr_scheduler": {"scheduler": plateau, "monitor": "val_loss"}}
 
 
@@ -63,25 +67,35 @@ def _data():
 def _fit(tmp_path, callbacks, epochs=5, **kwargs):
     logger = TensorBoardLogger(str(tmp_path), name="lit", version=0)
     trainer = Trainer(
-        max_epochs=epochs, logger=logger, callbacks=callbacks, log_every_n_steps=1,
-        enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=False,
-        accelerator="cpu", devices=1, **kwargs,
+        max_epochs=epochs,
+        logger=logger,
+        callbacks=callbacks,
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        accelerator="cpu",
+        devices=1,
+        **kwargs,
     )
     trainer.fit(TwoGroups(), _data(), _data())
     return logger.log_dir
 
 
 def _lightning_tags(log_dir):
-    acc = event_accumulator.EventAccumulator(
-        log_dir, size_guidance={event_accumulator.SCALARS: 0}
-    )
+    acc = event_accumulator.EventAccumulator(log_dir, size_guidance={event_accumulator.SCALARS: 0})
     acc.Reload()
     return {t: [(e.step, e.value) for e in acc.Scalars(t)] for t in acc.Tags()["scalars"]}
 
 
 def test_every_step_matches_lightnings_own_monitor(tmp_path):
-    log_dir = _fit(tmp_path, [LearningRateMonitor(log_momentum=True),
-                              LightningMonitor(logging_interval="step", log_momentum=True)])
+    log_dir = _fit(
+        tmp_path,
+        [
+            LearningRateMonitor(log_momentum=True),
+            LightningMonitor(logging_interval="step", log_momentum=True),
+        ],
+    )
     run = read_run(tmp_path, "lit/version_0")
     theirs = _lightning_tags(log_dir)
     total = 5 * STEPS_PER_EPOCH
@@ -95,7 +109,9 @@ def test_every_step_matches_lightnings_own_monitor(tmp_path):
         np.testing.assert_array_equal(f32(values), f32(rows[:, 2]))
         np.testing.assert_array_equal(rows[:, 1], rows[0, 1])  # the plan: constant
     momentum = dict(theirs["lr-SGD/body-momentum"])
-    assert run.hparams["body/momentum"][:, 1].tolist() == pytest.approx([momentum[s - 1] for s in range(1, total + 1)])
+    assert run.hparams["body/momentum"][:, 1].tolist() == pytest.approx(
+        [momentum[s - 1] for s in range(1, total + 1)]
+    )
 
 
 def test_plateau_decisions_are_recorded_with_lightnings_epochs(tmp_path):
@@ -106,21 +122,28 @@ def test_plateau_decisions_are_recorded_with_lightnings_epochs(tmp_path):
     # at every later epoch, for both groups.
     assert sorted({e["epoch"] for e in reductions}) == [1, 2, 3, 4]
     assert {e["optimizer"] for e in reductions} == {"body", "pg1"}
-    assert all(e["monitor"] == "val_loss" and e["step"] == (e["epoch"] + 1) * STEPS_PER_EPOCH for e in reductions)
+    assert all(
+        e["monitor"] == "val_loss" and e["step"] == (e["epoch"] + 1) * STEPS_PER_EPOCH
+        for e in reductions
+    )
     body = [e for e in reductions if e["optimizer"] == "body"]
     assert [e["new_lr"] for e in body] == [0.05, 0.025, 0.0125, 0.00625]
     # The new LR is the one the next epoch's steps used.
     rows = run.optimizers["body"]
     assert rows[rows[:, 0] == 2 * STEPS_PER_EPOCH + 1, 2][0] == 0.05
     assert [e["logs"]["val_loss"] for e in run.epochs] == [1.0] * 5
-    assert np.isfinite(run.batch["loss"][:, 1]).all() and len(run.batch["loss"]) == 5 * STEPS_PER_EPOCH
+    assert (
+        np.isfinite(run.batch["loss"][:, 1]).all() and len(run.batch["loss"]) == 5 * STEPS_PER_EPOCH
+    )
 
 
 def test_logging_interval_epoch_records_the_last_step_of_each_epoch(tmp_path):
     _fit(tmp_path, [LearningRateMonitor(logging_interval="epoch")], epochs=3)
     rows = read_run(tmp_path, "lit/version_0").optimizers["body"]
     np.testing.assert_array_equal(rows[:, 0], [4, 8, 12])
-    np.testing.assert_array_equal(f32(rows[:, 2]), f32([0.1, 0.1, 0.05]))  # reduced after epochs 1 and 2
+    np.testing.assert_array_equal(
+        f32(rows[:, 2]), f32([0.1, 0.1, 0.05])
+    )  # reduced after epochs 1 and 2
 
 
 def test_it_writes_into_the_tensorboard_loggers_directory(tmp_path):

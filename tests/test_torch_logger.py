@@ -50,8 +50,16 @@ def _triangle(e, base, peak, up=4):
 
 # name -> (make scheduler, formula(epoch, group index, lr0) -> LR, method)
 SCHEDULES = {
-    "StepLR": (lambda o: S.StepLR(o, step_size=3, gamma=0.5), lambda e, i, a: a * 0.5 ** (e // 3), "closed_form"),
-    "ExponentialLR": (lambda o: S.ExponentialLR(o, gamma=0.9), lambda e, i, a: a * 0.9**e, "closed_form"),
+    "StepLR": (
+        lambda o: S.StepLR(o, step_size=3, gamma=0.5),
+        lambda e, i, a: a * 0.5 ** (e // 3),
+        "closed_form",
+    ),
+    "ExponentialLR": (
+        lambda o: S.ExponentialLR(o, gamma=0.9),
+        lambda e, i, a: a * 0.9**e,
+        "closed_form",
+    ),
     "CosineAnnealingLR": (
         lambda o: S.CosineAnnealingLR(o, T_max=15, eta_min=1e-3),
         lambda e, i, a: 1e-3 + (a - 1e-3) * (1 + math.cos(math.pi * e / 15)) / 2,
@@ -64,13 +72,20 @@ SCHEDULES = {
     ),
     "SequentialLR(LinearLR,CosineAnnealingLR)": (
         lambda o: S.SequentialLR(
-            o, [S.LinearLR(o, start_factor=0.1, total_iters=5), S.CosineAnnealingLR(o, T_max=30)],
+            o,
+            [S.LinearLR(o, start_factor=0.1, total_iters=5), S.CosineAnnealingLR(o, T_max=30)],
             milestones=[5],
         ),
-        lambda e, i, a: a * (0.1 + 0.9 * e / 5) if e < 5 else a * (1 + math.cos(math.pi * (e - 5) / 30)) / 2,
+        lambda e, i, a: (
+            a * (0.1 + 0.9 * e / 5) if e < 5 else a * (1 + math.cos(math.pi * (e - 5) / 30)) / 2
+        ),
         "replay",
     ),
-    "LambdaLR": (lambda o: S.LambdaLR(o, lambda e: 1.0 / (1 + e)), lambda e, i, a: a / (1 + e), "closed_form"),
+    "LambdaLR": (
+        lambda o: S.LambdaLR(o, lambda e: 1.0 / (1 + e)),
+        lambda e, i, a: a / (1 + e),
+        "closed_form",
+    ),
     "CyclicLR": (
         lambda o: S.CyclicLR(o, base_lr=[0.01, 0.002], max_lr=[0.1, 0.02], step_size_up=4),
         lambda e, i, a: _triangle(e, (0.01, 0.002)[i], (0.1, 0.02)[i]),
@@ -157,10 +172,14 @@ def test_plan_leaves_out_the_plateau_reductions(tmp_path):
     run = read_run(tmp_path)
     for gi, group in enumerate(("pg0", "pg1")):
         rows = run.optimizers[group]
-        np.testing.assert_array_equal(f32(rows[:, 1]), f32([LR0[gi] * 0.5 ** ((s - 1) // 4) for s in range(1, 13)]))
+        np.testing.assert_array_equal(
+            f32(rows[:, 1]), f32([LR0[gi] * 0.5 ** ((s - 1) // 4) for s in range(1, 13)])
+        )
         np.testing.assert_array_equal(f32(rows[:, 2]), f32(np.asarray(used)[:, gi]))
     assert (run.optimizers["pg0"][:, 2] < run.optimizers["pg0"][:, 1]).any()
-    assert [e["epoch"] for e in run.events if e["kind"] == "reduction" and e["optimizer"] == "pg0"] == [1, 2, 3]
+    assert [
+        e["epoch"] for e in run.events if e["kind"] == "reduction" and e["optimizer"] == "pg0"
+    ] == [1, 2, 3]
 
 
 def test_loss_tensors_are_converted_at_flush(tmp_path):
@@ -210,5 +229,7 @@ def test_torch_package_imports_neither_tensorflow_nor_keras():
         "print([m for m in ('tensorflow', 'keras', 'tf_keras') if m in sys.modules])"
     )
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
     assert out.stdout.strip() == "[]"

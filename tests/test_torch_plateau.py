@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 import torch
 from torch.optim import lr_scheduler as S
-from torch_training import TORCH_ID, batches, framework_fixture, groups, read_run, train_step, two_group_model
+from torch_training import (
+    TORCH_ID,
+    batches,
+    framework_fixture,
+    groups,
+    read_run,
+    train_step,
+    two_group_model,
+)
 
 from tb_lr_plugin.torch import LearningRateLogger
 
@@ -36,26 +44,64 @@ for i, (mode, tmode, kind, cooldown) in enumerate(
     itertools.product(("min", "max"), ("rel", "abs"), ("flat", "walk", "creep"), (0, 2))
 ):
     CASES.append(
-        dict(mode=mode, threshold_mode=tmode, kind=kind, cooldown=cooldown, patience=i % 3,
-             threshold=1e-3 if tmode == "rel" else 5e-4, min_lr=[0.0, 0.004], eps=1e-8, seed=i)
+        dict(
+            mode=mode,
+            threshold_mode=tmode,
+            kind=kind,
+            cooldown=cooldown,
+            patience=i % 3,
+            threshold=1e-3 if tmode == "rel" else 5e-4,
+            min_lr=[0.0, 0.004],
+            eps=1e-8,
+            seed=i,
+        )
     )
 # eps: a reduction smaller than eps is ignored (torch keeps the LR).
-CASES.append(dict(mode="min", threshold_mode="rel", kind="flat", cooldown=0, patience=1,
-                  threshold=1e-4, min_lr=0.0, eps=0.04, seed=100))
-CASES.append(dict(mode="min", threshold_mode="abs", kind="walk", cooldown=1, patience=0,
-                  threshold=1e-4, min_lr=[1e-3, 0.0], eps=0.009, seed=101))
+CASES.append(
+    dict(
+        mode="min",
+        threshold_mode="rel",
+        kind="flat",
+        cooldown=0,
+        patience=1,
+        threshold=1e-4,
+        min_lr=0.0,
+        eps=0.04,
+        seed=100,
+    )
+)
+CASES.append(
+    dict(
+        mode="min",
+        threshold_mode="abs",
+        kind="walk",
+        cooldown=1,
+        patience=0,
+        threshold=1e-4,
+        min_lr=[1e-3, 0.0],
+        eps=0.009,
+        seed=101,
+    )
+)
 
 
 def _id(c):
-    return f"{c['mode']}-{c['threshold_mode']}-{c['kind']}-cd{c['cooldown']}-p{c['patience']}-eps{c['eps']}"
+    name = f"{c['mode']}-{c['threshold_mode']}-{c['kind']}"
+    return f"{name}-cd{c['cooldown']}-p{c['patience']}-eps{c['eps']}"
 
 
 def _run(tmp_path, case):
     model = two_group_model()
     opt = torch.optim.SGD(groups(model, (0.1, 0.02)), lr=0.1)
     sched = S.ReduceLROnPlateau(
-        opt, mode=case["mode"], factor=0.5, patience=case["patience"], threshold=case["threshold"],
-        threshold_mode=case["threshold_mode"], cooldown=case["cooldown"], min_lr=case["min_lr"],
+        opt,
+        mode=case["mode"],
+        factor=0.5,
+        patience=case["patience"],
+        threshold=case["threshold"],
+        threshold_mode=case["threshold_mode"],
+        cooldown=case["cooldown"],
+        min_lr=case["min_lr"],
         eps=case["eps"],
     )
     values = _script(case["kind"], case["seed"])
@@ -93,7 +139,11 @@ def test_recorded_reductions_are_what_torch_did(tmp_path, case):
     assert got == truth
     assert [p["epoch"] for p in run.plateau] == list(range(len(values)))
     for p, (best, bad, counter), value in zip(run.plateau, states, values, strict=True):
-        assert (p["best"], p["num_bad_epochs"], p["cooldown_counter"]) == (float(best), bad, counter)
+        assert (p["best"], p["num_bad_epochs"], p["cooldown_counter"]) == (
+            float(best),
+            bad,
+            counter,
+        )
         assert p["value"] == pytest.approx(value, rel=1e-6) and p["patience"] == case["patience"]
         assert p["mode"] == case["mode"] and p["threshold_mode"] == case["threshold_mode"]
     for e in run.events:

@@ -24,8 +24,8 @@ def main(log_dir):
     g = torch.Generator().manual_seed(rank)
     with LearningRateLogger(log_dir, opt, [step_lr, plateau]) as lg:
         assert lg.active == (rank == 0)
-        for epoch in range(4):
-            for _ in range(3):
+        for _ in range(4):
+            for _step in range(3):
                 x = torch.randn(8, 4, generator=g)
                 loss = model(x).pow(2).mean()
                 opt.zero_grad()

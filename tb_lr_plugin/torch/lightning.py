@@ -67,7 +67,11 @@ class LearningRateMonitor(Callback):
         self.logger = LearningRateLogger(
             self.log_dir or _log_dir(trainer),
             list(trainer.optimizers),
-            [c.scheduler for c in configs if not isinstance(c.scheduler, sched_lib.ReduceLROnPlateau)],
+            [
+                c.scheduler
+                for c in configs
+                if not isinstance(c.scheduler, sched_lib.ReduceLROnPlateau)
+            ],
             log_momentum=self.log_momentum,
             log_weight_decay=self.log_weight_decay,
             flush_secs=self.flush_secs,

@@ -10,7 +10,7 @@ import torch
 from torch.optim import lr_scheduler as sched_lib
 
 from tb_lr_plugin import metadata
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 from tb_lr_plugin.torch import plateau as plateau_lib
 from tb_lr_plugin.torch import recorder as recorder_lib
 
@@ -90,14 +90,20 @@ class LearningRateLogger:
         schedulers = _as_list(scheduler)
         for k, opt in enumerate(optimizers):
             mine = [
-                s for s in schedulers
+                s
+                for s in schedulers
                 if recorder_lib.unwrap_optimizer(getattr(s, "optimizer", None)) is opt
             ]
             self.recorders.append(
                 recorder_lib.OptimizerRecorder(
-                    opt, mine, self._writer, prefix=f"opt{k}/" if len(optimizers) > 1 else "",
-                    start_step=start_step, log_momentum=log_momentum,
-                    log_weight_decay=log_weight_decay, on_step=self._maybe_flush,
+                    opt,
+                    mine,
+                    self._writer,
+                    prefix=f"opt{k}/" if len(optimizers) > 1 else "",
+                    start_step=start_step,
+                    log_momentum=log_momentum,
+                    log_weight_decay=log_weight_decay,
+                    on_step=self._maybe_flush,
                 )
             )
         for s in schedulers:
@@ -131,11 +137,11 @@ class LearningRateLogger:
         if not self.active:
             return
         values = {k: _float(v) for k, v in dict(logs).items()}
-        item = {
-            "epoch": int(epoch),
-            "step": self.steps if step is None else int(step),
-            "logs": {k: v for k, v in values.items() if v is not None},
-        }
+        item = metadata.epoch_item(
+            int(epoch),
+            self.steps if step is None else int(step),
+            {k: v for k, v in values.items() if v is not None},
+        )
         self._sink(metadata.KIND_EPOCHS, metadata.TAG_EPOCHS, [item], item["step"])
 
     def watch_plateau(self, scheduler, monitor, epoch=None, write_epochs=True):
@@ -147,8 +153,14 @@ class LearningRateLogger:
             return
         self.plateaus.append(
             plateau_lib.PlateauRecorder(
-                scheduler, monitor, names=lambda: rec.names, steps=lambda: rec.steps,
-                sink=self._sink, epoch=epoch, write_epochs=write_epochs, on_record=self.flush,
+                scheduler,
+                monitor,
+                names=lambda: rec.names,
+                steps=lambda: rec.steps,
+                sink=self._sink,
+                epoch=epoch,
+                write_epochs=write_epochs,
+                on_record=self.flush,
             )
         )
 
@@ -203,10 +215,13 @@ class LearningRateLogger:
             torch.stack([t.reshape(()).float() for t in tensors]).cpu().tolist() if tensors else []
         )
         rows = [
-            (s, next(converted) if isinstance(v, torch.Tensor) else _nan_or_float(v)) for s, v in loss
+            (s, next(converted) if isinstance(v, torch.Tensor) else _nan_or_float(v))
+            for s, v in loss
         ]
         self._writer.add_array(
-            metadata.KIND_BATCH, metadata.batch_tag("loss"), np.asarray(rows, dtype=np.float64),
+            metadata.KIND_BATCH,
+            metadata.batch_tag("loss"),
+            np.asarray(rows, dtype=np.float64),
             metric="loss",
         )
 
@@ -215,14 +230,24 @@ class LearningRateLogger:
         for rec in self.recorders:
             for name, lr in zip(rec.names, rec.plan.constant, strict=False):
                 groups.append(
-                    {"name": name, "class": type(rec.optimizer).__name__,
-                     "plan": rec.plan.described, "initial_lr": lr}
+                    {
+                        "name": name,
+                        "class": type(rec.optimizer).__name__,
+                        "plan": rec.plan.described,
+                        "initial_lr": lr,
+                    }
                 )
-        item = {
-            "start_step": int(start_step), "initial_epoch": 0, "epochs": None,
-            "steps_per_epoch": None, "update_freq": "batch", "time": time.time(),
-            "framework": "torch", "framework_version": torch.__version__, "optimizers": groups,
-        }
+        item = metadata.session_item(
+            int(start_step),
+            initial_epoch=0,
+            epochs=None,
+            steps_per_epoch=None,
+            update_freq="batch",
+            time=time.time(),
+            framework="torch",
+            framework_version=torch.__version__,
+            optimizers=groups,
+        )
         self._sink(metadata.KIND_SESSION, metadata.TAG_SESSION, [item], int(start_step))
 
     def _warn(self, error):

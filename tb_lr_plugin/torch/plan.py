@@ -73,9 +73,7 @@ class Plan:
     """
 
     def __init__(self, optimizer, schedulers):
-        self.schedulers = [
-            s for s in schedulers if not isinstance(s, sched_lib.ReduceLROnPlateau)
-        ]
+        self.schedulers = [s for s in schedulers if not isinstance(s, sched_lib.ReduceLROnPlateau)]
         self.method = method_for(self.schedulers)
         self.constant = [_to_float(g["lr"]) for g in optimizer.param_groups]
         self._cache = collections.OrderedDict()

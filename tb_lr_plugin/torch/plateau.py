@@ -119,41 +119,31 @@ class PlateauRecorder:
         names = self._names()
         after = [float(g["lr"]) for g in s.optimizer.param_groups]
         triggered, bad = self._decided(s, current, before)
-        common = {"epoch": epoch, "step": step, "monitor": self.monitor, "framework": "torch"}
-        rule = {
-            "patience": s.patience,
-            "num_bad_epochs": bad,
-            "wait": bad,
-            "threshold": s.threshold,
-            "threshold_mode": s.threshold_mode,
-            "mode": s.mode,
-            "factor": s.factor,
-            "eps": s.eps,
-            "cooldown": s.cooldown,
-        }
-        events = []
-        if before["cooldown_counter"] > 0 and s.cooldown_counter == 0:
-            events.append(dict(common, kind=metadata.EVENT_COOLDOWN, phase="end", cooldown=s.cooldown))
-        for i, (old, new) in enumerate(zip(before["lrs"], after, strict=False)):
-            name = names[i] if i < len(names) else f"pg{i}"
-            min_lr = s.min_lrs[i] if i < len(s.min_lrs) else None
-            if old != new:
-                events.append(
-                    dict(common, **rule, kind=metadata.EVENT_REDUCTION, optimizer=name,
-                         value=current, best=_float(before["best"]), old_lr=old, new_lr=new,
-                         min_lr=min_lr)
-                )
-            elif triggered:
-                floor = min_lr is not None and old * s.factor <= min_lr
-                events.append(
-                    dict(common, **rule, kind=metadata.EVENT_MIN_LR_FLOOR, optimizer=name,
-                         value=current, best=_float(s.best), lr=old, min_lr=min_lr,
-                         reason="min_lr" if floor else "eps")
-                )
-        if triggered and s.cooldown > 0:
-            events.append(dict(common, kind=metadata.EVENT_COOLDOWN, phase="start", cooldown=s.cooldown))
-        state = dict(common, **rule)
-        state.update(
+        common = {"monitor": self.monitor, "framework": "torch"}
+        rule = dict(
+            common,
+            patience=s.patience,
+            threshold=s.threshold,
+            mode=s.mode,
+            threshold_mode=s.threshold_mode,
+            factor=s.factor,
+            eps=s.eps,
+            cooldown=s.cooldown,
+        )
+        events = self._events(
+            s,
+            epoch,
+            step,
+            names,
+            before,
+            after,
+            triggered,
+            dict(rule, value=current, num_bad_epochs=bad, wait=bad),
+        )
+        state = metadata.plateau_item(
+            epoch,
+            step,
+            **rule,
             value=current,
             best=_float(s.best),
             wait=s.num_bad_epochs,
@@ -170,8 +160,55 @@ class PlateauRecorder:
             self._sink(metadata.KIND_EVENTS, metadata.TAG_EVENTS, events, step)
         self._sink(metadata.KIND_PLATEAU, metadata.TAG_PLATEAU, [state], step)
         if self._write_epochs and current is not None:
-            item = {"epoch": epoch, "step": step, "logs": {self.monitor: current}}
+            item = metadata.epoch_item(epoch, step, {self.monitor: current})
             self._sink(metadata.KIND_EPOCHS, metadata.TAG_EPOCHS, [item], step)
+
+    def _events(self, s, epoch, step, names, before, after, triggered, rule):
+        """Cooldown end, then per group a reduction or an ignored one, then
+        cooldown start: the order torch's `step` goes through them."""
+        cooldown = {"monitor": self.monitor, "framework": "torch", "cooldown": s.cooldown}
+        events = []
+        if before["cooldown_counter"] > 0 and s.cooldown_counter == 0:
+            events.append(
+                metadata.event_item(metadata.EVENT_COOLDOWN, epoch, step, phase="end", **cooldown)
+            )
+        for i, (old, new) in enumerate(zip(before["lrs"], after, strict=False)):
+            name = names[i] if i < len(names) else f"pg{i}"
+            min_lr = s.min_lrs[i] if i < len(s.min_lrs) else None
+            if old != new:
+                events.append(
+                    metadata.event_item(
+                        metadata.EVENT_REDUCTION,
+                        epoch,
+                        step,
+                        **rule,
+                        optimizer=name,
+                        best=_float(before["best"]),
+                        old_lr=old,
+                        new_lr=new,
+                        min_lr=min_lr,
+                    )
+                )
+            elif triggered:
+                floor = min_lr is not None and old * s.factor <= min_lr
+                events.append(
+                    metadata.event_item(
+                        metadata.EVENT_MIN_LR_FLOOR,
+                        epoch,
+                        step,
+                        **rule,
+                        optimizer=name,
+                        best=_float(s.best),
+                        lr=old,
+                        min_lr=min_lr,
+                        reason="min_lr" if floor else "eps",
+                    )
+                )
+        if triggered and s.cooldown > 0:
+            events.append(
+                metadata.event_item(metadata.EVENT_COOLDOWN, epoch, step, phase="start", **cooldown)
+            )
+        return events
 
 
 def _min_delta(s):

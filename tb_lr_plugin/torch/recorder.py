@@ -164,7 +164,10 @@ class OptimizerRecorder:
                 if all(v is None for v in raw):
                     continue
                 if key == "betas":
-                    series = {"beta1": [_beta(v, 0) for v in raw], "beta2": [_beta(v, 1) for v in raw]}
+                    series = {
+                        "beta1": [_beta(v, 0) for v in raw],
+                        "beta2": [_beta(v, 1) for v in raw],
+                    }
                 else:
                     series = {key: [np.nan if v is None else _value(v) for v in raw]}
                 for hparam, values in series.items():

@@ -29,9 +29,17 @@ def report(request, node, tmp_path_factory, tensorboard_process):  # noqa: F811 
     one_cycle(logdir / "torch_onecycle")
     tb = tensorboard_process(logdir)
     proc = subprocess.run(
-        [node, str(REPO / "tests" / "browser" / "drive_examples.mjs"), "--url", tb.url,
-         "--out", str(ARTIFACTS / "torch")],
-        capture_output=True, text=True, timeout=300,
+        [
+            node,
+            str(REPO / "tests" / "browser" / "drive_examples.mjs"),
+            "--url",
+            tb.url,
+            "--out",
+            str(ARTIFACTS / "torch"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
