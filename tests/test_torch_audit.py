@@ -4,11 +4,9 @@ import io
 import json
 
 from torch_runs import STEPS_PER_EPOCH, ineffective_plateau, one_cycle
-from torch_training import TORCH_ID, framework_fixture
+from torch_training import torch_framework  # noqa: F401
 
 from tb_lr_plugin import cli
-
-framework = framework_fixture("torch", TORCH_ID.split("-", 1)[1])
 
 
 def _audit(logdir, *args):

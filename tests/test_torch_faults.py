@@ -9,9 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from torch_training import TORCH_ID, framework_fixture, read_run
-
-framework = framework_fixture("torch", TORCH_ID.split("-", 1)[1])
+from torch_training import read_run, torch_framework  # noqa: F401
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VENV_BIN = os.path.dirname(sys.executable)

@@ -15,19 +15,16 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as S
 from torch_training import (
-    TORCH_ID,
     batches,
     f32,
-    framework_fixture,
     groups,
     read_run,
+    torch_framework,  # noqa: F401 - autouse: ids name torch
     train_step,
     two_group_model,
 )
 
 from tb_lr_plugin.torch import LearningRateLogger
-
-framework = framework_fixture("torch", TORCH_ID.split("-", 1)[1])
 
 N = 40
 LR0 = (0.1, 0.02)

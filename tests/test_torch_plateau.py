@@ -12,18 +12,15 @@ import pytest
 import torch
 from torch.optim import lr_scheduler as S
 from torch_training import (
-    TORCH_ID,
     batches,
-    framework_fixture,
     groups,
     read_run,
+    torch_framework,  # noqa: F401 - autouse: ids name torch
     train_step,
     two_group_model,
 )
 
 from tb_lr_plugin.torch import LearningRateLogger
-
-framework = framework_fixture("torch", TORCH_ID.split("-", 1)[1])
 
 STEPS_PER_EPOCH = 3
 
@@ -57,27 +54,17 @@ for i, (mode, tmode, kind, cooldown) in enumerate(
         )
     )
 # eps: a reduction smaller than eps is ignored (torch keeps the LR).
+_EPS = dict(mode="min", threshold=1e-4, seed=100)
 CASES.append(
-    dict(
-        mode="min",
-        threshold_mode="rel",
-        kind="flat",
-        cooldown=0,
-        patience=1,
-        threshold=1e-4,
-        min_lr=0.0,
-        eps=0.04,
-        seed=100,
-    )
+    dict(_EPS, threshold_mode="rel", kind="flat", cooldown=0, patience=1, min_lr=0.0, eps=0.04)
 )
 CASES.append(
     dict(
-        mode="min",
+        _EPS,
         threshold_mode="abs",
         kind="walk",
         cooldown=1,
         patience=0,
-        threshold=1e-4,
         min_lr=[1e-3, 0.0],
         eps=0.009,
         seed=101,

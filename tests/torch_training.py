@@ -7,7 +7,8 @@ import pytest
 import torch
 from event_reader import read_run as _read_dir
 
-TORCH_ID = f"torch-{torch.__version__.split('+')[0]}"
+TORCH_VERSION = torch.__version__.split("+")[0]
+TORCH_ID = f"torch-{TORCH_VERSION}"
 
 
 def framework_fixture(module_name, version):
@@ -58,3 +59,8 @@ def read_run(log_dir, run="."):
 
 def f32(values):
     return np.asarray(values, dtype=np.float64).astype(np.float32)
+
+
+# Import it into a test module (`from torch_training import torch_framework`)
+# and every test id there names the torch version.
+torch_framework = framework_fixture("torch", TORCH_VERSION)

@@ -44,15 +44,14 @@ def report(node, tmp_path_factory, tensorboard_process):  # noqa: F811 - the fix
         cwd=here,
     )
     tb = tensorboard_process(here / "logs" / "demo")
+    return drive_examples(node, tb.url, ARTIFACTS)
+
+
+def drive_examples(node, url, out):  # noqa: F811 - `node` is the path here
+    """Runs `drive_examples.mjs` on the TensorBoard at `url`: its report."""
     proc = subprocess.run(
-        [
-            node,
-            str(REPO / "tests" / "browser" / "drive_examples.mjs"),
-            "--url",
-            tb.url,
-            "--out",
-            str(ARTIFACTS),
-        ],
+        [node, str(REPO / "tests" / "browser" / "drive_examples.mjs"), "--url", url,
+         "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=300,

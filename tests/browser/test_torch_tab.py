@@ -7,12 +7,11 @@ as for the Keras examples: both charts must draw, the plateau run must list
 its reductions.
 """
 
-import json
-import subprocess
 import sys
 
 import pytest
 import torch
+from test_examples_tab import drive_examples
 from test_tab import ARTIFACTS, REPO, node  # noqa: F401 - a fixture
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -28,23 +27,7 @@ def report(request, node, tmp_path_factory, tensorboard_process):  # noqa: F811 
     ineffective_plateau(logdir / "torch_plateau")
     one_cycle(logdir / "torch_onecycle")
     tb = tensorboard_process(logdir)
-    proc = subprocess.run(
-        [
-            node,
-            str(REPO / "tests" / "browser" / "drive_examples.mjs"),
-            "--url",
-            tb.url,
-            "--out",
-            str(ARTIFACTS / "torch"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert result["ok"], result.get("error")
-    return result
+    return drive_examples(node, tb.url, ARTIFACTS / "torch")
 
 
 def test_both_torch_runs_draw_both_charts(report):
