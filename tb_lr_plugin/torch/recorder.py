@@ -6,6 +6,7 @@ and the scheduler's epoch counter. Conversion, the plan and the writing
 happen once per flush, over every step since the previous one.
 """
 
+import array
 import os
 
 import numpy as np
@@ -92,8 +93,20 @@ class OptimizerRecorder:
         keys = (_MOMENTUM_KEYS if log_momentum else ()) + (
             _WEIGHT_DECAY_KEYS if log_weight_decay else ()
         )
-        self._hp_keys = tuple(k for k in keys if any(k in g for g in optimizer.param_groups))
-        self._lrs, self._epochs, self._hps = [], [], []
+        self._groups = len(optimizer.param_groups)
+        # (group index, key, index in the tuple or -1): one column each.
+        self._hp_cols = [
+            (gi, key, idx)
+            for gi, g in enumerate(optimizer.param_groups)
+            for key in keys
+            if key in g
+            for idx in ((0, 1) if key == "betas" else (-1,))
+        ]
+        # Flat arrays, not lists of lists: appends stay as cheap, and the
+        # garbage collector has nothing to walk however long the buffer.
+        self._lr_buf, self._hp_buf = array.array("d"), array.array("d")
+        self._epoch_buf = array.array("q")
+        self._odd_lrs = {}  # row -> LRs that are not plain floats (tensors)
         self._on_step = on_step
         self.failed = None
         self._handle = optimizer.register_step_post_hook(self._after_step)
@@ -108,15 +121,20 @@ class OptimizerRecorder:
             groups = optimizer.param_groups
             self.steps += 1
             lrs = [g["lr"] for g in groups]
-            if type(lrs[0]) is not float:
+            if len(lrs) == self._groups and all(type(v) is float for v in lrs):
+                self._lr_buf.extend(lrs)
+            else:
                 # A tensor LR is updated in place by the schedulers: keep
                 # this step's value (a copy on its device, no sync).
-                lrs = [v.detach().clone() if isinstance(v, torch.Tensor) else v for v in lrs]
-            self._lrs.append(lrs)
+                row = len(self._lr_buf) // self._groups
+                self._odd_lrs[row] = [
+                    v.detach().clone() if isinstance(v, torch.Tensor) else v for v in lrs
+                ]
+                self._lr_buf.extend([np.nan] * self._groups)
             if self._source is not None:
-                self._epochs.append(self._source.last_epoch)
-            if self._hp_keys:
-                self._hps.append([[g.get(k) for k in self._hp_keys] for g in groups])
+                self._epoch_buf.append(self._source.last_epoch)
+            if self._hp_cols:
+                self._hp_buf.extend(_hparams(groups, self._hp_cols))
             if self._on_step is not None:
                 self._on_step()
         except Exception as e:  # noqa: BLE001 - a logger never stops training
@@ -132,68 +150,51 @@ class OptimizerRecorder:
     def flush(self, last_only=False):
         """Hands the buffered steps to the writer (the last one only, for
         per-epoch logging)."""
-        n = len(self._lrs)
+        width = self._groups
+        n = len(self._lr_buf) // width
         if not n:
             return
-        lrs, self._lrs = self._lrs, []
-        epochs, self._epochs = self._epochs, []
-        hps, self._hps = self._hps, []
+        actual = np.frombuffer(self._lr_buf, dtype=np.float64).reshape(n, width).copy()
+        epochs = np.frombuffer(self._epoch_buf, dtype=np.int64).copy()
+        hps = np.frombuffer(self._hp_buf, dtype=np.float64).reshape(n, -1).copy()
+        odd, self._odd_lrs = self._odd_lrs, {}
+        self._lr_buf, self._hp_buf = array.array("d"), array.array("d")
+        self._epoch_buf = array.array("q")
+        for row, values in odd.items():
+            actual[row, :] = [_value(v) for v in values[:width]] + [np.nan] * (width - len(values))
         first = self._written + 1
         self._written += n
         steps = np.arange(first, first + n, dtype=np.float64)
-        if last_only:
-            steps, lrs, epochs, hps = steps[-1:], lrs[-1:], epochs[-1:], hps[-1:]
-        names = self.names
-        width = max(len(names), max(len(r) for r in lrs))
-        actual = _table(lrs, width)
-        if self._source is not None and len(epochs) == len(lrs):
-            planned = self.plan.values(np.asarray(epochs, dtype=np.int64))
+        keep = slice(n - 1, n) if last_only else slice(0, n)
+        steps, actual, hps = steps[keep], actual[keep], hps[keep]
+        if self._source is not None and len(epochs) == n:
+            planned = self.plan.values(epochs[keep])
         else:
-            planned = self.plan.values(np.zeros(len(lrs), dtype=np.int64))
+            planned = self.plan.values(np.zeros(len(steps), dtype=np.int64))
         planned = _pad(planned, width)
+        names = self.names[:width]
         for gi, name in enumerate(names):
             rows = np.stack([steps, planned[:, gi], actual[:, gi]], axis=1)
             self._writer.add_array(metadata.KIND_LR, metadata.lr_tag(name), rows, optimizer=name)
-        if hps:
-            self._flush_hparams(steps, hps, names)
-
-    def _flush_hparams(self, steps, hps, names):
-        for gi, name in enumerate(names):
-            for ki, key in enumerate(self._hp_keys):
-                raw = [r[gi][ki] if gi < len(r) else None for r in hps]
-                if all(v is None for v in raw):
-                    continue
-                if key == "betas":
-                    series = {
-                        "beta1": [_beta(v, 0) for v in raw],
-                        "beta2": [_beta(v, 1) for v in raw],
-                    }
-                else:
-                    series = {key: [np.nan if v is None else _value(v) for v in raw]}
-                for hparam, values in series.items():
-                    rows = np.stack([steps, np.asarray(values, dtype=np.float64)], axis=1)
-                    self._writer.add_array(
-                        metadata.KIND_HPARAM,
-                        metadata.hparam_tag(name, hparam),
-                        rows,
-                        group=name,
-                        hparam=hparam,
-                    )
+        for ci, (gi, key, idx) in enumerate(self._hp_cols):
+            if gi >= len(names):
+                continue
+            hparam = key if idx < 0 else f"beta{idx + 1}"
+            rows = np.stack([steps, hps[:, ci]], axis=1)
+            self._writer.add_array(
+                metadata.KIND_HPARAM,
+                metadata.hparam_tag(names[gi], hparam),
+                rows,
+                group=names[gi],
+                hparam=hparam,
+            )
 
 
-def _beta(betas, i):
-    if betas is None or len(betas) <= i:
-        return np.nan
-    return _value(betas[i])
-
-
-def _table(rows, width):
-    if all(type(v) is float for r in rows for v in r) and all(len(r) == width for r in rows):
-        return np.asarray(rows, dtype=np.float64)
-    out = np.full((len(rows), width), np.nan)
-    for i, r in enumerate(rows):
-        out[i, : len(r)] = [_value(v) for v in r]
-    return out
+def _hparams(groups, cols):
+    try:
+        return [groups[gi][key] if idx < 0 else groups[gi][key][idx] for gi, key, idx in cols]
+    except (IndexError, KeyError, TypeError):
+        return [np.nan] * len(cols)  # the groups changed under us
 
 
 def _pad(values, width):
