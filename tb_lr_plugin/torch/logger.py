@@ -1,5 +1,6 @@
 """`LearningRateLogger`: planned and actual LR of a plain torch loop."""
 
+import array
 import atexit
 import time
 import warnings
@@ -80,7 +81,8 @@ class LearningRateLogger:
         self.flush_secs = float(flush_secs)
         self.active = recorder_lib.is_rank_zero()
         self.recorders, self.plateaus = [], []
-        self._loss = []
+        self._loss_rows = array.array("d")  # step, value, step, value, ...
+        self._loss_buf, self._loss_steps = None, array.array("d")  # tensors not yet read
         self._warned = False
         self._last_flush = time.monotonic()
         self.last_only = False  # per-epoch logging (Lightning's "epoch")
@@ -123,13 +125,30 @@ class LearningRateLogger:
     def log_loss(self, value, step=None):
         """Records the training loss of a step (default: the last one done).
 
-        `value` may be a tensor: it is kept as is and converted with the
-        others at the next flush, so this never waits for the device.
+        A tensor is copied into a buffer on its device (no sync, no Python
+        object kept per step) that is read once per flush or 1,024 steps.
         """
-        if self.active:
-            if isinstance(value, torch.Tensor):
-                value = value.detach()
-            self._loss.append((self.steps if step is None else int(step), value))
+        if not self.active:
+            return
+        step = self.steps if step is None else int(step)
+        if not isinstance(value, torch.Tensor):
+            self._loss_rows.extend((step, _nan_or_float(value)))
+            return
+        buf = self._loss_buf
+        if buf is None or buf.device != value.device or len(self._loss_steps) == len(buf):
+            self._drain_loss()
+            buf = self._loss_buf = torch.empty(_LOSS_BUFFER, device=value.device)
+        with torch.no_grad():
+            buf[len(self._loss_steps)] = value.detach().reshape(())
+        self._loss_steps.append(step)
+
+    def _drain_loss(self):
+        n = len(self._loss_steps)
+        if n:
+            values = self._loss_buf[:n].tolist()  # the one sync, for n steps
+            for s, v in zip(self._loss_steps, values, strict=True):
+                self._loss_rows.extend((s, v))
+            self._loss_steps = array.array("d")
 
     def log_epoch(self, logs, epoch, step=None):
         """Records epoch metrics (`{"val_loss": 0.3, ...}`) for the tab's
@@ -206,24 +225,12 @@ class LearningRateLogger:
         self._writer.add_json(kind, tag, items, step)
 
     def _flush_loss(self):
-        if not self._loss:
+        self._drain_loss()
+        if not self._loss_rows:
             return
-        loss, self._loss = self._loss, []
-        tensors = [v for _, v in loss if isinstance(v, torch.Tensor)]
-        # One conversion (one sync at most) for all of them.
-        converted = iter(
-            torch.stack([t.reshape(()).float() for t in tensors]).cpu().tolist() if tensors else []
-        )
-        rows = [
-            (s, next(converted) if isinstance(v, torch.Tensor) else _nan_or_float(v))
-            for s, v in loss
-        ]
-        self._writer.add_array(
-            metadata.KIND_BATCH,
-            metadata.batch_tag("loss"),
-            np.asarray(rows, dtype=np.float64),
-            metric="loss",
-        )
+        rows = np.frombuffer(self._loss_rows, dtype=np.float64).reshape(-1, 2).copy()
+        self._loss_rows = array.array("d")
+        self._writer.add_array(metadata.KIND_BATCH, metadata.batch_tag("loss"), rows, metric="loss")
 
     def _write_session(self, start_step):
         groups = []
@@ -258,6 +265,9 @@ class LearningRateLogger:
                 RuntimeWarning,
                 stacklevel=3,
             )
+
+
+_LOSS_BUFFER = 1024
 
 
 def _float(value):
