@@ -164,8 +164,10 @@ def bench_lightning(steps, repeats):
             )
             ours.append(fit(OurMonitor(), os.path.join(tmp, f"ours{r}")))
     ratio = statistics.median(o / t for o, t in zip(ours, theirs, strict=True))
-    print(f"lightning {L.__version__}: {steps} steps per fit")
-    print(f"  ours / LearningRateMonitor(logging_interval='step') = {ratio:.3f}x")
+    print(
+        f"lightning {L.__version__}: {steps} steps per fit\n"
+        f"  ours / LearningRateMonitor(logging_interval='step') = {ratio:.3f}x"
+    )
     return ratio
 
 
