@@ -41,7 +41,12 @@ setup(
         # backend; none needs TensorFlow.
         "tensorflow": ["tensorflow>=2.16", "keras>=3.5"],
         "jax": ["keras>=3.5", "jax[cpu]"],
-        "torch": ["keras>=3.5", "torch"],
+        "keras": ["keras>=3.5"],
+        # tb_lr_plugin.torch (plain loops); Keras on the torch backend adds keras>=3.5.
+        "torch": ["torch"],
+        # tb_lr_plugin.torch's integrations.
+        "lightning": ["torch", "lightning>=2.6"],
+        "huggingface": ["torch", "transformers>=5.24", "accelerate>=1.1"],
         # Remote logdirs: the fsspec filesystem of each store.
         "gcs": ["gcsfs"],
         "s3": ["s3fs"],

@@ -45,8 +45,15 @@ KIND_PLATEAU = "plateau"
 KIND_SESSION = "session"
 KIND_FINDER = "finder"
 
+# Optimizer hyperparameters besides the LR, per parameter group (written
+# by tb_lr_plugin.torch): tag `hparam/<group>/<name>`, float64 `[n, 2]`,
+# columns step, value; the metadata names `group` and `hparam` (one of
+# HPARAMS). Readers before this kind skip these tags with one warning.
+KIND_HPARAM = "hparam"
+HPARAMS = ("momentum", "beta1", "beta2", "weight_decay")
+
 JSON_KINDS = (KIND_EPOCHS, KIND_EVENTS, KIND_PLATEAU, KIND_SESSION, KIND_FINDER)
-ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2}
+ARRAY_KINDS = {KIND_LR: 3, KIND_BATCH: 2, KIND_HPARAM: 2}
 
 TAG_EPOCHS = "epochs"
 TAG_EVENTS = "events"
@@ -90,6 +97,14 @@ class EventItem(typing.TypedDict, total=False):
     cooldown: int
     phase: str  # cooldown: "start" or "end"
     source: str  # who recorded it, for events not of ours
+    # Written by tb_lr_plugin.torch for torch's ReduceLROnPlateau:
+    framework: str  # "torch"
+    num_bad_epochs: int  # torch reduces when num_bad_epochs > patience
+    threshold: float
+    threshold_mode: str  # "rel" or "abs"
+    mode: str
+    eps: float
+    reason: str  # min_lr_floor: "min_lr" (at the floor) or "eps" (change <= eps)
 
 
 class PlateauItem(typing.TypedDict, total=False):
@@ -109,6 +124,15 @@ class PlateauItem(typing.TypedDict, total=False):
     min_delta: float
     factor: float
     mode: str  # "min" or "max"
+    # Written by tb_lr_plugin.torch for torch's ReduceLROnPlateau:
+    framework: str  # "torch"
+    num_bad_epochs: int
+    threshold: float
+    threshold_mode: str
+    eps: float
+    lrs: dict  # {group: LR after the step}
+    min_lrs: list  # per group
+    reduced: bool
 
 
 class SessionItem(typing.TypedDict, total=False):
@@ -121,6 +145,8 @@ class SessionItem(typing.TypedDict, total=False):
     update_freq: str
     time: float
     optimizers: list  # [{"name", "class", "plan", "initial_lr"}]
+    framework: str  # "torch" for tb_lr_plugin.torch
+    framework_version: str
 
 
 class EpochItem(typing.TypedDict, total=False):
@@ -142,9 +168,12 @@ COUNT_FIELDS = (
     "cooldown",
     "cooldown_counter",
     "num_steps",
+    "num_bad_epochs",
 )
-NUMBER_FIELDS = ("value", "best", "old_lr", "new_lr", "lr", "min_lr", "factor", "min_delta")
-STRING_FIELDS = ("kind", "monitor", "optimizer", "phase", "mode")
+NUMBER_FIELDS = (
+    "value", "best", "old_lr", "new_lr", "lr", "min_lr", "factor", "min_delta", "threshold", "eps"
+)
+STRING_FIELDS = ("kind", "monitor", "optimizer", "phase", "mode", "threshold_mode", "reason")
 DICT_FIELDS = ("logs",)
 
 
@@ -190,6 +219,11 @@ def lr_tag(optimizer):
 def batch_tag(metric):
     """Returns the tag of a per-step metric series (e.g. `batch/loss`)."""
     return f"batch/{metric}"
+
+
+def hparam_tag(group, hparam):
+    """Returns the tag of a parameter group's hyperparameter series."""
+    return f"hparam/{group}/{hparam}"
 
 
 def create_summary_metadata(kind, **fields):

@@ -27,6 +27,8 @@ class RunData:
       optimizers: `{name: float64 [n, 3] array}` of step, planned, actual,
         sorted by step with unique steps.
       batch: `{metric: float64 [n, 2] array}` of step, value.
+      hparams: `{"<group>/<hparam>": float64 [n, 2] array}` of step, value
+        (momentum, betas, weight decay of torch parameter groups).
       epochs: `[{"epoch", "step", "logs": {...}}]`, one per epoch.
       events: event dicts (see the contract), sorted by step.
       plateau: per-epoch `ReduceLROnPlateau` state dicts.
@@ -38,6 +40,7 @@ class RunData:
 
     optimizers: dict = dataclasses.field(default_factory=dict)
     batch: dict = dataclasses.field(default_factory=dict)
+    hparams: dict = dataclasses.field(default_factory=dict)
     epochs: list = dataclasses.field(default_factory=list)
     events: list = dataclasses.field(default_factory=list)
     plateau: list = dataclasses.field(default_factory=list)
@@ -108,6 +111,8 @@ def assemble(records):
             lists[kind].extend(item)
         elif kind in metadata.ARRAY_KINDS:
             name = meta.get("optimizer" if kind == metadata.KIND_LR else "metric")
+            if kind == metadata.KIND_HPARAM:
+                name = f"{meta.get('group')}/{meta.get('hparam')}"
             if not isinstance(name, str):
                 name = tag.split("/", 1)[-1]
             arrays.setdefault((kind, name), []).append(item)
@@ -116,7 +121,9 @@ def assemble(records):
 
     for (kind, name), chunks in arrays.items():
         rows = last_per_step(np.concatenate(chunks))
-        target = run.optimizers if kind == metadata.KIND_LR else run.batch
+        target = {metadata.KIND_LR: run.optimizers, metadata.KIND_HPARAM: run.hparams}.get(
+            kind, run.batch
+        )
         target[name] = rows
     run.epochs = _last_per_key(lists[metadata.KIND_EPOCHS], "epoch")
     run.plateau = _last_per_key(lists[metadata.KIND_PLATEAU], "epoch")

@@ -65,3 +65,12 @@ def test_bench_remote_times_the_logger_on_s3_and_the_upload_cost():
     )
     assert "logger on s3:// vs no callback:" in stdout, output[-3000:]
     assert "ratio late / early:" in stdout, output[-3000:]
+
+
+def test_bench_torch_times_the_logger_and_the_lightning_callback():
+    stdout, output = run_bench(
+        "bench_torch.py", "--steps", "200", "--repeats", "2", "--lightning-steps", "20"
+    )
+    assert "logger / none = " in stdout, output[-3000:]
+    assert "the hook alone: " in stdout
+    assert "ours / LearningRateMonitor(logging_interval='step') = " in stdout

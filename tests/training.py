@@ -1,15 +1,12 @@
 """Small real trainings and a direct event-file reader shared by the tests."""
 
-import glob
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tensorboard.backend.event_processing import event_file_loader  # noqa: E402
-
-from tb_lr_plugin import metadata, run_data  # noqa: E402
+from event_reader import read_run  # noqa: E402, F401 - shared with the torch tests
 
 
 def data(n=64, seed=0, noise=0.5):
@@ -28,25 +25,3 @@ def model(optimizer, seed=0):
     )
     m.compile(optimizer=optimizer, loss="mse")
     return m
-
-
-def read_run(logdir):
-    """Reads the records of one run directory into a `RunData`.
-
-    Straight from the event files (no TensorBoard sampling), so tests of the
-    writer see exactly what was written.
-    """
-    records, metas = [], {}
-    for path in sorted(glob.glob(os.path.join(logdir, "*tfevents*"))):
-        for event in event_file_loader.EventFileLoader(path).Load():
-            for value in event.summary.value:
-                if value.HasField("metadata") and value.metadata.plugin_data.plugin_name:
-                    if value.metadata.plugin_data.plugin_name != metadata.PLUGIN_NAME:
-                        continue
-                    metas[(path, value.tag)] = metadata.parse_plugin_metadata(
-                        value.metadata.plugin_data.content
-                    )
-                meta = metas.get((path, value.tag))
-                if meta:
-                    records.append((value.tag, meta, event.wall_time, event.step, value.tensor))
-    return run_data.assemble(records)
