@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 
-from setuptools import setup
+from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,7 +31,11 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=["tb_lr_plugin", "tb_lr_plugin.callbacks"],
+    # The plugin's subpackages (audit, sources, torch, ...) and the callbacks, which live in
+    # callbacks/ in the checkout and install as tb_lr_plugin.callbacks.
+    packages=find_packages(include=["tb_lr_plugin", "tb_lr_plugin.*"])
+    + ["tb_lr_plugin.callbacks"]
+    + ["tb_lr_plugin.callbacks." + p for p in find_packages("callbacks")],
     package_dir={"tb_lr_plugin.callbacks": "callbacks"},
     package_data={"tb_lr_plugin": ["static/*", "static/**/*"]},
     # fsspec: log_dir and tb-lr-audit accept URLs (gs://, s3://, ...).

@@ -93,3 +93,21 @@ def test_a_script_elsewhere_gets_the_installed_package(checkout, tmp_path):
     package, callbacks = run(python, tmp_path)
     assert package == os.path.join(venv_site, "tb_lr_plugin", "__init__.py")
     assert callbacks == os.path.join(venv_site, "tb_lr_plugin", "callbacks", "__init__.py")
+
+
+def _modules(root):
+    return {
+        os.path.relpath(os.path.join(d, f), root)
+        for d, _, files in os.walk(root)
+        for f in files
+        if f.endswith(".py")
+    }
+
+
+def test_the_install_holds_every_module_of_the_checkout(checkout):
+    src, _, venv_site = checkout
+    installed = os.path.join(venv_site, "tb_lr_plugin")
+    expected = _modules(src / "tb_lr_plugin") | {
+        os.path.join("callbacks", m) for m in _modules(src / "callbacks")
+    }
+    assert expected - _modules(installed) == set()
