@@ -20,10 +20,14 @@ const minifiedCssAsText = {
   },
 };
 
-export function options(outdir = DEFAULT_OUTDIR) {
+// index.js: the tab TensorBoard loads. report.js: the same tab over a
+// report's inlined data, inlined itself by tb_lr_plugin/html_report.py.
+export const ENTRIES = ['index', 'report'];
+
+export function options(outdir = DEFAULT_OUTDIR, entry = 'index') {
   return {
-    entryPoints: [path.join(here, 'src', 'index.js')],
-    outfile: path.join(outdir, 'index.js'),
+    entryPoints: [path.join(here, 'src', `${entry}.js`)],
+    outfile: path.join(outdir, `${entry}.js`),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -38,16 +42,15 @@ export function options(outdir = DEFAULT_OUTDIR) {
 
 export async function build(outdir = DEFAULT_OUTDIR) {
   mkdirSync(outdir, { recursive: true });
-  const result = await esbuild.build({ ...options(outdir), metafile: true });
-  return result;
+  const results = await Promise.all(ENTRIES.map((e) => esbuild.build({ ...options(outdir, e), metafile: true })));
+  return { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs)) } };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const outdir = args.find((a) => !a.startsWith('--')) || DEFAULT_OUTDIR;
   if (args.includes('--watch')) {
-    const ctx = await esbuild.context(options(outdir));
-    await ctx.watch();
+    for (const e of ENTRIES) await (await esbuild.context(options(outdir, e))).watch();
     console.log(`watching, writing ${path.relative(process.cwd(), path.join(outdir, 'index.js'))}`);
   } else {
     const result = await build(outdir);

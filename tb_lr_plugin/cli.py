@@ -2,7 +2,8 @@
 
 Usage:
 
-    tb-lr-audit LOGDIR [--run NAME] [--format table|json|csv]
+    tb-lr-audit LOGDIR [--run NAME ...] [--format table|json|csv|markdown]
+                       [--html FILE] [--fail-on warning|info]
 
 - `table` (default): per run, its LR range tests (steps, LR range, the
   suggested LR and the steepest descent), every LR change (for a plateau
@@ -14,10 +15,17 @@ Usage:
 - `csv`: `run,optimizer,step,planned,actual`, every step recorded by
   `LearningRateLogger` (runs written only by Keras's `TensorBoard` callback
   have no per-step rows).
+- `markdown`: GitHub-flavoured Markdown for a CI job summary: a one-line
+  verdict per run, its LR changes and its findings (see `markdown.py`).
 
-Exit status: 0 on success; 2 for bad usage, a missing or unreadable logdir,
-an unknown `--run`, or a logdir without learning-rate data, with one line
-on stderr. Loading progress goes to stderr when it takes over a second.
+`--run` takes a run name or a regular expression matching whole names,
+and may be repeated. `--html FILE` also writes the self-contained report
+(`html_report.py`); `--fail-on warning|info` makes the exit status 1 when a
+finding of that severity or above exists.
+
+Exit status: 0 on success; 1 when `--fail-on` finds a finding at its
+severity; 2 for bad usage, a missing or unreadable logdir, an unknown
+`--run`, or a logdir without learning-rate data, with one line on stderr. Loading progress goes to stderr when it takes over a second.
 
 This module imports neither TensorFlow nor Keras, and `main()` makes
 TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
@@ -33,6 +41,8 @@ import textwrap
 
 WIDTH = 80
 PROG = "tb-lr-audit"
+# Finding severities, lowest first (`--fail-on info` fails on warnings too).
+SEVERITIES = ("info", "warning")
 
 
 class UsageError(Exception):
@@ -61,12 +71,28 @@ def _parser():
         ),
     )
     parser.add_argument("logdir", metavar="LOGDIR", help="the directory given to TensorBoard")
-    parser.add_argument("--run", metavar="NAME", help="audit only this run (e.g. '.' or 'exp/1')")
+    parser.add_argument(
+        "--run",
+        metavar="NAME",
+        action="append",
+        help="audit only this run (e.g. '.' or 'exp/1'), or the runs whose whole name "
+        "matches this regular expression (e.g. 'exp/.*'); repeatable",
+    )
     parser.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
+        choices=("table", "json", "csv", "markdown"),
         default="table",
-        help="output format (default: table)",
+        help="output format (default: table; markdown: for a CI job summary)",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report (the tab's view, no server) to FILE",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        help="exit with status 1 if any finding has this severity or above",
     )
     return parser
 
@@ -84,10 +110,10 @@ def run(argv, stdout=None, stderr=None):
         parser = _parser()
         parser.stdout = stdout
         args = parser.parse_args(argv)
-        text = _audit(args, stderr)
+        text, failed = _audit(args, stderr)
         stdout.write(text)
         stdout.flush()
-        return 0
+        return 1 if failed else 0
     except UsageError as e:
         stderr.write(f"{PROG}: error: {e}\n")
         return 2
@@ -135,7 +161,7 @@ def main():
 
 
 def _audit(args, stderr):
-    from tb_lr_plugin import audit, keras_logs, loader
+    from tb_lr_plugin import audit, keras_logs, loader, run_select
 
     logdir = args.logdir
     if not os.path.exists(logdir):
@@ -146,7 +172,9 @@ def _audit(args, stderr):
         raise UsageError(f"logdir {logdir!r} is not readable")
     progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        found = loader.load(logdir, run=args.run, progress=progress)
+        found = run_select.load(logdir, args.run or [], progress=progress)
+    except run_select.NoMatchError as e:
+        raise UsageError(f"{e} with learning-rate data in {logdir!r}") from None
     finally:
         progress.finish()
     if found.damaged:
@@ -164,8 +192,6 @@ def _audit(args, stderr):
             f"{PROG}: warning: skipped {sum(skipped.values())} unreadable learning-rate records "
             f"or items in run{'s' if len(skipped) != 1 else ''} {names}{more}\n"
         )
-    if args.run is not None and args.run not in found.runs:
-        raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")
     if not found.runs:
         raise UsageError(
             f"no learning-rate data in {logdir!r} (written by LearningRateLogger, or "
@@ -183,11 +209,41 @@ def _audit(args, stderr):
         findings = audit.find(entry.data, entry.keras)
         results.append((entry, events, findings, timing))
 
+    if args.html:
+        _write_html(args.html, found, logdir)
+    failed = _fails(results, args.fail_on)
     if args.format == "json":
-        return _json(results)
+        return _json(results), failed
     if args.format == "csv":
-        return _csv(results)
-    return _table(results)
+        return _csv(results), failed
+    if args.format == "markdown":
+        from tb_lr_plugin import markdown
+
+        return markdown.render(logdir, [(e.name, ev, f) for e, ev, f, _ in results]), failed
+    return _table(results), failed
+
+
+def _fails(results, fail_on):
+    """Whether a finding has the `--fail-on` severity or above."""
+    if fail_on is None:
+        return False
+    floor = SEVERITIES.index(fail_on)
+    return any(
+        f.get("severity") in SEVERITIES and SEVERITIES.index(f["severity"]) >= floor
+        for _, _, findings, _ in results
+        for f in findings
+    )
+
+
+def _write_html(path, found, logdir):
+    from tb_lr_plugin import html_report as report
+
+    try:
+        report.write_html(path, report.build(found, logdir=logdir))
+    except report.BundleMissingError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write {path!r}: {e.strerror or e}") from None
 
 
 def _event_order(event):

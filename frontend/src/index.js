@@ -29,22 +29,27 @@ const DEFAULT_SELECTED = 10;
 /**
  * Renders the tab.
  *
- * @param {{root?: HTMLElement, fetch?: typeof fetch, pollMs?: number}} options
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, client?: object, pollMs?: number, host?: boolean}} options
+ *   `client`: a data client other than the routes' (the report's inlined
+ *   data, inline_data.js); `host: false`: not inside TensorBoard, so no
+ *   reload messages to listen for.
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
   const app = new App({
     root: options.root || document.body,
-    client: createClient(options.fetch),
+    client: options.client || createClient(options.fetch),
     pollMs: options.pollMs ?? 30000,
+    host: options.host !== false,
   });
   await app.start();
   return app;
 }
 
 class App {
-  constructor({ root, client, pollMs }) {
+  constructor({ root, client, pollMs, host }) {
     this.root = root;
+    this.host = host;
     this.client = client;
     this.pollMs = pollMs;
     const saved = loadState();
@@ -76,7 +81,7 @@ class App {
     });
     this.buildLayout();
     this.applyTheme(this.theme.current());
-    this.stopReload = listenForReload(() => this.refresh());
+    this.stopReload = this.host ? listenForReload(() => this.refresh()) : () => {};
     await this.refresh();
     if (this.pollMs > 0) {
       this.timer = setInterval(() => {
@@ -333,7 +338,8 @@ class App {
     for (const d of datas) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
     this.drawDiagnosis();
     this.exportBody.textContent = '';
-    this.exportBody.append(exportLinks(datas.map((d) => d.run), (run, f) => this.client.exportUrl(run, f)));
+    const download = this.client.download ? (run, f, name) => this.client.download(run, f, name) : null;
+    this.exportBody.append(exportLinks(datas.map((d) => d.run), (run, f) => this.client.exportUrl(run, f), download));
   }
 
   drawDiagnosis() {
