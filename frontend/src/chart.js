@@ -102,11 +102,26 @@ export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = 
             labelSize: 16,
             values: (u, s) => s.map((v) => (v == null ? '' : formatValue(v))),
             ...(view.loss.log
-              ? { filter: thinLogSplits, grid: { ...axisStyle.grid, filter: thinLogSplits }, ticks: { ...axisStyle.ticks, filter: thinLogSplits } }
+              ? {
+                  filter: thinLogSplits,
+                  grid: { ...axisStyle.grid, filter: thinLogSplits },
+                  ticks: { ...axisStyle.ticks, filter: thinLogSplits },
+                }
               : {}),
           },
           ...(view.loss.hasY2
-            ? [{ ...axisStyle, scale: 'y2', side: 1, size: Y_AXIS_SIZE, grid: { show: false }, label: 'monitor', labelSize: 16, values: (u, s) => s.map((v) => (v == null ? '' : formatValue(v))) }]
+            ? [
+                {
+                  ...axisStyle,
+                  scale: 'y2',
+                  side: 1,
+                  size: Y_AXIS_SIZE,
+                  grid: { show: false },
+                  label: 'monitor',
+                  labelSize: 16,
+                  values: (u, s) => s.map((v) => (v == null ? '' : formatValue(v))),
+                },
+              ]
             : []),
         ],
         series: [

@@ -46,7 +46,9 @@ export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
     }
     if (!response.ok) {
       const message =
-        body && typeof body.error === 'string' ? body.error : text.slice(0, 200) || response.statusText || 'request failed';
+        body && typeof body.error === 'string'
+          ? body.error
+          : text.slice(0, 200) || response.statusText || 'request failed';
       throw new RouteError(route, response.status, message);
     }
     if (body === null || typeof body !== 'object') {
@@ -150,7 +152,7 @@ export function parseRuns(json) {
 export function parseLr(json) {
   const run = json && typeof json.run === 'string' ? json.run : '';
   const optimizers = [];
-  for (const o of (json && Array.isArray(json.optimizers) ? json.optimizers : [])) {
+  for (const o of json && Array.isArray(json.optimizers) ? json.optimizers : []) {
     if (!o || typeof o !== 'object') continue;
     const cols = alignColumns(o.step, [o.planned, o.actual]);
     optimizers.push({
@@ -176,7 +178,7 @@ export function parseLr(json) {
 /** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */
 export function parseLoss(json) {
   const series = [];
-  for (const s of (json && Array.isArray(json.series) ? json.series : [])) {
+  for (const s of json && Array.isArray(json.series) ? json.series : []) {
     if (!s || typeof s.name !== 'string') continue;
     const resolution = s.resolution === 'epoch' ? 'epoch' : 'step';
     const hasEpoch = resolution === 'epoch' && Array.isArray(s.epoch);
@@ -202,7 +204,7 @@ export function parseLoss(json) {
 /** `events?run=` -> events sorted by step, each with a known kind. */
 export function parseEvents(json) {
   const out = [];
-  for (const e of (json && Array.isArray(json.events) ? json.events : [])) {
+  for (const e of json && Array.isArray(json.events) ? json.events : []) {
     if (!e || typeof e !== 'object' || !EVENT_KINDS.includes(e.kind)) continue;
     if (num(e.step) === null && num(e.epoch) === null) continue;
     out.push({ ...e, step: num(e.step), epoch: num(e.epoch) });
@@ -213,7 +215,7 @@ export function parseEvents(json) {
 /** `audit?run=` -> [{kind, severity, epoch, step, message}], warnings first. */
 export function parseAudit(json) {
   const out = [];
-  for (const f of (json && Array.isArray(json.findings) ? json.findings : [])) {
+  for (const f of json && Array.isArray(json.findings) ? json.findings : []) {
     if (!f || typeof f !== 'object') continue;
     out.push({
       kind: typeof f.kind === 'string' ? f.kind : 'finding',
@@ -238,7 +240,7 @@ export function parseAudit(json) {
  */
 export function parseFinder(json) {
   const tests = [];
-  for (const t of (json && Array.isArray(json.tests) ? json.tests : [])) {
+  for (const t of json && Array.isArray(json.tests) ? json.tests : []) {
     if (!t || typeof t !== 'object') continue;
     const cols = alignColumns(t.lr, [t.loss, t.smoothed]);
     const keep = cols.x.map((x) => x > 0);
@@ -319,7 +321,15 @@ function num(v) {
 }
 
 export function emptyLr(run) {
-  return { run, axis: 'step', optimizers: [], epochs: { epoch: [], step: [] }, points: 0, shown: 0, downsampled: false };
+  return {
+    run,
+    axis: 'step',
+    optimizers: [],
+    epochs: { epoch: [], step: [] },
+    points: 0,
+    shown: 0,
+    downsampled: false,
+  };
 }
 
 export function emptyFinder(run) {

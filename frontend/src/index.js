@@ -124,10 +124,19 @@ class App {
     this.diagBody = el('div');
     this.exportBody = el('div');
     this.details = el('div', { cls: 'lr-details' }, [
-      el('section', { cls: 'lr-card lr-events-card' }, [el('h2', { cls: 'lr-card-title', text: 'Plateau decisions and LR changes' }), this.eventsBody]),
+      el('section', { cls: 'lr-card lr-events-card' }, [
+        el('h2', { cls: 'lr-card-title', text: 'Plateau decisions and LR changes' }),
+        this.eventsBody,
+      ]),
       el('div', { cls: 'lr-side-cards' }, [
-        el('section', { cls: 'lr-card lr-diagnosis' }, [el('h2', { cls: 'lr-card-title', text: 'Diagnosis' }), this.diagBody]),
-        el('section', { cls: 'lr-card lr-export' }, [el('h2', { cls: 'lr-card-title', text: 'Export every step' }), this.exportBody]),
+        el('section', { cls: 'lr-card lr-diagnosis' }, [
+          el('h2', { cls: 'lr-card-title', text: 'Diagnosis' }),
+          this.diagBody,
+        ]),
+        el('section', { cls: 'lr-card lr-export' }, [
+          el('h2', { cls: 'lr-card-title', text: 'Export every step' }),
+          this.exportBody,
+        ]),
       ]),
     ]);
     this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.finderHost, this.details]);
@@ -146,7 +155,10 @@ class App {
       },
       onMarkerClick: (m) => this.highlight(m.event),
     });
-    this.finderChart = createFinderChart(this.finderHost, { theme: () => this.theme.current(), caption: this.finderText });
+    this.finderChart = createFinderChart(this.finderHost, {
+      theme: () => this.theme.current(),
+      caption: this.finderText,
+    });
   }
 
   /** Reloads the runs and the selected runs' data; keeps zoom and selection. */
@@ -178,7 +190,10 @@ class App {
         this.setBanner([e]);
         this.toolbar.setStatus('Update failed');
       } else {
-        this.showState('error', errorState([e], () => this.refresh()));
+        this.showState(
+          'error',
+          errorState([e], () => this.refresh()),
+        );
         this.toolbar.setStatus('');
       }
       return;
@@ -207,7 +222,9 @@ class App {
     const todo = runs.filter((r) => force || !this.cache.has(r));
     // The charts first; the audit (only the diagnosis panel needs it) after.
     const withFinder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
-    const results = await Promise.all(todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })));
+    const results = await Promise.all(
+      todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })),
+    );
     for (const d of results) {
       const had = this.cache.get(d.run);
       d.findings = had ? had.findings : null;
@@ -252,7 +269,9 @@ class App {
 
   selectedData() {
     if (!this.state.runs) return [];
-    return this.state.runs.filter((r) => this.state.selected.has(r.run) && this.cache.has(r.run)).map((r) => this.cache.get(r.run));
+    return this.state.runs
+      .filter((r) => this.state.selected.has(r.run) && this.cache.has(r.run))
+      .map((r) => this.cache.get(r.run));
   }
 
   /** The axis drawn: the user's choice, unless no selected run can be drawn on it. */
@@ -287,7 +306,11 @@ class App {
     if (!errors.length) return;
     this.banner.append(
       el('strong', { text: 'Some data could not be loaded: ' }),
-      el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+      el(
+        'ul',
+        {},
+        errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) })),
+      ),
     );
   }
 
@@ -338,8 +361,13 @@ class App {
     for (const d of datas) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
     this.drawDiagnosis();
     this.exportBody.textContent = '';
-    const download = this.client.download ? (run, f, name) => this.client.download(run, f, name) : null;
-    this.exportBody.append(exportLinks(datas.map((d) => d.run), (run, f) => this.client.exportUrl(run, f), download));
+    this.exportBody.append(
+      exportLinks(
+        datas.map((d) => d.run),
+        (run, f) => this.client.exportUrl(run, f),
+        this.client.download ? (run, f, name) => this.client.download(run, f, name) : null,
+      ),
+    );
   }
 
   drawDiagnosis() {
@@ -377,7 +405,11 @@ class App {
   }
 
   save() {
-    saveState({ selected: this.state.selected ? [...this.state.selected] : null, axis: this.state.axis, lossLog: this.state.lossLog });
+    saveState({
+      selected: this.state.selected ? [...this.state.selected] : null,
+      axis: this.state.axis,
+      lossLog: this.state.lossLog,
+    });
   }
 
   destroy() {

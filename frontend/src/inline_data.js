@@ -7,7 +7,16 @@
 // The export (every recorded row) is inlined run-length encoded; the
 // "CSV" and "JSON" buttons rebuild the export route's answer from it.
 
-import { RouteError, emptyFinder, parseAudit, parseEvents, parseFinder, parseLoss, parseLr, parseRuns } from './data.js';
+import {
+  RouteError,
+  emptyFinder,
+  parseAudit,
+  parseEvents,
+  parseFinder,
+  parseLoss,
+  parseLr,
+  parseRuns,
+} from './data.js';
 
 export const DATA_ELEMENT_ID = 'tb-lr-report-data';
 
@@ -137,7 +146,8 @@ export function exportCsv(run, optimizers) {
 export function exportJson(run, optimizers, answer) {
   const body = { run, optimizers: {}, events: answer && answer.events ? answer.events.events : [] };
   const finite = (v) => (Number.isFinite(v) ? v : null);
-  for (const o of optimizers) body.optimizers[o.name] = { step: o.step, planned: o.planned.map(finite), actual: o.actual.map(finite) };
+  for (const o of optimizers)
+    body.optimizers[o.name] = { step: o.step, planned: o.planned.map(finite), actual: o.actual.map(finite) };
   return JSON.stringify(body);
 }
 

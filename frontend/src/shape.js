@@ -4,7 +4,15 @@
 
 import { epochX, makeEpochMap, mapAll } from './axis.js';
 import { alignColumns } from './data.js';
-import { formatDownsampling, formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
+import {
+  formatDownsampling,
+  formatEpoch,
+  formatLR,
+  formatLRChange,
+  formatStep,
+  formatValue,
+  formatWait,
+} from './format.js';
 
 // TensorBoard's colour-blind-assist run palette (tf_color_scale/palettes.ts).
 export const PALETTE = ['#ff7043', '#0077bb', '#cc3311', '#33bbee', '#ee3377', '#009988', '#bbbbbb'];
@@ -56,11 +64,13 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
     // A run with nothing to draw here (only an LR range test) gets no note.
     const hasSeries = d.lr.optimizers.length > 0 || d.loss.series.length > 0;
     if (axis === 'step' && d.axis === 'epoch') {
-      if (hasSeries) notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
+      if (hasSeries)
+        notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
       continue;
     }
     if (map && d.axis !== 'epoch') epochLens.push(map.stepsPerEpoch);
-    if (axis === 'epoch' && !map && hasSeries) notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
+    if (axis === 'epoch' && !map && hasSeries)
+      notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
     const xOfStep = (steps) => (axis === 'epoch' ? (map ? mapAll(steps, map.toEpoch) : null) : steps);
 
     // Loss chart: epoch loss train/val, batch loss faint, the monitor if it is no loss.
@@ -106,9 +116,27 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
       // update). Thinned: the server kept both sides of every change, so
       // lines are exact at changes and follow smooth schedules when zoomed.
       const stepped = !d.lr.downsampled;
-      lrSeries.push({ label: `${prefix}${optName}actual`, run: d.run, optimizer: o.name, kind: 'actual', color: colour, width: 2, dash: null, stepped });
+      lrSeries.push({
+        label: `${prefix}${optName}actual`,
+        run: d.run,
+        optimizer: o.name,
+        kind: 'actual',
+        color: colour,
+        width: 2,
+        dash: null,
+        stepped,
+      });
       if (hasPlanned) {
-        lrSeries.push({ label: `${prefix}${optName}planned`, run: d.run, optimizer: o.name, kind: 'planned', color: colour, width: 1.5, dash: [6, 4], stepped });
+        lrSeries.push({
+          label: `${prefix}${optName}planned`,
+          run: d.run,
+          optimizer: o.name,
+          kind: 'planned',
+          color: colour,
+          width: 1.5,
+          dash: [6, 4],
+          stepped,
+        });
       }
     }
     const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
@@ -121,15 +149,36 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
       const x = xOfEvent(e);
       if (x === null) continue;
       if (e.kind === 'reduction' || e.kind === 'lr_change' || e.kind === 'scheduler') {
-        markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: formatLRChange(e.old_lr, e.new_lr), title: describeEvent(e, d.run, multi), event: e });
-        if (e.kind === 'reduction' && typeof e.min_lr === 'number' && typeof e.new_lr === 'number' && e.new_lr <= e.min_lr * (1 + 1e-6)) {
+        markers.push({
+          x,
+          run: d.run,
+          kind: e.kind,
+          color: c.run,
+          label: formatLRChange(e.old_lr, e.new_lr),
+          title: describeEvent(e, d.run, multi),
+          event: e,
+        });
+        if (
+          e.kind === 'reduction' &&
+          typeof e.min_lr === 'number' &&
+          typeof e.new_lr === 'number' &&
+          e.new_lr <= e.min_lr * (1 + 1e-6)
+        ) {
           addFloor(floors, d.run, e.min_lr, x, c.run);
         }
       } else if (e.kind === 'min_lr_floor') {
         // A floor hit repeats every epoch once the LR is at min_lr: mark the
         // first (the table lists them all, the LR chart draws the floor).
         if (!markers.some((m) => m.run === d.run && m.kind === 'min_lr_floor')) {
-          markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: 'at min_lr', title: describeEvent(e, d.run, multi), event: e });
+          markers.push({
+            x,
+            run: d.run,
+            kind: e.kind,
+            color: c.run,
+            label: 'at min_lr',
+            title: describeEvent(e, d.run, multi),
+            event: e,
+          });
         }
         if (typeof e.min_lr === 'number') addFloor(floors, d.run, e.min_lr, x, c.run);
       } else if (e.kind === 'cooldown') {
@@ -147,7 +196,10 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
 
   const loss = joinTables(lossTables);
   const lr = joinTables(lrTables);
-  const extent = dataExtent([loss[0], lr[0]], markers.map((m) => m.x));
+  const extent = dataExtent(
+    [loss[0], lr[0]],
+    markers.map((m) => m.x),
+  );
   for (const b of bands) if (b.to === null) b.to = extent ? extent[1] : b.from;
   const meanEpoch = epochLens.length ? epochLens.reduce((a, b) => a + b, 0) / epochLens.length : null;
   return {
@@ -220,7 +272,8 @@ export function buildFinderView(runDatas) {
 export function describeRangeTest(t) {
   const n = t.lr.length;
   let steps = `${formatStep(n)} step${n === 1 ? '' : 's'}`;
-  if (t.numSteps !== null && n < t.numSteps) steps = `${formatStep(n)} of ${formatStep(t.numSteps)} steps (stopped early)`;
+  if (t.numSteps !== null && n < t.numSteps)
+    steps = `${formatStep(n)} of ${formatStep(t.numSteps)} steps (stopped early)`;
   const span = n ? `${steps}, LR ${formatLR(t.lr[0])} → ${formatLR(t.lr[n - 1])}` : 'no step recorded';
   return { suggested: formatLR(t.valley), steepest: formatLR(t.steepest), span };
 }

@@ -9,7 +9,9 @@ export function el(tag, { cls, text, attrs, on } = {}, children = []) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
   if (text !== undefined && text !== null) node.textContent = String(text);
-  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
+  if (attrs)
+    for (const [k, v] of Object.entries(attrs))
+      if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
   if (on) for (const [k, v] of Object.entries(on)) node.addEventListener(k, v);
   for (const c of children) if (c) node.append(c);
   return node;
@@ -121,7 +123,14 @@ export function createRunSelector({ onChange }) {
         const name = el('span', { cls: 'lr-run-name', text: r.run });
         name.title = r.run;
         const row = el('li', { cls: 'lr-run' }, [
-          el('label', {}, [box, swatch, el('span', { cls: 'lr-run-text' }, [name, el('span', { cls: 'lr-muted lr-run-meta', text: meta.join(' · ') })])]),
+          el('label', {}, [
+            box,
+            swatch,
+            el('span', { cls: 'lr-run-text' }, [
+              name,
+              el('span', { cls: 'lr-muted lr-run-meta', text: meta.join(' · ') }),
+            ]),
+          ]),
         ]);
         row.dataset.run = r.run;
         list.append(row);
@@ -149,13 +158,25 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
   epochBtn.addEventListener('click', () => onAxis('epoch'));
   const log = el('input', { attrs: { type: 'checkbox', 'data-control': 'loss-log' } });
   log.addEventListener('change', () => onLossLog(log.checked));
-  const reset = el('button', { cls: 'lr-button', text: 'Reset zoom', attrs: { type: 'button', 'data-control': 'reset-zoom' } });
+  const reset = el('button', {
+    cls: 'lr-button',
+    text: 'Reset zoom',
+    attrs: { type: 'button', 'data-control': 'reset-zoom' },
+  });
   reset.addEventListener('click', onResetZoom);
-  const refresh = el('button', { cls: 'lr-button', text: 'Refresh', attrs: { type: 'button', 'data-control': 'refresh', title: 'Reload the data, keeping zoom and selection' } });
+  const refresh = el('button', {
+    cls: 'lr-button',
+    text: 'Refresh',
+    attrs: { type: 'button', 'data-control': 'refresh', title: 'Reload the data, keeping zoom and selection' },
+  });
   refresh.addEventListener('click', onRefresh);
   const status = el('span', { cls: 'lr-muted lr-status', attrs: { 'aria-live': 'polite' } });
   const element = el('div', { cls: 'lr-toolbar' }, [
-    el('div', { cls: 'lr-segmented', attrs: { role: 'group', 'aria-label': 'X axis' } }, [el('span', { cls: 'lr-muted', text: 'X axis' }), stepBtn, epochBtn]),
+    el('div', { cls: 'lr-segmented', attrs: { role: 'group', 'aria-label': 'X axis' } }, [
+      el('span', { cls: 'lr-muted', text: 'X axis' }),
+      stepBtn,
+      epochBtn,
+    ]),
     el('label', { cls: 'lr-check' }, [log, el('span', { text: 'Log-scale loss' })]),
     reset,
     refresh,
@@ -171,7 +192,9 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
       epochBtn.disabled = !epochAvailable && axis !== 'epoch';
       epochBtn.title = epochBtn.disabled ? 'No epoch recorded yet for the selected runs' : 'Plot against epochs';
       stepBtn.disabled = !stepAvailable && axis !== 'step';
-      stepBtn.title = stepBtn.disabled ? 'The selected runs are recorded per epoch only' : 'Plot against optimizer steps';
+      stepBtn.title = stepBtn.disabled
+        ? 'The selected runs are recorded per epoch only'
+        : 'Plot against optimizer steps';
       log.checked = lossLog;
       reset.disabled = !zoomed;
     },
@@ -199,7 +222,11 @@ const KIND_LABEL = {
  */
 export function eventTable(perRun, { onPick, showRun }) {
   const total = perRun.reduce((n, r) => n + r.events.length, 0);
-  if (!total) return el('p', { cls: 'lr-muted', text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.' });
+  if (!total)
+    return el('p', {
+      cls: 'lr-muted',
+      text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.',
+    });
   const head = ['kind', 'epoch', 'step', 'monitor', 'value', 'best', 'wait/patience', 'old → new LR', 'cooldown'];
   if (showRun) head.unshift('run');
   const tbody = el('tbody');
@@ -232,7 +259,16 @@ export function eventTable(perRun, { onPick, showRun }) {
     }
   }
   return el('div', { cls: 'lr-table-wrap' }, [
-    el('table', { cls: 'lr-table lr-events' }, [el('thead', {}, [el('tr', {}, head.map((h) => el('th', { text: h })))]), tbody]),
+    el('table', { cls: 'lr-table lr-events' }, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          head.map((h) => el('th', { text: h })),
+        ),
+      ]),
+      tbody,
+    ]),
   ]);
 }
 
@@ -254,19 +290,34 @@ function cooldownCell(e) {
 export function diagnosisPanel(perRun, { onPick, showRun }) {
   const all = [];
   for (const { run, findings } of perRun) for (const f of findings) all.push([run, f]);
-  if (!all.length) return el('p', { cls: 'lr-muted', text: 'No findings: nothing unusual in the recorded schedule and plateau decisions.' });
+  if (!all.length)
+    return el('p', {
+      cls: 'lr-muted',
+      text: 'No findings: nothing unusual in the recorded schedule and plateau decisions.',
+    });
   const list = el('ul', { cls: 'lr-findings' });
   for (const [run, f] of all) {
-    const where = [f.epoch != null ? `epoch ${formatEpoch(f.epoch)}` : null, f.step != null ? `step ${formatStep(f.step)}` : null].filter(Boolean).join(', ');
+    const where = [
+      f.epoch != null ? `epoch ${formatEpoch(f.epoch)}` : null,
+      f.step != null ? `step ${formatStep(f.step)}` : null,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const placeable = f.epoch != null || f.step != null;
     const item = el(
       'li',
-      { cls: `lr-finding lr-finding--${f.severity}`, attrs: { tabindex: placeable ? '0' : null, 'data-severity': f.severity } },
+      {
+        cls: `lr-finding lr-finding--${f.severity}`,
+        attrs: { tabindex: placeable ? '0' : null, 'data-severity': f.severity },
+      },
       [
         el('span', { cls: `lr-badge lr-badge--${f.severity}`, text: f.severity }),
         el('span', { cls: 'lr-finding-text' }, [
           el('span', { cls: 'lr-finding-msg', text: f.message }),
-          el('span', { cls: 'lr-muted lr-finding-where', text: [showRun ? run : null, where, f.kind].filter(Boolean).join(' · ') }),
+          el('span', {
+            cls: 'lr-muted lr-finding-where',
+            text: [showRun ? run : null, where, f.kind].filter(Boolean).join(' · '),
+          }),
         ]),
       ],
     );
@@ -320,8 +371,16 @@ export function exportLinks(runs, exportUrl, download = null) {
   const link = (run, format, name) => {
     // `download(run, format, name)`: the file is built here (a report's
     // inlined export), not fetched.
-    const on = download ? { click: (e) => { e.preventDefault(); download(run, format, name); } } : undefined;
-    return el('a', { cls: 'lr-button', text: format.toUpperCase(), attrs: { href: exportUrl(run, format), download: name, 'data-format': format }, on });
+    const on = download
+      ? {
+          click: (e) => {
+            e.preventDefault();
+            download(run, format, name);
+          },
+        }
+      : undefined;
+    const attrs = { href: exportUrl(run, format), download: name, 'data-format': format };
+    return el('a', { cls: 'lr-button', text: format.toUpperCase(), attrs, on });
   };
   for (const run of runs) {
     const base = safeFileName(run);
@@ -337,7 +396,10 @@ export function exportLinks(runs, exportUrl, download = null) {
 }
 
 export function safeFileName(run) {
-  const name = run.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80);
+  const name = run
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 80);
   return name || 'run';
 }
 
@@ -369,7 +431,11 @@ export function emptyState() {
 export function errorState(errors, onRetry) {
   return el('section', { cls: 'lr-card lr-error', attrs: { role: 'alert', 'data-state': 'error' } }, [
     el('h2', { text: 'Could not load the learning-rate data' }),
-    el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+    el(
+      'ul',
+      {},
+      errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) })),
+    ),
     el('button', { cls: 'lr-button', text: 'Retry', attrs: { type: 'button' }, on: { click: onRetry } }),
   ]);
 }

@@ -26,7 +26,16 @@ const args = {};
 for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
 const base = args.url.replace(/\/$/, '');
 const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 
 const report = { scenario: args.scenario, consoleErrors: [], pageErrors: [], dialogs: [], steps: [], timings: {} };
 const profile = mkdtempSync(path.join(tmpdir(), 'tb-lr-checks-'));
@@ -102,11 +111,18 @@ async function names(page) {
   report.steps.push('open');
   // Show every run, so every optimizer and metric name is drawn.
   await frame.locator('.lr-run-actions button').first().click();
-  const all = await waitFor(frame, (s) => s.checked.length === s.rows && s.state === 'ready' && s.lossInk > 0 && s.lrInk > 0, 'every run drawn');
+  const all = await waitFor(
+    frame,
+    (s) => s.checked.length === s.rows && s.state === 'ready' && s.lossInk > 0 && s.lrInk > 0,
+    'every run drawn',
+  );
   await page.waitForTimeout(500); // the audit answers and the diagnosis panel
   report.steps.push('all');
   const shown = await frame.evaluate(() => ({
-    runNames: [...document.querySelectorAll('.lr-runs .lr-run-name')].map((n) => ({ text: n.textContent, title: n.title })),
+    runNames: [...document.querySelectorAll('.lr-runs .lr-run-name')].map((n) => ({
+      text: n.textContent,
+      title: n.title,
+    })),
     tableText: [...document.querySelectorAll('.lr-events tbody td')].map((n) => n.textContent),
     markerTitles: [...document.querySelectorAll('.lr-marker-label, .lr-marker')].map((n) => n.title).filter(Boolean),
     findings: [...document.querySelectorAll('.lr-finding-msg')].map((n) => n.textContent),
@@ -130,7 +146,12 @@ async function many(page) {
   const t0 = Date.now();
   await page.goto(`${base}/#learning_rate`);
   const frame = await pluginFrame(page);
-  let s = await waitFor(frame, (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0, 'the first draw', 90000);
+  let s = await waitFor(
+    frame,
+    (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0,
+    'the first draw',
+    90000,
+  );
   report.timings.firstDrawMs = Date.now() - t0;
   report.initial = { rows: s.rows, visible: s.visible, checked: s.checked, count: s.count };
   report.steps.push('open');
@@ -140,7 +161,12 @@ async function many(page) {
   const t1 = Date.now();
   await filter.pressSequentially(args.filter, { delay: 30 });
   const typed = Date.now();
-  s = await waitFor(frame, (x) => x.visible < x.rows && x.visibleRuns.every((r) => new RegExp(args.filter, 'i').test(r)), 'the list filtered', 10000);
+  s = await waitFor(
+    frame,
+    (x) => x.visible < x.rows && x.visibleRuns.every((r) => new RegExp(args.filter, 'i').test(r)),
+    'the list filtered',
+    10000,
+  );
   report.timings.typingMs = typed - t1;
   report.timings.filterAfterLastKeyMs = Date.now() - typed;
   report.filtered = { rows: s.rows, visible: s.visible, visibleRuns: s.visibleRuns, count: s.count };
@@ -149,7 +175,12 @@ async function many(page) {
   // Select one of the filtered runs: it is loaded and drawn.
   const t2 = Date.now();
   await frame.locator(`.lr-run[data-run="${args.pick}"] input`).check();
-  s = await waitFor(frame, (x) => x.checked.includes(args.pick) && x.legend.some((l) => l.includes(args.pick)) && x.lossInk > 0, 'the picked run drawn', 30000);
+  s = await waitFor(
+    frame,
+    (x) => x.checked.includes(args.pick) && x.legend.some((l) => l.includes(args.pick)) && x.lossInk > 0,
+    'the picked run drawn',
+    30000,
+  );
   report.timings.selectMs = Date.now() - t2;
   report.picked = { checked: s.checked, count: s.count, legendHasPick: s.legend.some((l) => l.includes(args.pick)) };
   report.steps.push('select');
@@ -164,7 +195,12 @@ async function many(page) {
 }
 
 try {
-  context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport: { width: 1400, height: 1000 },
+  });
   const page = context.pages()[0] || (await context.newPage());
   page.on('console', (m) => {
     if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location().url || ''}`);
@@ -186,5 +222,8 @@ try {
   rmSync(profile, { recursive: true, force: true });
 }
 // ASCII only: names hold U+2028 and U+0085, which line-splitting readers split on.
-const ascii = JSON.stringify(report).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+const ascii = JSON.stringify(report).replace(
+  /[\u007f-\uffff]/g,
+  (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+);
 process.stdout.write(ascii + '\n');

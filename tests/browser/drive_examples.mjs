@@ -31,7 +31,9 @@ const state = () => {
   };
   return {
     state: document.querySelector('.lr-app')?.dataset.state,
-    selected: [...document.querySelectorAll('.lr-run')].filter((r) => r.querySelector('input').checked).map((r) => r.dataset.run),
+    selected: [...document.querySelectorAll('.lr-run')]
+      .filter((r) => r.querySelector('input').checked)
+      .map((r) => r.dataset.run),
     loss: ink('loss'),
     lr: ink('lr'),
     eventRows: document.querySelectorAll('.lr-events tbody tr').length,
@@ -69,8 +71,14 @@ try {
     do {
       await page.waitForTimeout(150);
       seen = await frame.evaluate(state);
-    } while (!(seen.state === 'ready' && seen.selected.length === 1 && seen.loss > 0 && seen.lr > 0) && Date.now() < deadline);
-    const events = await frame.evaluate(async (r) => (await (await fetch(`./events?${new URLSearchParams({ run: r })}`)).json()).events, run);
+    } while (
+      !(seen.state === 'ready' && seen.selected.length === 1 && seen.loss > 0 && seen.lr > 0) &&
+      Date.now() < deadline
+    );
+    const events = await frame.evaluate(
+      async (r) => (await (await fetch(`./events?${new URLSearchParams({ run: r })}`)).json()).events,
+      run,
+    );
     report.runs[run] = { ...seen, events: events.length, kinds: [...new Set(events.map((e) => e.kind))] };
     await page.screenshot({ path: path.join(outDir, `example-${run}.png`) });
   }

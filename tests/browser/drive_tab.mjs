@@ -121,11 +121,19 @@ try {
 
   // 2. What the routes say, fetched from inside the tab (same base URL).
   const routes = await frame.evaluate(async () => {
-    const selected = [...document.querySelectorAll('.lr-run')].filter((r) => r.querySelector('input').checked).map((r) => r.dataset.run);
+    const selected = [...document.querySelectorAll('.lr-run')]
+      .filter((r) => r.querySelector('input').checked)
+      .map((r) => r.dataset.run);
     const runs = await (await fetch('./runs')).json();
     const events = {};
-    for (const run of selected) events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
-    return { selected, runs: runs.runs.map((r) => r.run), runsFinder: Object.fromEntries(runs.runs.map((r) => [r.run, r.finder])), events };
+    for (const run of selected)
+      events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
+    return {
+      selected,
+      runs: runs.runs.map((r) => r.run),
+      runsFinder: Object.fromEntries(runs.runs.map((r) => [r.run, r.finder])),
+      events,
+    };
   });
   const all = Object.values(routes.events).flat();
   step('routes', {
@@ -177,7 +185,9 @@ try {
     return {
       runNames: names,
       imgCount: document.querySelectorAll('img').length,
-      legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) => n.textContent.includes('<img src=x onerror=alert(1)>')),
+      legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) =>
+        n.textContent.includes('<img src=x onerror=alert(1)>'),
+      ),
     };
   });
   step('hostile', { hostile });
@@ -192,7 +202,11 @@ try {
     return i >= 0 ? i : 0;
   });
   await frame.locator('.lr-events tbody tr').nth(rowIndex).click();
-  c = await waitFor(frame, (s) => s.loss.range && before && (s.loss.range[0] !== before[0] || s.loss.range[1] !== before[1]), 'x range change');
+  c = await waitFor(
+    frame,
+    (s) => s.loss.range && before && (s.loss.range[0] !== before[0] || s.loss.range[1] !== before[1]),
+    'x range change',
+  );
   step('rowClick', { rangeBefore: before, rangeAfter: c.loss.range, lrRangeAfter: c.lr.range });
 
   // 5. Refresh keeps the zoom.
@@ -202,20 +216,32 @@ try {
   await frame.waitForFunction(() => /Updated/.test(document.querySelector('.lr-status')?.textContent || ''));
   await page.waitForTimeout(300);
   c = await charts(frame);
-  step('refresh', { rangeAfterRefresh: c.loss.range, rangeBeforeRefresh: zoomed, drawsAfterRefresh: c.loss.draws, drawsBeforeRefresh: draws });
+  step('refresh', {
+    rangeAfterRefresh: c.loss.range,
+    rangeBeforeRefresh: zoomed,
+    drawsAfterRefresh: c.loss.draws,
+    drawsBeforeRefresh: draws,
+  });
 
   // 5b. TensorBoard's own reload button reloads the tab's data (through the
   // plugin message channel), keeping the zoom too.
   const drawsBeforeReload = c.loss.draws;
   await page.locator('button.reload-button').first().click();
   c = await waitFor(frame, (s) => s.loss.draws > drawsBeforeReload, 'a redraw after TensorBoard reload');
-  step('tbReload', { rangeAfterTbReload: c.loss.range, drawsBeforeTbReload: drawsBeforeReload, drawsAfterTbReload: c.loss.draws });
+  step('tbReload', {
+    rangeAfterTbReload: c.loss.range,
+    drawsBeforeTbReload: drawsBeforeReload,
+    drawsAfterTbReload: c.loss.draws,
+  });
 
   // 6. The epoch axis.
   await frame.locator('[data-control="reset-zoom"]').click();
   await frame.locator('button[data-axis="epoch"]').click();
   c = await waitFor(frame, (s) => s.axis === 'epoch' && s.loss.ink > 0 && s.lr.ink > 0, 'epoch axis drawn');
-  const epochsTable = await frame.evaluate(async (run) => (await (await fetch(`./lr?${new URLSearchParams({ run })}`)).json()).epochs, routes.selected[0]);
+  const epochsTable = await frame.evaluate(
+    async (run) => (await (await fetch(`./lr?${new URLSearchParams({ run })}`)).json()).epochs,
+    routes.selected[0],
+  );
   step('epochAxis', { epochAxis: c, epochs: epochsTable });
   await frame.locator('button[data-axis="step"]').click();
   await waitFor(frame, (s) => s.axis === 'step' && s.loss.ink > 0, 'step axis again');
