@@ -17,22 +17,35 @@ import math
 # summed up by the min_lr_reached finding, as in the table format).
 _CHANGES = ("reduction", "lr_change", "scheduler")
 _ICONS = {"warning": "⚠️", "info": "ℹ️"}
-# Backslash-escapable ASCII punctuation that means something in GFM.
-_SPECIAL = set("\\`*_{}[]()#+-.!|~")
+# Punctuation that can start markup anywhere in a line (our text never
+# starts a line, so "#", "-", "+" and "1." are inert) or split a table cell.
+_SPECIAL = set("\\`*[]|~")
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 
 
 def escape(text):
-    """`text` as inert Markdown (also inside a table cell): no markup, one line."""
+    r"""`text` as inert Markdown (also inside a table cell): no markup, one line.
+
+    Example:
+      >>> print(escape("<b>exp_1</b> *x*"))
+      &lt;b&gt;exp_1&lt;/b&gt; \*x\*
+    """
+    text = " ".join(str(text).split())
     out = []
-    for ch in " ".join(str(text).split()):
+    for i, ch in enumerate(text):
         if ch in _HTML:
             out.append(_HTML[ch])
-        elif ch in _SPECIAL:
+        elif ch in _SPECIAL or (ch == "_" and not _inside_word(text, i)):
             out.append("\\" + ch)
         else:
             out.append(ch)
     return "".join(out)
+
+
+def _inside_word(text, i):
+    # An underscore between two letters or digits never opens or closes
+    # emphasis in GFM, so "reduce_on_plateau" needs no escapes.
+    return 0 < i < len(text) - 1 and text[i - 1].isalnum() and text[i + 1].isalnum()
 
 
 def _plural(n, word):
@@ -47,7 +60,7 @@ def verdict(events, findings):
         parts.append(_plural(kinds.count("reduction"), "reduction"))
     other = sum(k in ("lr_change", "scheduler") for k in kinds)
     if other:
-        parts.append(_plural(other, "other LR change"))
+        parts.append(_plural(other, "other LR change" if parts else "LR change"))
     if not parts:
         parts.append("no LR change")
     by_kind = {}
