@@ -23,39 +23,23 @@ export class RouteError extends Error {
 }
 
 /**
- * The data client.
+ * The data client: what the tab reads, parsed. It reads through a
+ * transport, the one seam between the tab and a backend:
  *
- * @param {typeof fetch} fetchImpl injectable for the demo page and the tests.
+ *   transport.get(route, params) -> Promise<object>  the route's JSON answer
+ *     (route: 'runs' | 'lr' | 'loss' | 'events' | 'audit' | 'finder'; params:
+ *     {run} or none); rejects with a RouteError.
+ *   transport.exportUrl(run, format) -> string  a link to the CSV/JSON export.
+ *
+ * fetchTransport serves TensorBoard's routes; a page without a server (a
+ * report with the answers inlined) passes its own transport.
+ *
+ * @param {typeof fetch | {get: Function, exportUrl: Function}} source a fetch
+ *   (injectable for the demo page and the tests) or a transport.
  */
-export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
-  async function getJSON(route, params) {
-    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
-    let response;
-    try {
-      response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
-    } catch (e) {
-      throw new RouteError(route, 0, `network error (${e && e.message ? e.message : e})`);
-    }
-    let body = null;
-    let text = '';
-    try {
-      text = await response.text();
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    if (!response.ok) {
-      const message =
-        body && typeof body.error === 'string'
-          ? body.error
-          : text.slice(0, 200) || response.statusText || 'request failed';
-      throw new RouteError(route, response.status, message);
-    }
-    if (body === null || typeof body !== 'object') {
-      throw new RouteError(route, response.status, 'the answer is not JSON');
-    }
-    return body;
-  }
+export function createClient(source = (...a) => globalThis.fetch(...a)) {
+  const transport = typeof source === 'function' ? fetchTransport(source) : source;
+  const getJSON = (route, params) => transport.get(route, params);
 
   return {
     async runs() {
@@ -115,9 +99,46 @@ export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
       };
     },
     exportUrl(run, format) {
-      return `./export?${new URLSearchParams({ run, format })}`;
+      return transport.exportUrl(run, format);
     },
   };
+}
+
+/**
+ * The transport over the plugin's HTTP routes, relative to the iframe's base.
+ *
+ * @param {typeof fetch} fetchImpl
+ */
+export function fetchTransport(fetchImpl) {
+  async function get(route, params) {
+    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
+    let response;
+    try {
+      response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
+    } catch (e) {
+      throw new RouteError(route, 0, `network error (${e && e.message ? e.message : e})`);
+    }
+    let body = null;
+    let text = '';
+    try {
+      text = await response.text();
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const message =
+        body && typeof body.error === 'string'
+          ? body.error
+          : text.slice(0, 200) || response.statusText || 'request failed';
+      throw new RouteError(route, response.status, message);
+    }
+    if (body === null || typeof body !== 'object') {
+      throw new RouteError(route, response.status, 'the answer is not JSON');
+    }
+    return body;
+  }
+  return { get, exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}` };
 }
 
 function asRouteError(e) {

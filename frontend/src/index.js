@@ -3,16 +3,18 @@
 // render(); the demo page calls render({fetch}) with saved responses.
 
 import css from './style.css';
-import { CHART_CSS, createCharts, createFinderChart } from './chart.js';
+import { CHART_CSS } from './plot.js';
+import { createCharts } from './training_charts.js';
+import { createFinderChart } from './finder_chart.js';
 import { createClient } from './data.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
+import { el } from './dom.js';
+import { createRunSelector } from './run_selector.js';
 import {
-  createRunSelector,
   createToolbar,
   diagnosisPanel,
-  el,
   emptyState,
   errorState,
   eventTable,
@@ -29,27 +31,30 @@ const DEFAULT_SELECTED = 10;
 /**
  * Renders the tab.
  *
- * @param {{root?: HTMLElement, fetch?: typeof fetch, client?: object, pollMs?: number, host?: boolean}} options
- *   `client`: a data client other than the routes' (the report's inlined
- *   data, inline_data.js); `host: false`: not inside TensorBoard, so no
- *   reload messages to listen for.
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, transport?: object, pollMs?: number, host?: boolean}} options
+ *   `transport` replaces the HTTP routes (data.createClient says how; a
+ *   transport with `download(run, format, fileName)` builds the export
+ *   files itself: a report's inlined data); `host: false`: not inside
+ *   TensorBoard, so no reload messages to listen for.
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
   const app = new App({
     root: options.root || document.body,
-    client: options.client || createClient(options.fetch),
+    client: createClient(options.transport || options.fetch),
     pollMs: options.pollMs ?? 30000,
     host: options.host !== false,
+    download: options.transport && options.transport.download ? options.transport.download : null,
   });
   await app.start();
   return app;
 }
 
 class App {
-  constructor({ root, client, pollMs, host }) {
+  constructor({ root, client, pollMs, host, download }) {
     this.root = root;
     this.host = host;
+    this.download = download;
     this.client = client;
     this.pollMs = pollMs;
     const saved = loadState();
@@ -365,7 +370,7 @@ class App {
       exportLinks(
         datas.map((d) => d.run),
         (run, f) => this.client.exportUrl(run, f),
-        this.client.download ? (run, f, name) => this.client.download(run, f, name) : null,
+        this.download,
       ),
     );
   }

@@ -1,24 +1,16 @@
 // The tab's second data backend: a report written by `tb-lr-audit --html`
 // (or `tb_lr_plugin.report()` in a notebook) carries the routes' answers
-// as JSON in a <script type="application/json"> element. This client has
-// the interface of data.js's createClient() and parses through the same
-// functions, so render() draws a report exactly as it draws the tab.
+// as JSON in a <script type="application/json"> element. inlineTransport()
+// answers data.js's transport interface from it, so the same client parses
+// the same answers and render() draws a report exactly as it draws the tab.
 //
 // The export (every recorded row) is inlined run-length encoded; the
 // "CSV" and "JSON" buttons rebuild the export route's answer from it.
 
-import {
-  RouteError,
-  emptyFinder,
-  parseAudit,
-  parseEvents,
-  parseFinder,
-  parseLoss,
-  parseLr,
-  parseRuns,
-} from './data.js';
+import { RouteError } from './data.js';
 
 export const DATA_ELEMENT_ID = 'tb-lr-report-data';
+const ROUTES = ['lr', 'loss', 'events', 'audit', 'finder'];
 
 /** The report's data: the JSON of the data element (null if absent or bad). */
 export function readInlineData(doc = document) {
@@ -33,71 +25,35 @@ export function readInlineData(doc = document) {
 }
 
 /**
- * A data client over a report's inlined answers.
+ * A transport (see data.createClient) over a report's inlined answers.
  *
  * @param {object} data the report's JSON: {runs, answers, export}.
  * @param {{save?: (name: string, text: string, type: string) => void}} options
  *   `save` offers a file for download (default: an <a download> of a Blob).
  */
-export function createInlineClient(data, { save = saveFile } = {}) {
-  const answers = data && typeof data.answers === 'object' && data.answers ? data.answers : {};
-  const exports = data && typeof data.export === 'object' && data.export ? data.export : {};
-  const answer = (route, run) => {
-    const a = Object.prototype.hasOwnProperty.call(answers, run) ? answers[run] : null;
-    if (!a || !a[route]) throw new RouteError(route, 404, `run ${JSON.stringify(run)} is not in this report`);
-    return a[route];
-  };
-  const client = {
-    async runs() {
-      return parseRuns({ runs: data && Array.isArray(data.runs) ? data.runs : [] });
-    },
-    async lr(run) {
-      return parseLr(answer('lr', run));
-    },
-    async loss(run) {
-      return parseLoss(answer('loss', run));
-    },
-    async events(run) {
-      return parseEvents(answer('events', run));
-    },
-    async audit(run) {
-      return parseAudit(answer('audit', run));
-    },
-    async finder(run) {
-      return parseFinder(answer('finder', run) || emptyFinder(run));
-    },
-    async runData(run, { audit: withAudit = true, finder: withFinder = false } = {}) {
-      const [lr, loss, events, findings, finder] = await Promise.all([
-        this.lr(run),
-        this.loss(run),
-        this.events(run),
-        withAudit ? this.audit(run) : null,
-        withFinder ? this.finder(run) : emptyFinder(run),
-      ]);
-      return {
-        run,
-        lr,
-        loss,
-        epochs: lr.epochs.epoch.length ? lr.epochs : loss.epochs,
-        axis: lr.optimizers.length ? lr.axis : loss.axis,
-        events,
-        findings,
-        finder: finder.tests,
-        errors: [],
-      };
+export function inlineTransport(data, { save = saveFile } = {}) {
+  const own = (obj, key) => (obj && typeof obj === 'object' && Object.hasOwn(obj, key) ? obj[key] : null);
+  const answers = own(data, 'answers') || {};
+  const exports = own(data, 'export') || {};
+  return {
+    async get(route, params) {
+      if (route === 'runs') return { runs: Array.isArray(own(data, 'runs')) ? data.runs : [] };
+      const run = params && params.run;
+      const body = ROUTES.includes(route) ? own(own(answers, run), route) : null;
+      if (!body) throw new RouteError(route, 404, `run ${JSON.stringify(run)} is not in this report`);
+      return body;
     },
     // No URL to fetch: the export buttons call download() instead.
     exportUrl() {
       return '#';
     },
-    /** Offers the export route's answer for `run` as a file. */
+    /** Offers the export route's answer for `run` as the file `fileName`. */
     download(run, format, fileName) {
-      const optimizers = decodeExport(exports[run]);
+      const optimizers = decodeExport(own(exports, run));
       if (format === 'csv') save(fileName, exportCsv(run, optimizers), 'text/csv');
-      else save(fileName, exportJson(run, optimizers, answers[run]), 'application/json');
+      else save(fileName, exportJson(run, optimizers, own(answers, run)), 'application/json');
     },
   };
-  return client;
 }
 
 // ------------------------------------------------------------ the export
