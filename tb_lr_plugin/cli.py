@@ -25,7 +25,8 @@ finding of that severity or above exists.
 
 Exit status: 0 on success; 1 when `--fail-on` finds a finding at its
 severity; 2 for bad usage, a missing or unreadable logdir, an unknown
-`--run`, or a logdir without learning-rate data, with one line on stderr. Loading progress goes to stderr when it takes over a second.
+`--run`, or a logdir without learning-rate data, with one line on stderr.
+Loading progress goes to stderr when it takes over a second.
 
 This module imports neither TensorFlow nor Keras, and `main()` makes
 TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).

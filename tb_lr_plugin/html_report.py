@@ -78,7 +78,7 @@ def build(found, logdir=None):
         "format": FORMAT_VERSION,
         "generator": f"tb-lr-plugin {__version__}",
         "logdir": logdir,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "runs": runs,
         "answers": bodies,
         "export": exports,
@@ -141,8 +141,8 @@ class _Routes:
 
     def bodies(self, snap):
         """`{"lr", "loss", "events", "audit", "finder"}`: what each route answers."""
-        from tb_lr_plugin import lr_finder
         from tb_lr_plugin import http as lr_http
+        from tb_lr_plugin import lr_finder
 
         p = self._plugin
         return lr_http.clean(

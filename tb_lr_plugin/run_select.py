@@ -46,7 +46,9 @@ def match(names, patterns):
         try:
             regex = re.compile(pattern)
         except re.error as e:
-            raise NoMatchError(f"no run {pattern!r}, and it is not a regular expression ({e})")
+            raise NoMatchError(
+                f"no run {pattern!r}, and it is not a regular expression ({e})"
+            ) from None
         hits = [n for n in names if regex.fullmatch(n)]
         if not hits:
             raise NoMatchError(f"no run {pattern!r} (as a name or a regular expression)")
