@@ -4,6 +4,7 @@
 //
 //   node tests/browser/drive_report.mjs --file report.html --out test-artifacts
 //        [--name report] [--select-all 1] [--download RUN] [--zoom 1]
+//        [--frame 1]   the report is in an iframe of the page (a notebook output)
 import { createRequire } from 'node:module';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,9 +18,7 @@ const require = createRequire(path.join(repo, 'frontend', 'package.json'));
 const { chromium } = require('playwright-core');
 
 const args = Object.fromEntries(
-  process.argv
-    .slice(2)
-    .reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
+  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
 );
 const file = path.resolve(args.file);
 const url = pathToFileURL(file).href;
@@ -62,11 +61,23 @@ const stateScript = `(() => {
   };
 })()`;
 
+// The document the report draws in: the page, or its iframe (--frame).
+function target(page) {
+  if (!args.frame) return page;
+  return page.frames().find((f) => f !== page.mainFrame()) || page;
+}
+
 async function waitFor(page, predicate, what, timeout = 30000) {
   const deadline = Date.now() + timeout;
   let last;
   while (Date.now() < deadline) {
-    last = await page.evaluate(stateScript);
+    last = await target(page)
+      .evaluate(stateScript)
+      .catch(() => null);
+    if (!last) {
+      await page.waitForTimeout(25);
+      continue;
+    }
     if (predicate(last)) return last;
     await page.waitForTimeout(25);
   }
@@ -87,7 +98,9 @@ async function open(colorScheme) {
   page.on('request', (r) => result.requests.push(r.url()));
   await page.addInitScript(() => {
     window.__csp = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`));
+    document.addEventListener('securitypolicyviolation', (e) =>
+      window.__csp.push(`${e.violatedDirective} ${e.blockedURI}`),
+    );
   });
   const t0 = Date.now();
   await page.goto(url);
@@ -120,10 +133,10 @@ try {
 
   // 2. Every run selected: the markers and the table cover them all.
   if (args['select-all']) {
-    await page.locator('.lr-run-actions button', { hasText: 'All shown' }).click();
+    await target(page).locator('.lr-run-actions button', { hasText: 'All shown' }).click();
     s = await waitFor(page, (x) => x.selected.length === x.runNames.length && x.loss.ink > 0, 'every run drawn');
     await page.waitForTimeout(200);
-    s = await page.evaluate(stateScript);
+    s = await target(page).evaluate(stateScript);
   }
   result.all = s;
   result.steps.push('all');
@@ -136,20 +149,21 @@ try {
       s.rows.findIndex((r) => r.kind === 'reduction'),
       0,
     );
-    await page.locator('.lr-events tbody tr').nth(i).click();
+    await target(page).locator('.lr-events tbody tr').nth(i).click();
     const z = await waitFor(
       page,
       (x) => x.loss.range && before && (x.loss.range[0] !== before[0] || x.loss.range[1] !== before[1]),
       'zoom',
     );
     result.zoom = { before, after: z.loss.range, lrAfter: z.lr.range };
-    await page.locator('[data-control="reset-zoom"]').click();
+    await target(page).locator('[data-control="reset-zoom"]').click();
     result.steps.push('zoom');
   }
 
   // 4. The CSV and JSON buttons build the export from the inlined data.
   if (args.download) {
-    const item = page.locator('.lr-exports li').filter({ has: page.getByText(args.download, { exact: true }) });
+    const t = target(page);
+    const item = t.locator('.lr-exports li').filter({ has: t.getByText(args.download, { exact: true }) });
     result.downloads = {};
     for (const format of ['csv', 'json']) {
       const [download] = await Promise.all([
@@ -158,7 +172,11 @@ try {
       ]);
       const saved = path.join(outDir, `${name}-download.${format}`);
       await download.saveAs(saved);
-      result.downloads[format] = { file: saved, suggested: download.suggestedFilename(), bytes: readFileSync(saved).length };
+      result.downloads[format] = {
+        file: saved,
+        suggested: download.suggestedFilename(),
+        bytes: readFileSync(saved).length,
+      };
     }
     result.steps.push('download');
   }
@@ -167,11 +185,11 @@ try {
   // 5. Dark: the system's colour scheme.
   ({ page, s } = await open('dark'));
   if (args['select-all']) {
-    await page.locator('.lr-run-actions button', { hasText: 'All shown' }).click();
+    await target(page).locator('.lr-run-actions button', { hasText: 'All shown' }).click();
     s = await waitFor(page, (x) => x.selected.length === x.runNames.length && x.loss.ink > 0, 'every run drawn');
     await page.waitForTimeout(200);
   }
-  result.dark = await page.evaluate(stateScript);
+  result.dark = await target(page).evaluate(stateScript);
   await page.screenshot({ path: path.join(outDir, `${name}-dark.png`), fullPage: true });
   result.steps.push('dark');
   result.ok = true;
