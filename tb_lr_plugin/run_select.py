@@ -14,9 +14,6 @@ Example:
 
 import re
 
-# Characters that make a pattern a regex rather than a run name.
-_REGEX_ONLY = frozenset("*+?[](){}|^$\\")
-
 
 class NoMatchError(ValueError):
     """A pattern that selects no run, or is neither a name nor a regex."""
@@ -57,23 +54,52 @@ def match(names, patterns):
 
 
 def load(logdir, patterns, progress=None):
-    """`loader.load` of the runs `patterns` select.
+    """`loader.load` of the runs `patterns` select, reading only their files.
 
-    A single exact name loads only that run's files; otherwise every run is
-    read and the selection is applied to the runs with learning-rate data.
+    Args:
+      logdir: the directory given to TensorBoard.
+      patterns: names or regular expressions (`match`); empty for every run.
+      progress: as for `loader.load`.
+
+    Returns:
+      A `loader.Logdir` of the selected runs with learning-rate data.
 
     Raises:
       NoMatchError: a pattern selects no run with learning-rate data.
     """
     from tb_lr_plugin import loader
 
-    found = None
-    if len(patterns) == 1 and not any(c in patterns[0] for c in _REGEX_ONLY):
-        found = loader.load(logdir, run=patterns[0], progress=progress)
-        if patterns[0] not in found.runs:  # maybe a regex after all ("exp.1")
-            found = None
-    if found is None:
+    if not patterns:
+        return loader.load(logdir, progress=progress)
+    names = _run_names(loader.discover(logdir))
+    chosen = match(names, patterns)
+    if len(chosen) == len(names):
         found = loader.load(logdir, progress=progress)
+    else:
+        found = None
+        for name in chosen:
+            part = loader.load(logdir, run=name, progress=progress)
+            found = part if found is None else _merged(found, part)
+    # A pattern may have selected only directories without LR data.
     keep = match(found.runs, patterns)
     found.runs = {name: found.runs[name] for name in keep}
     return found
+
+
+def _run_names(dirs):
+    """Run names as the audit reports them: Keras's `<run>/train` is `<run>`."""
+    from tb_lr_plugin.loader import KERAS_SPLITS
+
+    names = set()
+    for name in dirs:
+        head, _, tail = name.rpartition("/")
+        names.add((head or ".") if tail in KERAS_SPLITS else name)
+    return sorted(names)
+
+
+def _merged(a, b):
+    a.runs = dict(sorted({**a.runs, **b.runs}.items()))
+    a.damaged = sorted(set(a.damaged) | set(b.damaged))
+    a.files += b.files
+    a.bytes += b.bytes
+    return a
