@@ -66,37 +66,8 @@ export function createClient(source = (...a) => globalThis.fetch(...a)) {
      * `{audit: false}` leaves the findings out (null), to fetch them later;
      * `{finder: true}` also fetches the LR range tests (runs listing some).
      */
-    async runData(run, { audit: withAudit = true, finder: withFinder = false } = {}) {
-      const [lr, loss, events, audit, finder] = await Promise.allSettled([
-        this.lr(run),
-        this.loss(run),
-        this.events(run),
-        withAudit ? this.audit(run) : Promise.resolve(null),
-        withFinder ? this.finder(run) : Promise.resolve(emptyFinder(run)),
-      ]);
-      const errors = [];
-      const take = (result, empty) => {
-        if (result.status === 'fulfilled') return result.value;
-        errors.push(asRouteError(result.reason));
-        return empty;
-      };
-      const lrData = take(lr, emptyLr(run));
-      const lossData = take(loss, emptyLoss(run));
-      return {
-        run,
-        lr: lrData,
-        loss: lossData,
-        epochs: lrData.epochs.epoch.length ? lrData.epochs : lossData.epochs,
-        // "epoch": a run known by epochs only (Keras's TensorBoard callback
-        // alone), whose "step" columns hold epochs: it has no step axis.
-        axis: lrData.optimizers.length ? lrData.axis : lossData.axis,
-        events: take(events, []),
-        // null: not asked for yet (the tab fetches the audit after drawing).
-        findings: take(audit, []),
-        // LR range tests, as parseFinder gives them ([] when none).
-        finder: take(finder, emptyFinder(run)).tests,
-        errors,
-      };
+    runData(run, options) {
+      return loadRunData(this, run, options);
     },
     exportUrl(run, format) {
       return transport.exportUrl(run, format);
@@ -139,6 +110,40 @@ export function fetchTransport(fetchImpl) {
     return body;
   }
   return { get, exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}` };
+}
+
+// client.runData: every route of one run at once, each failure kept apart.
+async function loadRunData(client, run, { audit: withAudit = true, finder: withFinder = false } = {}) {
+  const [lr, loss, events, audit, finder] = await Promise.allSettled([
+    client.lr(run),
+    client.loss(run),
+    client.events(run),
+    withAudit ? client.audit(run) : Promise.resolve(null),
+    withFinder ? client.finder(run) : Promise.resolve(emptyFinder(run)),
+  ]);
+  const errors = [];
+  const take = (result, empty) => {
+    if (result.status === 'fulfilled') return result.value;
+    errors.push(asRouteError(result.reason));
+    return empty;
+  };
+  const lrData = take(lr, emptyLr(run));
+  const lossData = take(loss, emptyLoss(run));
+  return {
+    run,
+    lr: lrData,
+    loss: lossData,
+    epochs: lrData.epochs.epoch.length ? lrData.epochs : lossData.epochs,
+    // "epoch": a run known by epochs only (Keras's TensorBoard callback
+    // alone), whose "step" columns hold epochs: it has no step axis.
+    axis: lrData.optimizers.length ? lrData.axis : lossData.axis,
+    events: take(events, []),
+    // null: not asked for yet (the tab fetches the audit after drawing).
+    findings: take(audit, []),
+    // LR range tests, as parseFinder gives them ([] when none).
+    finder: take(finder, emptyFinder(run)).tests,
+    errors,
+  };
 }
 
 function asRouteError(e) {

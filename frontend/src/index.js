@@ -125,25 +125,7 @@ class App {
     this.finderHost = el('div', { cls: 'lr-charts lr-finder' });
     this.finderText = el('div', { cls: 'lr-finder-text' });
     this.finderHost.hidden = true;
-    this.eventsBody = el('div');
-    this.diagBody = el('div');
-    this.exportBody = el('div');
-    this.details = el('div', { cls: 'lr-details' }, [
-      el('section', { cls: 'lr-card lr-events-card' }, [
-        el('h2', { cls: 'lr-card-title', text: 'Plateau decisions and LR changes' }),
-        this.eventsBody,
-      ]),
-      el('div', { cls: 'lr-side-cards' }, [
-        el('section', { cls: 'lr-card lr-diagnosis' }, [
-          el('h2', { cls: 'lr-card-title', text: 'Diagnosis' }),
-          this.diagBody,
-        ]),
-        el('section', { cls: 'lr-card lr-export' }, [
-          el('h2', { cls: 'lr-card-title', text: 'Export every step' }),
-          this.exportBody,
-        ]),
-      ]),
-    ]);
+    Object.assign(this, detailCards());
     this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.finderHost, this.details]);
     this.main = el('main', { cls: 'lr-main' }, [this.toolbar.element, this.banner, this.message, this.content]);
     this.sidebar = el('aside', { cls: 'lr-sidebar' }, [this.selector.element]);
@@ -152,6 +134,10 @@ class App {
     this.message.append(el('p', { cls: 'lr-muted', text: 'Loading…' }));
     this.content.hidden = true;
     this.toolbar.element.hidden = true;
+    this.createCharts();
+  }
+
+  createCharts() {
     this.charts = createCharts(this.chartHost, {
       theme: () => this.theme.current(),
       onRange: (range) => {
@@ -425,6 +411,21 @@ class App {
     this.finderChart.destroy();
     this.root.textContent = '';
   }
+}
+
+// The cards below the charts: {details, eventsBody, diagBody, exportBody}.
+function detailCards() {
+  const card = (cls, title, body) =>
+    el('section', { cls: `lr-card ${cls}` }, [el('h2', { cls: 'lr-card-title', text: title }), body]);
+  const [eventsBody, diagBody, exportBody] = [el('div'), el('div'), el('div')];
+  const details = el('div', { cls: 'lr-details' }, [
+    card('lr-events-card', 'Plateau decisions and LR changes', eventsBody),
+    el('div', { cls: 'lr-side-cards' }, [
+      card('lr-diagnosis', 'Diagnosis', diagBody),
+      card('lr-export', 'Export every step', exportBody),
+    ]),
+  ]);
+  return { details, eventsBody, diagBody, exportBody };
 }
 
 function withRun(e, run) {

@@ -11,90 +11,78 @@ import { formatStep } from './format.js';
  * @returns {{element: HTMLElement, setRuns(runs, selected, colours): void, setColours(colours): void}}
  */
 export function createRunSelector({ onChange }) {
-  let filterText = '';
-  let rows = [];
-  let selected = new Set();
-  const filter = el('input', {
-    cls: 'lr-filter',
-    attrs: { type: 'search', placeholder: 'Filter runs (regex)', 'aria-label': 'Filter runs', spellcheck: 'false' },
-  });
-  const count = el('div', { cls: 'lr-muted lr-run-count' });
-  const list = el('ul', { cls: 'lr-run-list', attrs: { role: 'list' } });
-  const all = el('button', { cls: 'lr-button lr-button--flat', text: 'All shown', attrs: { type: 'button' } });
-  const none = el('button', { cls: 'lr-button lr-button--flat', text: 'None', attrs: { type: 'button' } });
-  const element = el('section', { cls: 'lr-runs' }, [
-    el('h2', { cls: 'lr-side-title', text: 'Runs' }),
-    filter,
-    el('div', { cls: 'lr-run-actions' }, [all, none, count]),
-    list,
-  ]);
+  return new RunSelector(onChange);
+}
 
-  let timer = null;
-  filter.addEventListener('input', () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      filterText = filter.value;
-      applyFilter();
-    }, 80);
-  });
-  all.addEventListener('click', () => {
-    for (const r of rows) if (!r.row.hidden) selected.add(r.run);
-    sync();
-    onChange(new Set(selected));
-  });
-  none.addEventListener('click', () => {
-    selected.clear();
-    sync();
-    onChange(new Set(selected));
-  });
+class RunSelector {
+  constructor(onChange) {
+    this.onChange = onChange;
+    this.filterText = '';
+    this.rows = [];
+    this.selected = new Set();
+    Object.assign(this, selectorDom());
+    const pick = (update) => {
+      update();
+      this.sync();
+      this.onChange(new Set(this.selected));
+    };
+    onControls(this, {
+      filter: (text) => {
+        this.filterText = text;
+        this.applyFilter();
+      },
+      all: () => pick(() => this.rows.forEach((r) => !r.row.hidden && this.selected.add(r.run))),
+      none: () => pick(() => this.selected.clear()),
+    });
+  }
 
-  function applyFilter() {
-    const match = matcher(filterText, filter);
+  /** Lists `runs` with `sel` checked; keeps the filter and the scroll position. */
+  setRuns(runs, sel, colours) {
+    this.selected = new Set(sel);
+    const scroll = this.list.scrollTop;
+    this.list.textContent = '';
+    const toggle = (run, on) => {
+      if (on) this.selected.add(run);
+      else this.selected.delete(run);
+      this.updateCount();
+      this.onChange(new Set(this.selected));
+    };
+    this.rows = runs.map((r) => {
+      const row = runRow(r, this.selected.has(r.run), toggle);
+      this.list.append(row.row);
+      return row;
+    });
+    this.setColours(colours);
+    this.applyFilter();
+    this.list.scrollTop = scroll;
+  }
+
+  /** Each selected run's swatch in its chart colour (`colours`: shape.assignColours). */
+  setColours(colours) {
+    for (const r of this.rows) {
+      const c = colours && colours.get(r.run);
+      r.swatch.style.background = c && this.selected.has(r.run) ? c.run : 'transparent';
+    }
+  }
+
+  applyFilter() {
+    const match = matcher(this.filterText, this.filter);
     let shown = 0;
-    for (const r of rows) {
+    for (const r of this.rows) {
       r.row.hidden = !match(r.run);
       if (!r.row.hidden) shown++;
     }
-    updateCount(shown);
+    this.updateCount(shown);
   }
 
-  function updateCount(shown = rows.filter((r) => !r.row.hidden).length) {
-    count.textContent = `${selected.size} selected · ${shown} of ${rows.length} shown`;
+  updateCount(shown = this.rows.filter((r) => !r.row.hidden).length) {
+    this.count.textContent = `${this.selected.size} selected · ${shown} of ${this.rows.length} shown`;
   }
 
-  function sync() {
-    for (const r of rows) r.box.checked = selected.has(r.run);
-    updateCount();
+  sync() {
+    for (const r of this.rows) r.box.checked = this.selected.has(r.run);
+    this.updateCount();
   }
-
-  return {
-    element,
-    setRuns(runs, sel, colours) {
-      selected = new Set(sel);
-      const scroll = list.scrollTop;
-      list.textContent = '';
-      const toggle = (run, on) => {
-        if (on) selected.add(run);
-        else selected.delete(run);
-        updateCount();
-        onChange(new Set(selected));
-      };
-      rows = runs.map((r) => {
-        const row = runRow(r, selected.has(r.run), toggle);
-        list.append(row.row);
-        return row;
-      });
-      this.setColours(colours);
-      applyFilter();
-      list.scrollTop = scroll;
-    },
-    setColours(colours) {
-      for (const r of rows) {
-        const c = colours && colours.get(r.run);
-        r.swatch.style.background = c && selected.has(r.run) ? c.run : 'transparent';
-      }
-    },
-  };
 }
 
 // A filter: a case-insensitive regex, or plain text when it is none (the box then says so).
@@ -135,4 +123,34 @@ function runMeta(r) {
     r.finder ? `${r.finder} LR range test${r.finder === 1 ? '' : 's'}` : null,
     r.source === 'keras' ? 'Keras TensorBoard only' : null,
   ].filter(Boolean);
+}
+
+// Wires the filter box (debounced) and the two buttons.
+function onControls({ filter, all, none }, handle) {
+  let timer = null;
+  filter.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => handle.filter(filter.value), 80);
+  });
+  all.addEventListener('click', handle.all);
+  none.addEventListener('click', handle.none);
+}
+
+// The section: title, filter box, "All shown" / "None" and the count, the list.
+function selectorDom() {
+  const filter = el('input', {
+    cls: 'lr-filter',
+    attrs: { type: 'search', placeholder: 'Filter runs (regex)', 'aria-label': 'Filter runs', spellcheck: 'false' },
+  });
+  const count = el('div', { cls: 'lr-muted lr-run-count' });
+  const list = el('ul', { cls: 'lr-run-list', attrs: { role: 'list' } });
+  const all = el('button', { cls: 'lr-button lr-button--flat', text: 'All shown', attrs: { type: 'button' } });
+  const none = el('button', { cls: 'lr-button lr-button--flat', text: 'None', attrs: { type: 'button' } });
+  const element = el('section', { cls: 'lr-runs' }, [
+    el('h2', { cls: 'lr-side-title', text: 'Runs' }),
+    filter,
+    el('div', { cls: 'lr-run-actions' }, [all, none, count]),
+    list,
+  ]);
+  return { filter, count, list, all, none, element };
 }

@@ -15,12 +15,8 @@ let syncCounter = 0;
  */
 export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = null }) {
   const syncKey = `tb-lr-${++syncCounter}`;
-  const wrap = { loss: chartBox('loss', 'Loss'), lr: chartBox('lr', 'Learning rate') };
-  host.append(wrap.loss.box, wrap.lr.box);
-  const plots = {
-    loss: managedPlot(host, wrap.loss.plot, { height: HEIGHT.loss }),
-    lr: managedPlot(host, wrap.lr.plot, { height: HEIGHT.lr }),
-  };
+  const { wrap, plots } = chartPair(host);
+  const each = (fn) => Object.values(plots).forEach(fn);
   let view = null;
   const zoom = syncedZoom(plots, wrap, () => view, onRange);
 
@@ -34,15 +30,14 @@ export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = 
 
   function draw(sig, resetScales) {
     const { loss, lr } = view;
-    const lossCtx = { ...context('loss'), onMarkerClick };
-    plots.loss.draw(sig, () => loss.series.length && lossOptions(view, lossCtx), loss.data, resetScales);
-    const lrCtx = { ...context('lr'), stepped: steppedPaths() };
-    plots.lr.draw(sig, () => lr.series.length && lrOptions(view, lrCtx), lr.data, resetScales);
+    const lossOpts = () => loss.series.length && lossOptions(view, { ...context('loss'), onMarkerClick });
+    plots.loss.draw(sig, lossOpts, loss.data, resetScales);
+    const lrOpts = () => lr.series.length && lrOptions(view, { ...context('lr'), stepped: steppedPaths() });
+    plots.lr.draw(sig, lrOpts, lr.data, resetScales);
   }
 
   function build(sig) {
-    plots.loss.clear();
-    plots.lr.clear();
+    each((p) => p.clear());
     wrap.loss.setEmpty(!view.loss.series.length && 'No loss recorded for the selected runs yet.');
     wrap.lr.setEmpty(!view.lr.series.length && 'No learning rate recorded for the selected runs yet.');
     draw(sig, true);
@@ -65,20 +60,24 @@ export function createCharts(host, { theme, onRange = () => {}, onMarkerClick = 
     },
     setRange: zoom.setRange,
     getRange: zoom.getRange,
-    rebuild() {
-      plots.loss.invalidate();
-      plots.lr.invalidate();
-    },
-    resize() {
-      plots.loss.resize();
-      plots.lr.resize();
-    },
+    rebuild: () => each((p) => p.invalidate()),
+    resize: () => each((p) => p.resize()),
     destroy() {
-      plots.loss.destroy();
-      plots.lr.destroy();
+      each((p) => p.destroy());
       host.textContent = '';
     },
   };
+}
+
+// The two cards in `host` and a managed plot in each.
+function chartPair(host) {
+  const wrap = { loss: chartBox('loss', 'Loss'), lr: chartBox('lr', 'Learning rate') };
+  host.append(wrap.loss.box, wrap.lr.box);
+  const plots = {
+    loss: managedPlot(host, wrap.loss.plot, { height: HEIGHT.loss }),
+    lr: managedPlot(host, wrap.lr.plot, { height: HEIGHT.lr }),
+  };
+  return { wrap, plots };
 }
 
 // What the options depend on: a change rebuilds both charts.

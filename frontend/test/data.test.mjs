@@ -235,3 +235,36 @@ test('the axis field says when a run has epochs only', async () => {
   );
   assert.equal((await client.runData('k')).axis, 'epoch');
 });
+
+test('a transport other than fetch serves the client: answers inlined as JSON', async () => {
+  // What a page without a server does: the routes' answers, keyed by route and run.
+  const runsJson = demo('runs.json');
+  const name = runsJson.runs[0].run; // demo/data/run0/
+  const inlined = { runs: runsJson, [name]: {} };
+  for (const route of ['lr', 'loss', 'events', 'audit']) inlined[name][route] = demo(`run0/${route}.json`);
+  const asked = [];
+  const transport = {
+    async get(route, params) {
+      asked.push(params ? `${route}:${params.run}` : route);
+      const answer = params ? inlined[params.run]?.[route] : inlined[route];
+      if (!answer) throw new RouteError(route, 404, 'not in this report');
+      return answer;
+    },
+    exportUrl: (run, format) => `data:${run}.${format}`,
+  };
+  const client = createClient(transport);
+  const runs = await client.runs();
+  assert.equal(runs[0].run, name);
+  const d = await client.runData(name, { finder: true });
+  assert.ok(d.lr.optimizers.length > 0);
+  assert.ok(d.loss.series.length > 0);
+  // The finder answer is missing: one RouteError, the rest still there.
+  assert.deepEqual(
+    d.errors.map((e) => [e.route, e.status]),
+    [['finder', 404]],
+  );
+  assert.deepEqual(d.finder, []);
+  assert.equal(client.exportUrl(name, 'csv'), `data:${name}.csv`);
+  const routes = ['lr', 'loss', 'events', 'audit', 'finder'].map((r) => `${r}:${name}`);
+  assert.deepEqual(asked.sort(), ['runs', ...routes].sort());
+});

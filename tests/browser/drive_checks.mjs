@@ -11,58 +11,18 @@
 //   and whether a payload's script ran (window.__pwned).
 // many: a logdir of hundreds of runs. Times the first draw, typing in the
 //   run filter, and selecting a filtered run, and reports the list's counts.
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CANVAS_INK, parseArgs, pluginFrame, printReport, waitUntil, withBrowser } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const require = createRequire(path.join(repo, 'frontend', 'package.json'));
-const { chromium } = require('playwright-core');
-
-const args = {};
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const args = parseArgs();
 const base = args.url.replace(/\/$/, '');
-const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const report = { scenario: args.scenario, consoleErrors: [], pageErrors: [], dialogs: [], steps: [], timings: {} };
-const profile = mkdtempSync(path.join(tmpdir(), 'tb-lr-checks-'));
-let context;
-
-async function pluginFrame(page) {
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
-    if (frame) return frame;
-    await page.waitForTimeout(100);
-  }
-  throw new Error('the Learning Rate iframe never appeared');
-}
+const report = { scenario: args.scenario, steps: [], timings: {} };
+const FRAME_TIMEOUT = 60000;
 
 // What the tab shows, read inside its frame.
 const STATE = `(() => {
   const app = document.querySelector('.lr-app');
   const rows = [...document.querySelectorAll('.lr-run')];
-  const canvasInk = (role) => {
-    const c = document.querySelector('.lr-chart[data-role="' + role + '"] canvas');
-    if (!c || !c.width) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-    return n;
-  };
+  const canvasInk = ${CANVAS_INK};
   return {
     state: app ? app.dataset.state : null,
     rows: rows.length,
@@ -76,23 +36,10 @@ const STATE = `(() => {
   };
 })()`;
 
-async function state(frame) {
-  try {
-    return await frame.evaluate(STATE);
-  } catch (e) {
-    return { error: String(e) };
-  }
-}
+const state = (frame) => frame.evaluate(STATE);
 
-async function waitFor(frame, predicate, what, timeout = 60000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await state(frame);
-    if (!last.error && predicate(last)) return last;
-    await frame.page().waitForTimeout(50);
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last).slice(0, 2000)}`);
+function waitFor(frame, predicate, what, timeout = 60000) {
+  return waitUntil(frame, state, predicate, what, { timeout, every: 50 });
 }
 
 // Everything a name could have injected, in one document.
@@ -106,7 +53,7 @@ const INJECTED = `(() => ({
 
 async function names(page) {
   await page.goto(`${base}/#learning_rate`);
-  const frame = await pluginFrame(page);
+  const frame = await pluginFrame(page, FRAME_TIMEOUT);
   await waitFor(frame, (s) => s.state === 'ready' && s.rows > 0, 'the tab ready');
   report.steps.push('open');
   // Show every run, so every optimizer and metric name is drawn.
@@ -145,7 +92,7 @@ async function names(page) {
 async function many(page) {
   const t0 = Date.now();
   await page.goto(`${base}/#learning_rate`);
-  const frame = await pluginFrame(page);
+  const frame = await pluginFrame(page, FRAME_TIMEOUT);
   let s = await waitFor(
     frame,
     (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0,
@@ -194,36 +141,13 @@ async function many(page) {
   report.steps.push('clear');
 }
 
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location().url || ''}`);
-  });
-  page.on('pageerror', (e) => report.pageErrors.push(String(e && e.message ? e.message : e)));
-  page.on('dialog', async (d) => {
-    report.dialogs.push(`${d.type()}: ${d.message()}`);
-    await d.dismiss().catch(() => {});
-  });
-  if (args.scenario === 'names') await names(page);
-  else if (args.scenario === 'many') await many(page);
-  else throw new Error(`unknown scenario ${args.scenario}`);
-  report.ok = true;
-} catch (e) {
-  report.ok = false;
-  report.error = String(e && e.stack ? e.stack : e);
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-}
-// ASCII only: names hold U+2028 and U+0085, which line-splitting readers split on.
-const ascii = JSON.stringify(report).replace(
-  /[\u007f-\uffff]/g,
-  (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'),
+await withBrowser(
+  report,
+  async (page) => {
+    if (args.scenario === 'names') await names(page);
+    else if (args.scenario === 'many') await many(page);
+    else throw new Error(`unknown scenario ${args.scenario}`);
+  },
+  { executablePath: args.chromium, profilePrefix: 'tb-lr-checks-' },
 );
-process.stdout.write(ascii + '\n');
+printReport(report);
