@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import keras_logs
+from tb_lr_plugin import keras_logs, run_model
 
 INFO = "info"
 WARNING = "warning"
@@ -129,26 +129,15 @@ def _epoch_word(epoch):
 class _View:
     """What the findings read, from our records or from Keras's scalars."""
 
-    def __init__(self, run, keras):
-        self.run = run
-        self.keras = keras or {}
-        self.fallback = not (run.optimizers or run.events or run.epochs or run.plateau)
-        self.timing = keras_logs.lr_timing(self.keras) if self.fallback else None
-
-        # epoch -> step at its end
-        ends = {}
-        for item in list(run.plateau) + list(run.epochs):
-            if isinstance(item.get("epoch"), int) and _finite(item.get("step")):
-                ends[item["epoch"]] = int(item["step"])
-        if not ends:
-            ends = keras_logs.epoch_end_steps(self.keras)
-        self.epoch_ends = dict(sorted(ends.items()))
+    def __init__(self, model):
+        self.run = model.data
+        self.keras = model.keras
+        self.fallback = model.source != run_model.SOURCE_LOGGER
+        self.timing = model.timing
+        self.epoch_ends = model.epoch_ends
         self._end_epochs = np.array(list(self.epoch_ends), dtype=np.int64)
         self._end_steps = np.array(list(self.epoch_ends.values()), dtype=np.float64)
-
-        self.events = (
-            keras_logs.fallback_events(self.keras, self.timing) if self.fallback else run.events
-        )
+        self.events = model.raw_events()
         self.keras_epochs = keras_logs.epoch_series(self.keras)
         self._metrics = {}
 
@@ -210,7 +199,16 @@ def find(run, keras=None):
       A list of finding dicts (`kind`, `severity`, `epoch`, `step`,
       `message`), sorted by step; empty for a clean run.
     """
-    view = _View(run, keras)
+    return find_run(run_model.build("", run, keras))
+
+
+def find_run(model):
+    """Audits one `run_model.Run` (what the plugin and the CLI hold).
+
+    Returns:
+      As `find`.
+    """
+    view = _View(model)
     findings = []
     findings += _monitor_missing(view)
     findings += _reduction_ineffective(view)

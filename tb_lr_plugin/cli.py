@@ -162,7 +162,7 @@ def main():
 
 
 def _audit(args, stderr):
-    from tb_lr_plugin import audit, keras_logs, loader, run_select
+    from tb_lr_plugin import audit, loader, run_select
 
     logdir = args.logdir
     if not os.path.exists(logdir):
@@ -201,14 +201,7 @@ def _audit(args, stderr):
 
     results = []
     for entry in found.runs.values():
-        fallback = entry.data.empty
-        timing = keras_logs.lr_timing(entry.keras) if fallback else None
-        events = (
-            keras_logs.fallback_events(entry.keras, timing) if fallback else list(entry.data.events)
-        )
-        events.sort(key=_event_order)
-        findings = audit.find(entry.data, entry.keras)
-        results.append((entry, events, findings, timing))
+        results.append((entry, entry.events(), audit.find_run(entry), entry.timing))
 
     if args.html:
         _write_html(args.html, found, logdir)
@@ -247,14 +240,6 @@ def _write_html(path, found, logdir):
         raise UsageError(f"cannot write {path!r}: {e.strerror or e}") from None
 
 
-def _event_order(event):
-    step = event.get("step")
-    step = step if isinstance(step, (int, float)) else math.inf
-    epoch = event.get("epoch")
-    epoch = epoch if isinstance(epoch, (int, float)) else math.inf
-    return (step, epoch)
-
-
 # -- json / csv -------------------------------------------------------------
 
 
@@ -274,7 +259,7 @@ def _clean(obj):
 def _json(results):
     body = {
         "runs": [
-            {"run": entry.name, "events": events, "findings": findings, "finder": _finder(entry)}
+            {"run": entry.run, "events": events, "findings": findings, "finder": _finder(entry)}
             for entry, events, findings, _ in results
         ]
     }
@@ -290,7 +275,7 @@ def _finder(entry):
 def _csv(results):
     from tb_lr_plugin import export
 
-    return export.to_csv((entry.name, entry.data.optimizers) for entry, _, _, _ in results)
+    return export.to_csv((entry.run, entry.data.optimizers) for entry, _, _, _ in results)
 
 
 # -- table ------------------------------------------------------------------
@@ -379,7 +364,7 @@ def _grid(rows, indent="  "):
 
 def _describe_run(entry, timing):
     from tb_lr_plugin.audit import fmt_lr
-    from tb_lr_plugin.keras_logs import TIMING_AFTER, lr_series
+    from tb_lr_plugin.keras_logs import SOURCE, TIMING_AFTER
 
     lines = []
     data = entry.data
@@ -391,17 +376,17 @@ def _describe_run(entry, timing):
             f"{fmt_lr(rows[0, 2])} -> {fmt_lr(rows[-1, 2])} "
             f"(planned {fmt_lr(rows[0, 1])} -> {fmt_lr(rows[-1, 1])})"
         )
-    if data.empty and entry.keras:
+    if entry.scalar is not None:
         when = (
             "after the epoch-end callbacks ran"
             if timing == TIMING_AFTER
             else "before the epoch-end callbacks ran"
         )
-        for name, series in lr_series(entry.keras).items():
+        for name, series in entry.scalar.lr.items():
             lines.append(
-                f"{name or 'learning_rate'}: epochs {int(series[0, 0]) + 1}-"
+                f"{name}: epochs {int(series[0, 0]) + 1}-"
                 f"{int(series[-1, 0]) + 1}, LR {fmt_lr(series[0, 1])} -> "
-                f"{fmt_lr(series[-1, 1])}, from keras.callbacks.TensorBoard (LR read {when})"
+                f"{fmt_lr(series[-1, 1])}, from {SOURCE} (LR read {when})"
             )
     if data.epochs:
         lines.append(f"{len(data.epochs)} epochs recorded")
@@ -440,7 +425,7 @@ def _table(results):
     out = ["Epochs are counted from 1, as Keras prints them; steps are optimizer updates."]
     for entry, events, findings, timing in results:
         out.append("")
-        out.append(f"Run: {entry.name}")
+        out.append(f"Run: {entry.run}")
         out.extend(_describe_run(entry, timing))
         out.extend(_finder_lines(_finder(entry)))
         # Plateaus ignored at min_lr are summed up by the min_lr_reached finding.

@@ -18,6 +18,7 @@ In a notebook, `tb_lr_plugin.report(logdir)` returns a `Report`, whose
 """
 
 import base64
+import dataclasses
 import datetime
 import hashlib
 import html
@@ -156,24 +157,13 @@ class _Routes:
         )
 
 
-def _snapshot(entry):
-    """A loaded `loader.Run` as the plugin's `provider.Snapshot`."""
-    from tb_lr_plugin import provider
+def _snapshot(run):
+    """A loaded `run_model.Run` as the plugin's `provider.Snapshot`: the
+    same run, with the memo its answer bodies use."""
+    from tb_lr_plugin import provider, run_model
 
-    keras = {provider.KERAS_TRAIN: {}, provider.KERAS_VALIDATION: {}}
-    for sub, tags in (entry.keras or {}).items():
-        keras[sub] = dict(tags)
-    data = entry.data
-    epoch, step, axis = provider._epoch_table(data, keras)
-    if data.empty:
-        source = provider.SOURCE_KERAS
-        optimizers = provider._keras_optimizers(keras, epoch, step, axis)
-    else:
-        source, optimizers = provider.SOURCE_LOGGER, data.optimizers
-    return provider.Snapshot(
-        run=entry.name, source=source, data=data, keras=keras, optimizers=optimizers,
-        epoch=epoch, step=step, axis=axis, version=(),
-    )  # fmt: skip
+    fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run_model.Run)}
+    return provider.Snapshot(**fields)
 
 
 def _json_float(x):

@@ -36,9 +36,10 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, record, run_data, sanitize
+from tb_lr_plugin import metadata, record, run_model
+from tb_lr_plugin.sources import records as records_source
 
-KERAS_SPLITS = ("train", "validation")
+KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
 SCALARS_PLUGIN = "scalars"
 
 _NOTF = "tensorboard.compat.notf"
@@ -175,20 +176,8 @@ class CheckedRecordReader:
         return self.curr_event
 
 
-@dataclasses.dataclass
-class Run:
-    """One run as the audit sees it.
-
-    Attributes:
-      name: TensorBoard's run name (`.` for the logdir itself).
-      data: the `RunData` of our records (empty for a Keras-only run).
-      keras: `{"train": {tag: [n, 2]}, "validation": {...}}` of the scalars
-        Keras's `TensorBoard` callback wrote for this run, or `None`.
-    """
-
-    name: str
-    data: run_data.RunData
-    keras: dict | None = None
+# A run as the CLI and the audit see it: the one run model.
+Run = run_model.Run
 
 
 @dataclasses.dataclass
@@ -236,14 +225,6 @@ def run_name(logdir, directory):
     return "." if rel == os.curdir else rel.replace(os.sep, "/")
 
 
-def _keras_owner(name):
-    """`(run, split)` if `name` looks like Keras's `<run>/train`, else None."""
-    head, _, tail = name.rpartition("/")
-    if tail in KERAS_SPLITS:
-        return (head or ".", tail)
-    return None
-
-
 def discover(logdir):
     """Run directories under `logdir`, by TensorBoard's discovery.
 
@@ -274,15 +255,6 @@ def _event_files(directory):
         return []
     paths = [os.path.join(directory, n) for n in names]
     return [p for p in paths if io_wrapper.IsSummaryEventsFile(p) and os.path.isfile(p)]
-
-
-def _is_keras_tag(tag):
-    """The scalars Keras's `TensorBoard` callback writes (as the plugin reads)."""
-    return (
-        tag.startswith("epoch_")
-        or tag.startswith("batch_")
-        or (tag.startswith("evaluation_") and tag.endswith("_vs_iterations"))
-    )
 
 
 def _scalar_value(tensor):
@@ -330,7 +302,11 @@ class _DirReader:
                     self.skipped += 1
                     continue
                 self.records.append((tag, meta, event.wall_time, event.step, value.tensor))
-            elif plugin == SCALARS_PLUGIN and _is_keras_tag(tag) and value.HasField("tensor"):
+            elif (
+                plugin == SCALARS_PLUGIN
+                and run_model.wants_scalar(tag)
+                and value.HasField("tensor")
+            ):
                 number = _scalar_value(value.tensor)
                 if number is not None:
                     self.scalars.setdefault(tag, []).append((event.step, number))
@@ -361,7 +337,7 @@ def load(logdir, run=None, progress=None):
 
     dirs = discover(logdir)
     if run is not None:
-        wanted = {run} | {f"{run}/{s}" if run != "." else s for s in KERAS_SPLITS}
+        wanted = {run, *run_model.siblings(run)}
         dirs = {n: d for n, d in dirs.items() if n in wanted}
 
     files = [(name, path) for name, d in dirs.items() for path in _event_files(d)]
@@ -401,23 +377,19 @@ def load(logdir, run=None, progress=None):
 
 
 def _build_runs(readers):
-    from tb_lr_plugin import keras_logs
-
     keras = {}
     for name, reader in readers.items():
-        owner = _keras_owner(name)
+        owner = run_model.parent_of(name)
         if owner and reader.scalars:
             keras.setdefault(owner[0], {})[owner[1]] = reader.scalar_arrays()
     runs = {}
     for name in sorted(set(readers) | set(keras)):
         reader = readers.get(name)
-        records, dropped = sanitize.clean_records(reader.records if reader else [])
-        data = run_data.assemble(records)
+        data, dropped = records_source.read(reader.records if reader else [])
         data.skipped += dropped + (reader.skipped if reader else 0)
-        scalars = keras.get(name)
-        if data.empty and not keras_logs.has_lr(scalars):
-            continue
-        runs[name] = Run(name=name, data=data, keras=scalars)
+        run = run_model.build(name, data, keras.get(name))
+        if run_model.has_data(run):
+            runs[name] = run
     return runs
 
 

@@ -20,7 +20,7 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import audit, downsample, export, keras_logs, lr_finder, metadata, provider
+from tb_lr_plugin import audit, downsample, export, lr_finder, metadata, provider, run_model
 from tb_lr_plugin import http as lr_http
 
 logger = logging.getLogger(__name__)
@@ -245,11 +245,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
     def _events(self, snap):
         def compute():
-            if snap.source == provider.SOURCE_LOGGER:
-                events = list(snap.data.events)
-            else:
-                events = _fallback_events(snap.keras)
-            return lr_http.clean(sorted(events, key=_event_order))
+            return lr_http.clean(snap.events())
 
         return snap.memoize("events_list", compute)
 
@@ -317,33 +313,33 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 }
             )
 
-        if snap.axis == provider.AXIS_STEP:
+        if snap.axis == run_model.AXIS_STEP:
             for metric, rows in sorted(snap.data.batch.items()):
-                add_steps("batch_" + metric, provider.SOURCE_LOGGER, rows)
+                add_steps("batch_" + metric, run_model.SOURCE_LOGGER, rows)
         for name, (epochs, values) in sorted(_logger_epoch_logs(snap.data.epochs).items()):
-            add_epochs(name, provider.SOURCE_LOGGER, epochs, values)
+            add_epochs(name, run_model.SOURCE_LOGGER, epochs, values)
 
-        train = snap.keras[provider.KERAS_TRAIN]
-        validation = snap.keras[provider.KERAS_VALIDATION]
+        train = snap.keras[run_model.KERAS_TRAIN]
+        validation = snap.keras[run_model.KERAS_VALIDATION]
         for tag, rows in sorted(train.items()):
             if any(skip in tag for skip in _KERAS_SKIP):
                 continue
-            if tag.startswith("batch_") and snap.axis == provider.AXIS_STEP:
+            if tag.startswith("batch_") and snap.axis == run_model.AXIS_STEP:
                 if tag not in names:
-                    add_steps(tag, provider.SOURCE_KERAS, rows)
+                    add_steps(tag, run_model.SOURCE_KERAS, rows)
             elif tag.startswith("epoch_"):
                 name = tag[len("epoch_") :]
                 if name not in names:
-                    add_epochs(name, provider.SOURCE_KERAS, rows[:, 0], rows[:, 1])
+                    add_epochs(name, run_model.SOURCE_KERAS, rows[:, 0], rows[:, 1])
         for tag, rows in sorted(validation.items()):
             if any(skip in tag for skip in _KERAS_SKIP):
                 continue
             if tag.startswith("epoch_"):
                 name = "val_" + tag[len("epoch_") :]
                 if name not in names:
-                    add_epochs(name, provider.SOURCE_KERAS, rows[:, 0], rows[:, 1])
-            elif tag.startswith("evaluation_") and snap.axis == provider.AXIS_STEP:
-                add_steps(tag, provider.SOURCE_KERAS, rows)
+                    add_epochs(name, run_model.SOURCE_KERAS, rows[:, 0], rows[:, 1])
+            elif tag.startswith("evaluation_") and snap.axis == run_model.AXIS_STEP:
+                add_steps(tag, run_model.SOURCE_KERAS, rows)
         return {
             "run": snap.run,
             "source": snap.source,
@@ -472,14 +468,6 @@ def _request_context(request):
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
 
-def _event_order(event):
-    step = event.get("step")
-    step = step if isinstance(step, (int, float)) else float("inf")
-    epoch = event.get("epoch")
-    epoch = epoch if isinstance(epoch, (int, float)) else float("inf")
-    return (step, epoch)
-
-
 def _event_steps(events):
     return [e["step"] for e in events if isinstance(e.get("step"), (int, float))]
 
@@ -530,9 +518,5 @@ def _export_csv(snap):
     return export.to_csv([(snap.run, snap.optimizers)])
 
 
-def _fallback_events(keras):
-    return list(keras_logs.fallback_events(keras))
-
-
 def _audit(snap):
-    return lr_http.clean(list(audit.find(snap.data, snap.keras)))
+    return lr_http.clean(list(audit.find_run(snap)))

@@ -1,9 +1,10 @@
 """A run's data, read only through TensorBoard's data provider.
 
 `RunReader` lists and reads this plugin's tensors (`list_tensors` /
-`read_tensors`), feeds them to `run_data.assemble` (the one assembly the
-CLI shares), and adds the scalars that `keras.callbacks.TensorBoard` wrote
-to the sibling runs `<run>/train` and `<run>/validation`.
+`read_tensors`) and the scalars the sources read (`read_scalars`, of the
+run and its sub-runs such as Keras's `<run>/train`), and hands them to
+`run_model.build`, which the CLI's loader shares: this module only lists
+and reads.
 
 Reading a long run costs a full pass over its records, so each run's
 `Snapshot` is cached, keyed by every tag's `(max_step, max_wall_time)` as
@@ -11,9 +12,9 @@ listed by the provider: a repeated request costs two cheap `list_*` calls,
 and any new record (a live training) changes the key and is read at the
 next request.
 
-A run that has no records of ours but whose `train` sibling has Keras's
-`epoch_learning_rate` (Keras's `TensorBoard` callback alone) is served
-too, under the parent's name, with `source == "keras"`.
+A run that has no records of ours but whose `train` sub-run has Keras's
+`epoch_learning_rate` (Keras's `TensorBoard` callback alone) is listed
+too, under the parent's name; `run_model` decides its `source`.
 """
 
 import collections
@@ -29,19 +30,18 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_lr_plugin import keras_logs, metadata, run_data, sanitize
+from tb_lr_plugin import metadata, run_model
+from tb_lr_plugin.sources import records as records_source
 
 logger = logging.getLogger(__name__)
 
-SOURCE_LOGGER = "logger"
-SOURCE_KERAS = "keras"
-AXIS_STEP = "step"
-AXIS_EPOCH = "epoch"
-
+SOURCE_LOGGER = run_model.SOURCE_LOGGER
+SOURCE_KERAS = run_model.SOURCE_KERAS
+AXIS_STEP = run_model.AXIS_STEP
+AXIS_EPOCH = run_model.AXIS_EPOCH
+KERAS_TRAIN = run_model.KERAS_TRAIN
+KERAS_VALIDATION = run_model.KERAS_VALIDATION
 KERAS_PLUGIN = "scalars"
-KERAS_TRAIN = "train"
-KERAS_VALIDATION = "validation"
-KERAS_LR_PREFIX = "epoch_learning_rate"
 
 # "Everything": our plugin's records are few (many rows each) and
 # TensorBoard keeps them all (see `plugin.LearningRateLoader.fix_flags`).
@@ -53,67 +53,16 @@ _RUNS_PER_READ = 32
 _DECODE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError)
 
 
-def sibling(run, sub):
-    """The run Keras's `TensorBoard` callback writes for `run` (`train`...)."""
-    return sub if run in ("", ".") else f"{run}/{sub}"
-
-
-def keras_parent(run):
-    """The run whose `train` sibling `run` is, or `None`."""
-    if run == KERAS_TRAIN:
-        return "."
-    if run.endswith("/" + KERAS_TRAIN) and len(run) > len(KERAS_TRAIN) + 1:
-        return run[: -len(KERAS_TRAIN) - 1]
-    return None
-
-
-def _keras_tag(tag):
-    return (
-        tag.startswith("epoch_")
-        or tag.startswith("batch_")
-        or (tag.startswith("evaluation_") and tag.endswith("_vs_iterations"))
-    )
-
-
-def _has_keras_lr(tags):
-    return any(t.startswith(KERAS_LR_PREFIX) for t in tags)
-
-
-def keras_optimizer_name(tag):
-    """`epoch_learning_rate` -> `learning_rate`; `epoch_learning_rate_adam` -> `adam`."""
-    rest = tag[len(KERAS_LR_PREFIX) :]
-    return rest[1:] if rest.startswith("_") and len(rest) > 1 else "learning_rate"
-
-
 @dataclasses.dataclass
-class Snapshot:
-    """One run, assembled, at one version of its data.
+class Snapshot(run_model.Run):
+    """A `run_model.Run` as read at one version of its data, with its answers.
 
     Attributes:
-      run: the run name.
-      source: `"logger"` (our records) or `"keras"` (Keras's scalars only).
-      data: the `run_data.RunData` (empty for a Keras-only run).
-      keras: `{"train": {tag: float64 [n, 2]}, "validation": {...}}` of
-        step and value, as Keras wrote them (`epoch_*` at step = epoch).
-      optimizers: `{name: float64 [n, 3]}` step, planned, actual; for a
-        Keras-only run, built from `epoch_learning_rate*` with planned NaN.
-      epoch: int64 array of epochs; `step`: the step of each epoch's last
-        update (for `axis == "epoch"`, the epoch itself).
-      axis: `"step"`, or `"epoch"` for a Keras-only run whose epochs cannot
-        be placed on the step axis.
       version: the cache key this snapshot was read at.
       memo: derived answers, computed once per snapshot (see `memoize`).
     """
 
-    run: str
-    source: str
-    data: run_data.RunData
-    keras: dict
-    optimizers: dict
-    epoch: np.ndarray
-    step: np.ndarray
-    axis: str
-    version: tuple
+    version: tuple = ()
     memo: dict = dataclasses.field(default_factory=dict)
     lock: threading.RLock = dataclasses.field(default_factory=threading.RLock)
     worker: object = dataclasses.field(default=None, repr=False, compare=False)
@@ -134,25 +83,6 @@ class Snapshot:
                 return self.memo[key]
 
         return once() if self.worker is None else self.worker(once)
-
-    def epoch_steps(self, epochs):
-        """Maps epoch numbers to steps; unknown epochs give -1."""
-        epochs = np.asarray(epochs, dtype=np.float64)
-        if not len(self.epoch):
-            return np.full(len(epochs), -1, dtype=np.int64)
-        pos = np.clip(np.searchsorted(self.epoch, epochs), 0, len(self.epoch) - 1)
-        hit = self.epoch[pos] == epochs
-        return np.where(hit, self.step[pos], -1)
-
-    @property
-    def last_step(self):
-        if self.axis == AXIS_EPOCH:
-            return None
-        last = [int(rows[-1, 0]) for rows in self.optimizers.values() if len(rows)]
-        last += [int(rows[-1, 0]) for rows in self.data.batch.values() if len(rows)]
-        if len(self.step):
-            last.append(int(self.step.max()))
-        return max(last) if last else None
 
 
 class RunReader:
@@ -265,7 +195,11 @@ class RunReader:
         )
         result = {}
         for run, tags in listing.items():
-            kept = {t: (s.max_step, s.max_wall_time) for t, s in tags.items() if _keras_tag(t)}
+            kept = {
+                t: (s.max_step, s.max_wall_time)
+                for t, s in tags.items()
+                if run_model.wants_scalar(t)
+            }
             if kept:
                 result[run] = kept
         return result
@@ -275,7 +209,7 @@ class RunReader:
         if self._list_logger(ctx, experiment):
             return True
         keras = self._list_keras(ctx, experiment)
-        return any(keras_parent(r) is not None and _has_keras_lr(t) for r, t in keras.items())
+        return any(_lists_lr(r, t) for r, t in keras.items())
 
     def _index(self, ctx, experiment):
         """`{run: (logger_tags, keras_index)}` of every run with something to show."""
@@ -283,13 +217,12 @@ class RunReader:
         keras_index = self._list_keras(ctx, experiment)
         names = set(logger_index)
         for krun, tags in keras_index.items():
-            parent = keras_parent(krun)
-            if parent is not None and parent not in logger_index and _has_keras_lr(tags):
-                names.add(parent)
+            if _lists_lr(krun, tags) and run_model.parent_of(krun)[0] not in logger_index:
+                names.add(run_model.parent_of(krun)[0])
         return {
             run: (
                 logger_index.get(run),
-                {s: keras_index[s] for s in self._siblings(run) if s in keras_index},
+                {s: keras_index[s] for s in run_model.siblings(run) if s in keras_index},
             )
             for run in sorted(names)
         }
@@ -380,12 +313,8 @@ class RunReader:
             learning rate.
         """
         logger_tags = self._list_logger(ctx, experiment, runs=[run]).get(run)
-        keras = self._list_keras(ctx, experiment, runs=self._siblings(run))
+        keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
         return self._snapshot(ctx, experiment, run, logger_tags, keras)
-
-    @staticmethod
-    def _siblings(run):
-        return [sibling(run, KERAS_TRAIN), sibling(run, KERAS_VALIDATION)]
 
     def on_worker(self, fn, *args):
         """Runs `fn(*args)` on the reader's one worker thread; returns its result.
@@ -457,31 +386,20 @@ class RunReader:
         scalars, bad_scalars = _read_points(read_scalars, wanted)
         bad += bad_scalars
         snaps = {}
-        for run, (source, version, logger_tags, _) in batch.items():
+        for run, (_, version, logger_tags, _) in batch.items():
             records = []
             for tag, points in tensors.get(run, {}).items():
                 meta = logger_tags[tag][0]
                 records.extend((tag, meta, p.wall_time, p.step, p.numpy) for p in points)
-            records, dropped = sanitize.clean_records(records)
-            data = run_data.assemble(records)
-            unreadable = [t for r, t in bad if r in (run, *self._siblings(run))]
+            data, dropped = records_source.read(records)
+            unreadable = [t for r, t in bad if r in (run, *run_model.siblings(run))]
             if data.skipped or dropped or unreadable:
                 self._warn_skipped(experiment, run, version, data.skipped, dropped, unreadable)
-            keras = _keras_points(run, scalars)
-            epoch, step, axis = _epoch_table(data, keras)
-            if source == SOURCE_LOGGER:
-                optimizers = data.optimizers
-            else:
-                optimizers = _keras_optimizers(keras, epoch, step, axis)
-            snaps[run] = Snapshot(
-                run=run,
-                source=source,
-                data=data,
-                keras=keras,
-                optimizers=optimizers,
-                epoch=epoch,
-                step=step,
-                axis=axis,
+            snaps[run] = run_model.build(
+                run,
+                data,
+                _keras_points(run, scalars),
+                cls=Snapshot,
                 version=version,
                 worker=self.on_worker,
             )
@@ -517,9 +435,10 @@ def _version(run, logger_tags, keras_index):
       errors.NotFoundError: the run has no data of ours and no Keras
         learning rate.
     """
+    train = run_model.sibling(run, KERAS_TRAIN)
     if logger_tags:
         source = SOURCE_LOGGER
-    elif _has_keras_lr(keras_index.get(sibling(run, KERAS_TRAIN), {})):
+    elif _lists_lr(train, keras_index.get(train, {})):
         source = SOURCE_KERAS
     else:
         raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
@@ -573,70 +492,22 @@ def _read_points(read, wanted):
     }, []
 
 
+def _lists_lr(name, tags):
+    """True when the listed scalar `tags` of sub-run `name` can hold an LR."""
+    owner = run_model.parent_of(name)
+    return owner is not None and run_model.lists_lr(owner[1], tags)
+
+
 def _keras_points(run, scalars):
     """`{"train": {tag: [n, 2]}, "validation": {...}}` of `run` from read scalars."""
     keras = {KERAS_TRAIN: {}, KERAS_VALIDATION: {}}
     for sub in (KERAS_TRAIN, KERAS_VALIDATION):
-        for tag, points in scalars.get(sibling(run, sub), {}).items():
-            if not points or not _keras_tag(tag):
+        for tag, points in scalars.get(run_model.sibling(run, sub), {}).items():
+            if not points or not run_model.wants_scalar(tag):
                 continue
             rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)
             keras[sub][tag] = rows[np.argsort(rows[:, 0], kind="stable")]
     return keras
-
-
-def _epoch_table(data, keras):
-    """`(epoch, step, axis)`: where each epoch ends on the step axis.
-
-    From our `epochs` records; for a Keras-only run, from
-    `keras_logs.epoch_end_steps` (the CLI's audit uses the same mapping);
-    failing both, epochs are their own axis.
-    """
-    pairs = [
-        (e["epoch"], e["step"])
-        for e in data.epochs
-        if isinstance(e.get("epoch"), (int, float)) and isinstance(e.get("step"), (int, float))
-    ]
-    if not pairs:
-        pairs = sorted(keras_logs.epoch_end_steps(keras).items())
-    if pairs:
-        arr = np.array(sorted(pairs), dtype=np.float64)
-        return arr[:, 0].astype(np.int64), arr[:, 1].astype(np.int64), AXIS_STEP
-    if data.optimizers or data.batch:
-        # Our rows are on the step axis even before the first epoch ends
-        # (a live first epoch, or a file cut before its `epochs` record).
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty.copy(), AXIS_STEP
-    epochs = sorted(
-        {
-            int(e)
-            for sub in keras.values()
-            for tag, rows in sub.items()
-            if tag.startswith("epoch_")
-            for e in rows[:, 0]
-        }
-    )
-    arr = np.array(epochs, dtype=np.int64)
-    return arr, arr.copy(), AXIS_EPOCH
-
-
-def _keras_optimizers(keras, epoch, step, axis):
-    """Keras's `epoch_learning_rate*` as `[n, 3]` step, planned (NaN), actual."""
-    result = {}
-    for tag, rows in sorted(keras[KERAS_TRAIN].items()):
-        if not tag.startswith(KERAS_LR_PREFIX):
-            continue
-        epochs = rows[:, 0]
-        if axis == AXIS_EPOCH:
-            steps = epochs
-        else:
-            pos = np.clip(np.searchsorted(epoch, epochs), 0, max(len(epoch) - 1, 0))
-            hit = (epoch[pos] == epochs) if len(epoch) else np.zeros(len(epochs), bool)
-            steps = np.where(hit, step[pos] if len(step) else 0, -1)
-        keep = steps >= 0
-        out = np.stack([steps[keep], np.full(keep.sum(), np.nan), rows[keep, 1]], axis=1)
-        result[keras_optimizer_name(tag)] = out.astype(np.float64)
-    return result
 
 
 def background_context():

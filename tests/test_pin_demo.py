@@ -98,3 +98,36 @@ if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
         json.dump(result, f, indent=1, sort_keys=True)
         f.write("\n")
     print(f"wrote {len(result)} answers to {ANSWERS}")
+
+
+def test_both_readers_give_the_same_events_and_findings(tensorboard_app):
+    from tb_lr_plugin import cli
+
+    app = tensorboard_app(LOGDIR)
+    app.reload()
+    out = io.StringIO()
+    assert cli.run([LOGDIR, "--format", "json"], stdout=out, stderr=io.StringIO()) == 0
+    by_cli = {r["run"]: r for r in json.loads(out.getvalue())["runs"]}
+    runs = json.loads(app.get("runs").data)["runs"]
+    assert sorted(by_cli) == sorted(r["run"] for r in runs)
+    for run in by_cli:
+        events = json.loads(app.get("events", run=run).data)["events"]
+        findings = json.loads(app.get("audit", run=run).data)["findings"]
+        assert by_cli[run]["events"] == events, run
+        assert by_cli[run]["findings"] == findings, run
+
+
+def test_a_finder_next_to_keras_is_served_from_keras_everywhere(tensorboard_app):
+    """A range test is no learning-rate plan: Keras's LR is the run's LR,
+    for the events, the chart and the findings alike."""
+    app = tensorboard_app(LOGDIR)
+    app.reload()
+    run = "8_keras_and_finder"
+    (entry,) = [r for r in json.loads(app.get("runs").data)["runs"] if r["run"] == run]
+    assert entry["source"] == "keras" and entry["finder"] == 1
+    events = json.loads(app.get("events", run=run).data)["events"]
+    assert [e["kind"] for e in events] == ["lr_change"] * 3
+    assert all(e["source"] == "keras.callbacks.TensorBoard" for e in events)
+    lr = json.loads(app.get("lr", run=run).data)
+    assert [o["name"] for o in lr["optimizers"]] == ["learning_rate"]
+    assert json.loads(app.get("finder", run=run).data)["tests"]

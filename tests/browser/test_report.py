@@ -13,10 +13,12 @@ import html
 import io
 import json
 import re
-import subprocess
 
 import pytest
-from test_tab import ARTIFACTS, CHROMIUM, HOSTILE, REPO, _train, node  # noqa: F401 - a fixture
+from chromium import ARTIFACTS, REPO
+from chromium import drive as run_driver
+from chromium import node as _node
+from test_tab import HOSTILE, _train
 
 from tb_lr_plugin import cli
 
@@ -24,7 +26,7 @@ pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.*"),
 ]
-DRIVER = REPO / "tests" / "browser" / "drive_report.mjs"
+node = _node  # the fixture, for this module's tests
 DEMO = REPO / "tests" / "data" / "demo_logs"
 
 
@@ -43,19 +45,14 @@ def inlined(page_path):
     return json.loads(m.group(1))
 
 
-def drive(node, page, name, *flags):  # noqa: F811 - the fixture
-    ARTIFACTS.mkdir(exist_ok=True)
-    proc = subprocess.run(
-        [node, str(DRIVER), "--file", str(page), "--out", str(ARTIFACTS), "--name", name]
-        + ["--chromium", CHROMIUM, *flags],
-        capture_output=True,
-        text=True,
+def drive(node, page, name, *flags):
+    result = run_driver(
+        node,
+        "drive_report.mjs",
+        *("--file", str(page), "--out", str(ARTIFACTS), "--name", name, *flags),
         timeout=240,
+        artifact=f"{name}.json",
     )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"the driver printed nothing (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    result = json.loads(lines[-1])
-    (ARTIFACTS / f"{name}.json").write_text(json.dumps(result, indent=2))
     assert result["ok"], result.get("error")
     return result
 
@@ -69,7 +66,7 @@ def assert_offline_and_clean(result, page):
 
 
 @pytest.fixture(scope="module")
-def trained(node, tmp_path_factory):  # noqa: F811 - the fixture
+def trained(node, tmp_path_factory):
     logdir = tmp_path_factory.mktemp("report_logs")
     _train(str(logdir))
     page = logdir.parent / "trained.html"
@@ -140,7 +137,7 @@ def test_csv_and_json_buttons_give_exactly_the_export(trained, tensorboard_app):
     assert json.loads(open(downloads["json"]["file"], encoding="utf-8").read()) == route
 
 
-def test_demo_report_shows_every_event_of_every_run(node, tmp_path):  # noqa: F811
+def test_demo_report_shows_every_event_of_every_run(node, tmp_path):
     page = tmp_path / "demo.html"
     run_cli(DEMO, "--html", page)
     audit = json.loads(run_cli(DEMO, "--format", "json"))
@@ -157,7 +154,7 @@ def test_demo_report_shows_every_event_of_every_run(node, tmp_path):  # noqa: F8
     assert sorted(f["message"] for f in result["all"]["findings"]) == sorted(findings)
 
 
-def test_report_in_a_jupyter_kernel_draws_in_chromium(node, tmp_path):  # noqa: F811
+def test_report_in_a_jupyter_kernel_draws_in_chromium(node, tmp_path):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.v4.new_notebook()
