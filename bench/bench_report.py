@@ -131,7 +131,8 @@ def main():
         print(f"median tb-lr-audit --format json --html FILE: {h:.2f} s")
         print(f"ratio html / json = {h / j:.2f}")
         if open_ms:
-            print(f"median open (file://) to both charts drawn: {statistics.median(open_ms):.0f} ms")
+            first = statistics.median(open_ms)
+            print(f"median open (file://) to both charts drawn: {first:.0f} ms")
         missed = False
         for n, size in sizes(logdir, counts, tmp).items():
             note = ""

@@ -130,15 +130,7 @@ class _Routes:
 
     def summary(self, snap):
         """The run's entry in the `runs` route."""
-        return {
-            "run": snap.run,
-            "optimizers": list(snap.optimizers),
-            "source": snap.source,
-            "steps": snap.last_step,
-            "epochs": len(snap.epoch),
-            "events": len(self._plugin._events(snap)),
-            "finder": len(snap.data.finder),
-        }
+        return self._plugin.run_summary(snap)
 
     def bodies(self, snap):
         """`{"lr", "loss", "events", "audit", "finder"}`: what each route answers."""
