@@ -41,7 +41,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from tb_lr_plugin import metadata  # noqa: E402
-from tb_lr_plugin.summary import EventWriter  # noqa: E402
+from tb_lr_plugin.event_writer import EventWriter  # noqa: E402
 
 STEPS_PER_EPOCH = 200
 LR0 = 1e-3

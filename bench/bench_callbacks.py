@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from tb_lr_plugin.callbacks import LearningRateLogger  # noqa: E402
 
 from tb_lr_plugin import metadata  # noqa: E402
-from tb_lr_plugin.summary import EventWriter  # noqa: E402
+from tb_lr_plugin.event_writer import EventWriter  # noqa: E402
 
 STEPS_PER_EPOCH = 500
 EPOCHS = 7  # 3,500 steps per training

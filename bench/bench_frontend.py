@@ -38,7 +38,7 @@ REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
 from tb_lr_plugin import metadata, record  # noqa: E402
-from tb_lr_plugin.summary import EventWriter  # noqa: E402
+from tb_lr_plugin.event_writer import EventWriter  # noqa: E402
 
 CHUNK = 5000
 STEPS_PER_EPOCH = 1000

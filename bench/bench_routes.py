@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 from conftest import TensorBoardProcess  # noqa: E402
 
 from tb_lr_plugin import metadata, record  # noqa: E402
-from tb_lr_plugin.summary import EventWriter  # noqa: E402
+from tb_lr_plugin.event_writer import EventWriter  # noqa: E402
 
 CHUNK = 5000
 SCALAR_TAG = "lr_scalar"

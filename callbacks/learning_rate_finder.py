@@ -10,7 +10,7 @@ from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 
 from tb_lr_plugin import lr_finder, metadata
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 
 class LearningRateFinder(Callback):

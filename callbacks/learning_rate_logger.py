@@ -12,7 +12,7 @@ from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
 from tb_lr_plugin import metadata
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 # model -> the loggers attached to it, so that this package's other
 # callbacks can record their decisions through them. Weak, and kept off the

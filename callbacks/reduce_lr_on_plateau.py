@@ -10,7 +10,7 @@ from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
 from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
 
 from tb_lr_plugin import metadata
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 
 class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):

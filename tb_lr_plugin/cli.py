@@ -35,10 +35,11 @@ TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import textwrap
+
+from tb_lr_plugin import formatting
 
 WIDTH = 80
 PROG = "tb-lr-audit"
@@ -243,19 +244,6 @@ def _write_html(path, found, logdir):
 # -- json / csv -------------------------------------------------------------
 
 
-def _clean(obj):
-    """Strict JSON, as the plugin's routes answer: non-finite floats -> null."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _clean(obj.item())
-    return obj
-
-
 def _json(results):
     body = {
         "runs": [
@@ -263,7 +251,7 @@ def _json(results):
             for entry, events, findings, _ in results
         ]
     }
-    return json.dumps(_clean(body), indent=1, allow_nan=False) + "\n"
+    return json.dumps(formatting.strict_json(body), indent=1, allow_nan=False) + "\n"
 
 
 def _finder(entry):
@@ -285,26 +273,14 @@ _RIGHT = {"epoch", "step", "value", "best", "wait", "cooldown"}
 _SHRINKABLE = ("monitor", "optimizer")
 
 
-def _num(x):
-    if x is None:
-        return "-"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return str(x)
-    if not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "-inf")
-    text = f"{x:.4g}"
-    if "e" in text:  # 1.235e-05 -> 1.235e-5
-        mantissa, exponent = text.split("e")
-        text = f"{mantissa}e{int(exponent)}"
-    return text
+_num = formatting.cell
 
 
 def _event_row(event, multi_optimizer):
-    from tb_lr_plugin.audit import fmt_lr
 
     epoch = event.get("epoch")
     wait, patience = event.get("wait"), event.get("patience")
-    lr = f"{fmt_lr(event.get('old_lr'))} -> {fmt_lr(event.get('new_lr'))}"
+    lr = f"{formatting.lr(event.get('old_lr'))} -> {formatting.lr(event.get('new_lr'))}"
     row = {
         "epoch": str(epoch + 1) if isinstance(epoch, int) else "-",
         "step": str(int(event["step"])) if isinstance(event.get("step"), (int, float)) else "-",
@@ -363,7 +339,6 @@ def _grid(rows, indent="  "):
 
 
 def _describe_run(entry, timing):
-    from tb_lr_plugin.audit import fmt_lr
     from tb_lr_plugin.keras_logs import SOURCE, TIMING_AFTER
 
     lines = []
@@ -373,8 +348,8 @@ def _describe_run(entry, timing):
             continue
         lines.append(
             f"{name}: steps {int(rows[0, 0])}-{int(rows[-1, 0])}, LR "
-            f"{fmt_lr(rows[0, 2])} -> {fmt_lr(rows[-1, 2])} "
-            f"(planned {fmt_lr(rows[0, 1])} -> {fmt_lr(rows[-1, 1])})"
+            f"{formatting.lr(rows[0, 2])} -> {formatting.lr(rows[-1, 2])} "
+            f"(planned {formatting.lr(rows[0, 1])} -> {formatting.lr(rows[-1, 1])})"
         )
     if entry.scalar is not None:
         when = (
@@ -385,8 +360,8 @@ def _describe_run(entry, timing):
         for name, series in entry.scalar.lr.items():
             lines.append(
                 f"{name}: epochs {int(series[0, 0]) + 1}-"
-                f"{int(series[-1, 0]) + 1}, LR {fmt_lr(series[0, 1])} -> "
-                f"{fmt_lr(series[-1, 1])}, from {SOURCE} (LR read {when})"
+                f"{int(series[-1, 0]) + 1}, LR {formatting.lr(series[0, 1])} -> "
+                f"{formatting.lr(series[-1, 1])}, from {SOURCE} (LR read {when})"
             )
     if data.epochs:
         lines.append(f"{len(data.epochs)} epochs recorded")
@@ -398,7 +373,6 @@ def _describe_run(entry, timing):
 
 def _finder_lines(tests):
     """The table's section on a run's LR range tests (nothing without one)."""
-    from tb_lr_plugin.audit import fmt_lr
 
     if not tests:
         return []
@@ -412,12 +386,13 @@ def _finder_lines(tests):
         steps = f"{len(lrs)} steps"
         if isinstance(planned, int) and len(lrs) < planned:
             steps = f"{len(lrs)} of {planned} steps (stopped early)"
-        out.append(f"  {where}: {steps}, LR {fmt_lr(lrs[0])} -> {fmt_lr(lrs[-1])}")
+        out.append(f"  {where}: {steps}, LR {formatting.lr(lrs[0])} -> {formatting.lr(lrs[-1])}")
         valley, steepest = test.get("valley"), test.get("steepest")
         if valley is None and steepest is None:
             out.append("    suggested LR: none (too few steps)")
         else:
-            out.append(f"    suggested LR (valley) {fmt_lr(valley)}, steepest {fmt_lr(steepest)}")
+            valley, steepest = formatting.lr(valley), formatting.lr(steepest)
+            out.append(f"    suggested LR (valley) {valley}, steepest {steepest}")
     return out
 
 

@@ -11,9 +11,9 @@ records the loss at each. Two classic readings of that curve:
 functions, so every place shows the same figure.
 """
 
-import math
-
 import numpy as np
+
+from tb_lr_plugin import formatting
 
 
 def smooth(losses, beta=0.98):
@@ -46,7 +46,7 @@ def steepest(lrs, losses, skip_start=None, skip_end=None):
     Returns:
       A float, or `None` when the ramp is too short.
     """
-    lrs, losses = _finite(lrs, losses)
+    lrs, losses = _finite_points(lrs, losses)
     if skip_start is None:
         skip_start = min(10, len(lrs) // 10)
     if skip_end is None:
@@ -64,7 +64,7 @@ def valley(lrs, losses):
     Returns:
       A float, or `None` when the ramp is too short.
     """
-    lrs, losses = _finite(lrs, losses)
+    lrs, losses = _finite_points(lrs, losses)
     n = len(losses)
     if n < 3:
         return None
@@ -80,7 +80,7 @@ def valley(lrs, losses):
     return float(lrs[start + int(sections) + int(sections / 2)])
 
 
-def _finite(lrs, losses):
+def _finite_points(lrs, losses):
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
     keep = np.isfinite(lrs) & np.isfinite(losses) & (lrs > 0)
@@ -116,12 +116,12 @@ def range_tests(items):
         if not isinstance(item, dict) or not isinstance(item.get("lr"), list):
             continue
         lrs = item["lr"]
-        keep = [i for i, lr in enumerate(lrs) if _number(lr) and lr > 0]
+        keep = [i for i, lr in enumerate(lrs) if formatting.is_finite(lr) and lr > 0]
         loss = _aligned(item.get("loss"), len(lrs))
         smoothed = item.get("smoothed")
         if not (isinstance(smoothed, list) and len(smoothed) == len(lrs)):
             beta = item.get("smoothing")
-            beta = beta if _number(beta) and 0 <= beta < 1 else 0.98
+            beta = beta if formatting.is_finite(beta) and 0 <= beta < 1 else 0.98
             values = [np.nan if v is None else v for v in loss]
             smoothed = smooth(values, beta).tolist() if values else []
         smoothed = _aligned(smoothed, len(lrs))
@@ -131,21 +131,17 @@ def range_tests(items):
         test["smoothed"] = [smoothed[i] for i in keep]
         for rule in (steepest, valley):
             name = rule.__name__
-            if not _number(item.get(name)):
+            if not formatting.is_finite(item.get(name)):
                 curve = [np.nan if v is None else v for v in test["smoothed"]]
                 test[name] = rule(test["lr"], curve) if test["lr"] else None
         for name in ("min_lr", "max_lr", "num_steps", "step", "time"):
-            test[name] = item.get(name) if _number(item.get(name)) else None
+            test[name] = item.get(name) if formatting.is_finite(item.get(name)) else None
         tests.append(test)
     return tests
-
-
-def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _aligned(values, n):
     """`values` as `n` floats or `None`s (missing or non-finite -> None)."""
     values = values if isinstance(values, list) else []
-    out = [float(v) if _number(v) else None for v in values[:n]]
+    out = [float(v) if formatting.is_finite(v) else None for v in values[:n]]
     return out + [None] * (n - len(out))

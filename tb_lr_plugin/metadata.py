@@ -60,6 +60,11 @@ EVENT_MIN_LR_FLOOR = "min_lr_floor"
 EVENT_LR_CHANGE = "lr_change"
 EVENT_SCHEDULER = "scheduler"
 
+# Two recorded learning rates are the same when they differ by at most this
+# much relative to the larger: LRs are float32 in the optimizer, so a few
+# float32 ulps; anything larger is a real change.
+LR_RTOL = 16 * float(np.finfo(np.float32).eps)
+
 
 def lr_tag(optimizer):
     """Returns the tag of an optimizer's planned/actual series."""

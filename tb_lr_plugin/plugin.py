@@ -7,7 +7,7 @@ calls a pure `*_impl` method that raises TensorBoard's public errors, and
 answers JSON; `http.json_errors` turns every error into `{"error": ...}`.
 
 Everything is read through the data provider TensorBoard gives the plugin
-(`provider.RunReader`), under either loader (`--load_fast`).
+(`reader.RunReader`), under either loader (`--load_fast`).
 """
 
 import logging
@@ -20,8 +20,16 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import audit, downsample, export, lr_finder, metadata, provider, run_model
-from tb_lr_plugin import http as lr_http
+from tb_lr_plugin import (
+    audit,
+    downsample,
+    export,
+    lr_finder,
+    metadata,
+    reader,
+    responses,
+    run_model,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +74,11 @@ _KERAS_SKIP = ("learning_rate", "steps_per_second")
 def _run_route(impl_name):
     """A `?run=R` route over the JSON-returning `impl_name` method."""
 
-    @lr_http.json_errors
+    @responses.json_errors
     def serve(self, request):
-        run = lr_http.query(request, allowed=("run",), required=("run",))["run"]
+        run = responses.query(request, allowed=("run",), required=("run",))["run"]
         ctx, experiment = _request_context(request)
-        return lr_http.json_response(request, getattr(self, impl_name)(ctx, experiment, run))
+        return responses.json_response(request, getattr(self, impl_name)(ctx, experiment, run))
 
     serve.__name__ = "_serve_" + impl_name[: -len("_impl")]
     return serve
@@ -94,7 +102,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # a second, so new data shows at most that much later than
         # TensorBoard itself shows it. `--reload_interval=0` (load once):
         # list on every request.
-        self._reader = provider.RunReader(
+        self._reader = reader.RunReader(
             context.data_provider, listing_ttl=min(1.0, max(0.0, reload_interval) / 4)
         )
         self._exports = {}  # format -> ((experiment, run, version), answer)
@@ -124,7 +132,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         """
         if self._data_provider is None:
             return False
-        return self._reader.has_data(provider.background_context(), "")
+        return self._reader.has_data(reader.background_context(), "")
 
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/index.js", tab_name="Learning Rate")
@@ -161,22 +169,22 @@ class LearningRatePlugin(base_plugin.TBPlugin):
           The serialized JSON (`str`), computed once per version of the run.
         """
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("lr", lambda: lr_http.dumps(self._lr_body(snap)))
+        return snap.memoize("lr", lambda: responses.dumps(self._lr_body(snap)))
 
     def events_impl(self, ctx, experiment, run):
         """`{"events": [...]}` sorted by step."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("events", lambda: lr_http.dumps({"events": self._events(snap)}))
+        return snap.memoize("events", lambda: responses.dumps({"events": self._events(snap)}))
 
     def loss_impl(self, ctx, experiment, run):
         """The loss and metric series to draw under the LR."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("loss", lambda: lr_http.dumps(self._loss_body(snap)))
+        return snap.memoize("loss", lambda: responses.dumps(self._loss_body(snap)))
 
     def audit_impl(self, ctx, experiment, run):
         """`{"findings": [...]}` from `tb_lr_plugin.audit.find`."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("audit", lambda: lr_http.dumps({"findings": _audit(snap)}))
+        return snap.memoize("audit", lambda: responses.dumps({"findings": _audit(snap)}))
 
     def finder_impl(self, ctx, experiment, run):
         """`{"run", "tests": [...]}`: the LR range tests, never downsampled.
@@ -186,8 +194,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         snap = self._reader.snapshot(ctx, experiment, run)
         return snap.memoize(
             "finder",
-            lambda: lr_http.dumps(
-                {"run": snap.run, "tests": lr_http.clean(lr_finder.range_tests(snap.data.finder))}
+            lambda: responses.dumps(
+                {"run": snap.run, "tests": responses.clean(lr_finder.range_tests(snap.data.finder))}
             ),
         )
 
@@ -231,21 +239,21 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "run": snap.run,
             "optimizers": {
                 name: {
-                    "step": lr_http.column(rows[:, 0], integer=True),
-                    "planned": lr_http.column(rows[:, 1]),
-                    "actual": lr_http.column(rows[:, 2]),
+                    "step": responses.column(rows[:, 0], integer=True),
+                    "planned": responses.column(rows[:, 1]),
+                    "actual": responses.column(rows[:, 2]),
                 }
                 for name, rows in snap.optimizers.items()
             },
             "events": self._events(snap),
         }
-        return lr_http.dumps(body).encode("utf-8"), lr_http.JSON
+        return responses.dumps(body).encode("utf-8"), responses.JSON
 
     # Helpers.
 
     def _events(self, snap):
         def compute():
-            return lr_http.clean(snap.events())
+            return responses.clean(snap.events())
 
         return snap.memoize("events_list", compute)
 
@@ -262,9 +270,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             optimizers.append(
                 {
                     "name": name,
-                    "step": lr_http.column(kept[:, 0], integer=True),
-                    "planned": lr_http.display_column(kept[:, 1]),
-                    "actual": lr_http.display_column(kept[:, 2]),
+                    "step": responses.column(kept[:, 0], integer=True),
+                    "planned": responses.display_column(kept[:, 1]),
+                    "actual": responses.display_column(kept[:, 2]),
                 }
             )
         return {
@@ -293,8 +301,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                     "name": name,
                     "source": source,
                     "resolution": "step",
-                    "step": lr_http.column(rows[idx, 0], integer=True),
-                    "value": lr_http.display_column(rows[idx, 1]),
+                    "step": responses.column(rows[idx, 0], integer=True),
+                    "value": responses.display_column(rows[idx, 1]),
                 }
             )
 
@@ -307,9 +315,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                     "name": name,
                     "source": source,
                     "resolution": "epoch",
-                    "epoch": lr_http.column(epochs[ok], integer=True),
-                    "step": lr_http.column(steps[ok], integer=True),
-                    "value": lr_http.display_column(values[ok]),
+                    "epoch": responses.column(epochs[ok], integer=True),
+                    "step": responses.column(steps[ok], integer=True),
+                    "value": responses.display_column(values[ok]),
                 }
             )
 
@@ -352,11 +360,11 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
     # Routes: parse the query, call the impl, answer.
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_runs(self, request):
-        lr_http.query(request, allowed=())
+        responses.query(request, allowed=())
         ctx, experiment = _request_context(request)
-        return lr_http.json_response(request, self.runs_impl(ctx, experiment))
+        return responses.json_response(request, self.runs_impl(ctx, experiment))
 
     _serve_lr = _run_route("lr_impl")
     _serve_events = _run_route("events_impl")
@@ -364,9 +372,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     _serve_audit = _run_route("audit_impl")
     _serve_finder = _run_route("finder_impl")
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_export(self, request):
-        params = lr_http.query(request, allowed=("run", "format"), required=("run",))
+        params = responses.query(request, allowed=("run", "format"), required=("run",))
         ctx, experiment = _request_context(request)
         body, content_type = self.export_impl(
             ctx, experiment, params["run"], params.get("format", "json")
@@ -379,7 +387,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             )
         return http_util.Respond(request, body, content_type, headers=headers)
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_index_js(self, request):
         path = os.path.join(STATIC_DIR, "index.js")
         if os.path.isfile(path):
@@ -387,7 +395,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
                 return http_util.Respond(request, f.read(), "text/javascript")
         return http_util.Respond(request, MISSING_BUNDLE_JS, "text/javascript")
 
-    @lr_http.json_errors
+    @responses.json_errors
     def _serve_static(self, request):
         path = static_path(request.path)
         if path is None or not os.path.isfile(path):
@@ -474,8 +482,8 @@ def _event_steps(events):
 
 def _epochs(snap):
     return {
-        "epoch": lr_http.column(snap.epoch, integer=True),
-        "step": lr_http.column(snap.step, integer=True),
+        "epoch": responses.column(snap.epoch, integer=True),
+        "step": responses.column(snap.step, integer=True),
     }
 
 
@@ -519,4 +527,4 @@ def _export_csv(snap):
 
 
 def _audit(snap):
-    return lr_http.clean(list(audit.find_run(snap)))
+    return responses.clean(list(audit.find_run(snap)))

@@ -50,15 +50,18 @@ class RunData:
         return not (self.optimizers or self.events or self.epochs or self.batch or self.finder)
 
 
-def _dedupe_rows(chunks, width):
-    if not chunks:
-        return np.zeros((0, width))
-    rows = np.concatenate(chunks)
-    # Keep the last row written for each step: unique on the reversed array
-    # finds first occurrences, which are the last ones in write order.
-    steps = rows[::-1, 0]
-    _, idx = np.unique(steps, return_index=True)
-    return rows[::-1][idx]
+def last_per_step(rows):
+    """`rows` sorted by step (column 0), keeping the last row written per step.
+
+    Example:
+      >>> last_per_step(np.array([[2, 1.0], [1, 2.0], [2, 3.0]])).tolist()
+      [[1.0, 2.0], [2.0, 3.0]]
+    """
+    # Unique on the reversed array finds first occurrences, which are the
+    # last ones in write order.
+    rev = rows[::-1]
+    _, idx = np.unique(rev[:, 0], return_index=True)
+    return rev[idx]
 
 
 def assemble(records):
@@ -114,7 +117,7 @@ def assemble(records):
             lists[kind].extend(i for i in item if _has_step(i))
 
     for (kind, name), chunks in arrays.items():
-        rows = _dedupe_rows(chunks, metadata.ARRAY_KINDS[kind])
+        rows = last_per_step(np.concatenate(chunks))
         target = run.optimizers if kind == metadata.KIND_LR else run.batch
         target[name] = rows
     run.epochs = _last_per_key(lists[metadata.KIND_EPOCHS], "epoch")

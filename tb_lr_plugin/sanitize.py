@@ -19,7 +19,7 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import metadata
+from tb_lr_plugin import formatting, metadata
 
 # Steps and epochs beyond this are not integers a float64 holds exactly;
 # no training gets near it.
@@ -44,12 +44,8 @@ _STRINGS = ("kind", "monitor", "optimizer", "phase", "mode")
 _DICTS = ("logs",)
 
 
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
 def _is_count(x):
-    return _is_number(x) and math.isfinite(x) and abs(x) <= MAX_COUNT
+    return formatting.is_number(x) and math.isfinite(x) and abs(x) <= MAX_COUNT
 
 
 def valid_item(kind, item):
@@ -69,7 +65,7 @@ def valid_item(kind, item):
         # A range test's `lr` and `loss` are lists; `lr_finder` checks them.
         return True
     for names, ok in (
-        (_NUMBERS, _is_number),
+        (_NUMBERS, formatting.is_number),
         (_STRINGS, lambda x: isinstance(x, str)),
         (_DICTS, lambda x: isinstance(x, dict)),
     ):

@@ -2,7 +2,7 @@
 real TensorBoard app around the plugin (in process, or as a subprocess).
 
 Nothing here imports TensorFlow or Keras: runs are written with
-`tb_lr_plugin.summary.EventWriter`, and Keras-style scalars (what
+`tb_lr_plugin.event_writer.EventWriter`, and Keras-style scalars (what
 `keras.callbacks.TensorBoard` writes) are framed with `tb_lr_plugin.record`.
 """
 
@@ -25,7 +25,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_lr_plugin import metadata, record
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 VENV_BIN = os.path.dirname(sys.executable)
 _scalar_files = itertools.count()

@@ -21,7 +21,7 @@ import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
 from tb_lr_plugin import audit, cli, loader, metadata, record
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 # Keras 3.15 on numpy 2 warns inside its own code; nothing to act on here.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")

@@ -182,7 +182,7 @@ def test_the_tail_a_failed_write_leaves_is_cut_back(tmp_path):
     """The bug the disk-full test found: a write that fails half-way left a
     partial record, and every record retried after it was unreadable."""
     from tb_lr_plugin import metadata
-    from tb_lr_plugin.summary import EventWriter
+    from tb_lr_plugin.event_writer import EventWriter
 
     with faults.tmpfs(tmp_path / "disk"):
         filler = faults.fill(tmp_path / "disk", leave=16384)

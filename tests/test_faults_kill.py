@@ -60,7 +60,7 @@ def _train(logdir, config, started_fd):
     from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
     from training import data, model
 
-    from tb_lr_plugin.summary import EventWriter
+    from tb_lr_plugin.event_writer import EventWriter
 
     run_dir = os.path.join(logdir, f"kill-{config['seed']}")
     journal = os.open(os.path.join(logdir, f"journal-{config['seed']}"), os.O_WRONLY | os.O_CREAT)

@@ -152,13 +152,13 @@ def test_a_logger_next_to_kerass_tensorboard_callback(tmp_path, tensorboard_app)
 def test_colliding_file_names_never_share_a_file(tmp_path, monkeypatch):
     from training import read_run
 
-    from tb_lr_plugin import metadata, summary
+    from tb_lr_plugin import event_writer, metadata
 
     # Same second, same host, same pid and the same counter: what two
     # processes in containers sharing the host's name and pid space produce.
-    monkeypatch.setattr(summary, "_file_counter", iter([7, 7, 8, 9, 10]))
-    monkeypatch.setattr(summary.time, "time", lambda: 1_700_000_000.0)
-    first, second = summary.EventWriter(tmp_path), summary.EventWriter(tmp_path)
+    monkeypatch.setattr(event_writer, "_file_counter", iter([7, 7, 8, 9, 10]))
+    monkeypatch.setattr(event_writer.time, "time", lambda: 1_700_000_000.0)
+    first, second = event_writer.EventWriter(tmp_path), event_writer.EventWriter(tmp_path)
     for k, writer in enumerate((first, second)):
         rows = [[s, 0.1 * (k + 1), 0.1 * (k + 1)] for s in range(1, 11)]
         writer.add_array(metadata.KIND_LR, "lr/sgd", rows, optimizer="sgd")

@@ -10,7 +10,7 @@ from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 from training import read_run
 
 from tb_lr_plugin import metadata, record, run_data
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 
 @pytest.mark.parametrize("size", [0, 1, 63, 64, 255, 256, 257, 1535, 1536, 1537, 4095, 100_003])

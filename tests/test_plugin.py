@@ -23,8 +23,8 @@ from tensorboard.plugins import base_plugin
 
 from tb_lr_plugin import metadata
 from tb_lr_plugin import plugin as lr_plugin
+from tb_lr_plugin.event_writer import EventWriter
 from tb_lr_plugin.plugin import LearningRateLoader, LearningRatePlugin
-from tb_lr_plugin.summary import EventWriter
 
 ROUTES = ("lr", "events", "loss", "audit", "export")
 
@@ -391,8 +391,7 @@ def test_reads_answers_and_exports_are_built_on_one_thread(logdir, tensorboard_a
     short-lived work (reading a run, an answer, an export) is done on the
     reader's one thread, so TensorBoard's memory does not follow the size
     of a growing run (`make soak`)."""
-    from tb_lr_plugin import http as lr_http
-    from tb_lr_plugin import run_data
+    from tb_lr_plugin import responses, run_data
 
     for i in range(3):
         write_run(logdir / f"run{i}", steps=300, epochs=3)
@@ -407,7 +406,7 @@ def test_reads_answers_and_exports_are_built_on_one_thread(logdir, tensorboard_a
         return on_thread
 
     monkeypatch.setattr(run_data, "assemble", spy("read", run_data.assemble))
-    monkeypatch.setattr(lr_http, "dumps", spy("answer", lr_http.dumps))
+    monkeypatch.setattr(responses, "dumps", spy("answer", responses.dumps))
     monkeypatch.setattr(lr_plugin, "_export_csv", spy("export", lr_plugin._export_csv))
     requesters, statuses = set(), []
 
@@ -615,8 +614,8 @@ def test_static_never_leaves_the_static_folder(app, static_dir, path):
 
 
 def test_json_text_never_carries_raw_html():
-    from tb_lr_plugin import http as lr_http
+    from tb_lr_plugin import responses
 
-    text = lr_http.dumps({"run": "</script><b>&", "x": math.nan})
+    text = responses.dumps({"run": "</script><b>&", "x": math.nan})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == {"run": "</script><b>&", "x": None}

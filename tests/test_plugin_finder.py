@@ -14,7 +14,7 @@ import pytest
 from conftest import InProcessTensorBoard, write_run
 
 from tb_lr_plugin import lr_finder, metadata
-from tb_lr_plugin.summary import EventWriter
+from tb_lr_plugin.event_writer import EventWriter
 
 
 def finder_item(step=0, n=20, **extra):

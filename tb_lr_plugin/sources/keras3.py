@@ -33,7 +33,7 @@ import re
 
 import numpy as np
 
-from tb_lr_plugin import sources
+from tb_lr_plugin import metadata, run_data, sources
 
 NAME = "keras"
 SPLITS = ("train", "validation")
@@ -42,9 +42,8 @@ TIMING_AFTER = "after"
 TIMING_DURING = "during"
 SOURCE = "keras.callbacks.TensorBoard"
 
-# Relative change of the logged LR below which two epochs count as equal:
-# the value is a float32, so anything larger is a real change.
-LR_RTOL = 16 * float(np.finfo(np.float32).eps)
+# Relative change of the logged LR below which two epochs count as equal.
+LR_RTOL = metadata.LR_RTOL
 
 # Search space of the ReduceLROnPlateau replay used to infer the timing:
 # patience 1..15, cooldown 0..3, min_delta in _MIN_DELTAS (Keras's default
@@ -63,10 +62,7 @@ def _series(arr):
     if arr.ndim != 2 or arr.shape[1] < 2 or not len(arr):
         return np.zeros((0, 2))
     arr = arr[:, :2]
-    arr = arr[np.isfinite(arr[:, 0])]
-    rev = arr[::-1]
-    _, idx = np.unique(rev[:, 0], return_index=True)
-    return rev[idx]
+    return run_data.last_per_step(arr[np.isfinite(arr[:, 0])])
 
 
 def _tags(keras, split):

@@ -10,12 +10,13 @@ JSON 500 that names no internals.
 import functools
 import json
 import logging
-import math
 
 import numpy as np
 from tensorboard import errors
 from tensorboard.backend import http_util
 from werkzeug import wrappers
+
+from tb_lr_plugin import formatting
 
 logger = logging.getLogger(__name__)
 
@@ -66,19 +67,8 @@ def display_column(values):
     return out
 
 
-def clean(obj):
-    """Makes a JSON-like structure strict JSON: non-finite floats -> None."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [clean(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return clean(obj.item())
-    if isinstance(obj, np.ndarray):
-        return clean(obj.tolist())
-    return obj
+# The one strict-JSON cleaner, shared with the CLI.
+clean = formatting.strict_json
 
 
 def dumps(obj):
