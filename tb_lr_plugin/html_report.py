@@ -134,11 +134,10 @@ class _Routes:
 
     def bodies(self, snap):
         """`{"lr", "loss", "events", "audit", "finder"}`: what each route answers."""
-        from tb_lr_plugin import http as lr_http
-        from tb_lr_plugin import lr_finder
+        from tb_lr_plugin import formatting, lr_finder
 
         p = self._plugin
-        return lr_http.clean(
+        return formatting.strict_json(
             {
                 "lr": p._lr_body(snap),
                 "loss": p._loss_body(snap),
@@ -150,12 +149,12 @@ class _Routes:
 
 
 def _snapshot(run):
-    """A loaded `run_model.Run` as the plugin's `provider.Snapshot`: the
+    """A loaded `run_model.Run` as the plugin's `reader.Snapshot`: the
     same run, with the memo its answer bodies use."""
-    from tb_lr_plugin import provider, run_model
+    from tb_lr_plugin import reader, run_model
 
     fields = {f.name: getattr(run, f.name) for f in dataclasses.fields(run_model.Run)}
-    return provider.Snapshot(**fields)
+    return reader.Snapshot(**fields)
 
 
 def _json_float(x):

@@ -11,7 +11,7 @@ Example:
   1 reduction, no findings
 """
 
-import math
+from tb_lr_plugin import formatting
 
 # What counts as an LR change in the table (plateaus ignored at min_lr are
 # summed up by the min_lr_reached finding, as in the table format).
@@ -87,31 +87,19 @@ def _is_int(x):
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def _num(x):
-    if x is None:
-        return "–"
-    if isinstance(x, bool) or not isinstance(x, (int, float)):
-        return escape(x)
-    if not math.isfinite(x):
-        return "nan" if x != x else ("inf" if x > 0 else "−inf")
-    return f"{x:.4g}"
-
-
 def _event_row(e):
-    from tb_lr_plugin.audit import fmt_lr
-
     epoch = e.get("epoch")
     wait, patience = e.get("wait"), e.get("patience")
     cells = [
-        str(epoch + 1) if _is_int(epoch) else "–",
-        str(int(e["step"])) if isinstance(e.get("step"), (int, float)) else "–",
+        str(epoch + 1) if _is_int(epoch) else "-",
+        str(int(e["step"])) if isinstance(e.get("step"), (int, float)) else "-",
         escape(e.get("kind", "")),
-        escape(e.get("optimizer") or "–"),
-        escape(e.get("monitor") or "–"),
-        _num(e.get("value")),
-        _num(e.get("best")),
-        f"{wait}/{patience}" if wait is not None and patience is not None else "–",
-        f"{escape(fmt_lr(e.get('old_lr')))} → {escape(fmt_lr(e.get('new_lr')))}",
+        escape(e.get("optimizer") or "-"),
+        escape(e.get("monitor") or "-"),
+        escape(formatting.cell(e.get("value"))),
+        escape(formatting.cell(e.get("best"))),
+        f"{wait}/{patience}" if wait is not None and patience is not None else "-",
+        f"{formatting.lr(e.get('old_lr'))} → {formatting.lr(e.get('new_lr'))}",
     ]
     return "| " + " | ".join(cells) + " |"
 

@@ -167,7 +167,7 @@ def test_markdown_says_what_the_json_says(demo):
         verdict = markdown.verdict(run["events"], run["findings"])
         assert f"| {name} | {markdown.escape(verdict)} |" in summary
         assert f"**{markdown.escape(verdict)}**" in section
-        rows = [r for r in section.splitlines() if re.match(r"\| (\d+|–) \|", r)]
+        rows = [r for r in section.splitlines() if re.match(r"\| (\d+|-) \|", r)]
         changes = [e for e in run["events"] if e["kind"] in ("reduction", "lr_change", "scheduler")]
         assert len(rows) == len(changes)
         for row, event in zip(rows, changes, strict=True):
