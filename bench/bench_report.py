@@ -20,7 +20,7 @@ of a logdir of max(--size-runs) runs). The issue's target: under 2 MB for
 
 Usage:
     python bench/bench_report.py [--runs 10] [--steps 100000] [--repeats 3]
-                                 [--size-runs 1,10,100]
+                                 [--size-runs 1,10,100] [--logdir DIR]
 """
 
 import argparse
@@ -104,13 +104,20 @@ def main():
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--size-runs", default="1,10,100")
+    parser.add_argument("--logdir", help="reuse or keep the generated logdir here")
     args = parser.parse_args()
     counts = [int(n) for n in args.size_runs.split(",")]
 
     tmp = tempfile.mkdtemp(prefix="bench_report_")
     try:
-        logdir = os.path.join(tmp, "logs")
-        write(logdir, max(counts + [args.runs]), args.steps)
+        logdir = args.logdir or os.path.join(tmp, "logs")
+        runs = max(counts + [args.runs])
+        stamp, marker = os.path.join(logdir, ".bench_report"), f"{runs}x{args.steps}"
+        if not (os.path.exists(stamp) and open(stamp).read() == marker):
+            shutil.rmtree(logdir, ignore_errors=True)
+            write(logdir, runs, args.steps)
+            with open(stamp, "w") as f:
+                f.write(marker)
         select = ["--run", pattern(args.runs)]
         page = os.path.join(tmp, "report.html")
         json_s, html_s, open_ms = [], [], []

@@ -2,7 +2,7 @@
 // included as text, injected at render()), the file TensorBoard's
 // plugin_entry.html imports. `node build.mjs [outdir]`; `--watch` rebuilds.
 import * as esbuild from 'esbuild';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -40,10 +40,24 @@ export function options(outdir = DEFAULT_OUTDIR, entry = 'index') {
   };
 }
 
+// The stylesheet render() injects (uPlot's, then the tab's), as a file:
+// html_report.py inlines it in the report's <style id="tb-lr-style"> (which
+// render() then leaves alone), allowed by its hash in the report's CSP.
+async function writeReportCss(outdir) {
+  const minified = async (file) =>
+    (await esbuild.transform(readFileSync(file, 'utf8'), { loader: 'css', minify: true })).code;
+  const uplot = path.join(here, 'node_modules', 'uplot', 'dist', 'uPlot.min.css');
+  const text = (await minified(uplot)) + (await minified(path.join(here, 'src', 'style.css')));
+  const file = path.join(outdir, 'report.css');
+  writeFileSync(file, text);
+  return { [file]: { bytes: Buffer.byteLength(text) } };
+}
+
 export async function build(outdir = DEFAULT_OUTDIR) {
   mkdirSync(outdir, { recursive: true });
   const results = await Promise.all(ENTRIES.map((e) => esbuild.build({ ...options(outdir, e), metafile: true })));
-  return { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs)) } };
+  const css = await writeReportCss(outdir);
+  return { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs), css) } };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -33,6 +33,7 @@ from tb_lr_plugin import __version__
 FORMAT_VERSION = 1
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 BUNDLE = os.path.join(STATIC_DIR, "report.js")
+STYLESHEET = os.path.join(STATIC_DIR, "report.css")
 DATA_ELEMENT_ID = "tb-lr-report-data"
 _JS_ESCAPES = {
     "<": "\\u003c",
@@ -174,14 +175,18 @@ def to_json(report):
     return text
 
 
-def _bundle():
+def _static(path, tag):
+    """A built file's text, checked to be safe inside a `<tag>` element."""
     try:
-        with open(BUNDLE, encoding="utf-8") as f:
-            return f.read()
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
     except FileNotFoundError:
         raise BundleMissingError(
-            f"the report bundle {BUNDLE} is missing: run `make build` (or install a built wheel)"
+            f"the report bundle {path} is missing: run `make build` (or install a built wheel)"
         ) from None
+    if f"</{tag}" in text.lower():
+        raise BundleMissingError(f"{path} contains '</{tag}' and cannot be inlined")
+    return text
 
 
 def _csp_hash(text):
@@ -190,18 +195,21 @@ def _csp_hash(text):
 
 
 def render_html(report, title=None):
-    """The whole page: CSP, the data element, the bundle as an inline module.
+    """The whole page: CSP, the stylesheet, the data element, the bundle as
+    an inline module.
 
-    The bundle ends in `</script`-free code (esbuild escapes it in
-    strings), so it can be inlined as is; the test suite checks this.
+    The CSP allows no network at all (`default-src 'none'`, so no fetch,
+    image, font or frame), and only this page's one script and one
+    stylesheet, by hash. render() finds its stylesheet in place and does
+    not inject another; uPlot and the markers set styles through the
+    CSSOM, which style-src does not restrict.
     """
-    script = _bundle()
-    if "</script" in script.lower():
-        raise BundleMissingError("the report bundle contains '</script' and cannot be inlined")
+    script = _static(BUNDLE, "script")
+    style = _static(STYLESHEET, "style")
     title = title or f"Learning rate report: {report.get('logdir') or 'logdir'}"
     csp = (
-        f"default-src 'none'; script-src {_csp_hash(script)}; style-src 'unsafe-inline'; "
-        "img-src data: blob:; base-uri 'none'; form-action 'none'"
+        f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "
+        "base-uri 'none'; form-action 'none'"
     )
     return (
         "<!DOCTYPE html>\n"
@@ -210,7 +218,8 @@ def render_html(report, title=None):
         '<meta name="color-scheme" content="light dark">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="{html.escape(report.get("generator", ""))}">\n'
-        f"<title>{html.escape(title)}</title>\n</head>\n<body>\n"
+        f"<title>{html.escape(title)}</title>\n"
+        f'<style id="tb-lr-style">{style}</style>\n</head>\n<body>\n'
         f'<script type="application/json" id="{DATA_ELEMENT_ID}">{to_json(report)}</script>\n'
         f'<script type="module">{script}</script>\n'
         "</body>\n</html>\n"

@@ -120,7 +120,7 @@ def test_encode_column_is_lossless_for_every_kind_of_float():
     assert html_report.encode_steps(np.array([1, 2, 3, 7, 8, 10])) == [[1, 3], [7, 2], [10, 1]]
 
 
-def test_page_has_a_csp_allowing_no_network_and_the_inline_script_by_hash(demo):
+def test_page_has_a_csp_allowing_no_network_and_its_script_and_style_by_hash(demo):
     page, _, _ = demo
     csp = html.unescape(
         re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page)[1]
@@ -129,9 +129,14 @@ def test_page_has_a_csp_allowing_no_network_and_the_inline_script_by_hash(demo):
     assert directives["default-src"] == "'none'"
     assert "connect-src" not in directives  # falls back to 'none'
     script = re.search(r'<script type="module">(.*)</script>', page, re.S)[1]
-    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    assert directives["script-src"] == f"'sha256-{digest}'"
-    assert "http" not in csp
+    style = re.search(r'<style id="tb-lr-style">(.*)</style>', page, re.S)[1]
+
+    def sha256(text):
+        return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+    assert directives["script-src"] == sha256(script)
+    assert directives["style-src"] == sha256(style)
+    assert "unsafe" not in csp and "http" not in csp and "data:" not in csp
 
 
 def hostile_logdir(root):
