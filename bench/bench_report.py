@@ -2,9 +2,9 @@
 time from opening it to both charts drawn.
 
 Writes `--runs` runs of `--steps` steps as `LearningRateLogger` and
-`ReduceLROnPlateau` write them (bench_audit.write_logdir: an LR and a batch
-loss at every step, the epoch logs, the plateau state, a reduction now and
-then), then, in separate processes and interleaved repeats (median):
+`ReduceLROnPlateau` write them (bench_audit.write_logdir, at 2,000 steps an
+epoch: an LR and a batch loss at every step, the epoch logs, the plateau
+state, a reduction now and then), then, in separate processes and interleaved repeats (median):
 
 - `json`: `tb-lr-audit LOGDIR --format json` (the baseline: start-up,
   loading every record, auditing, writing the JSON);
@@ -37,7 +37,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import bench_audit  # noqa: E402
 from bench_audit import _cli, write_logdir  # noqa: E402
+
+# 2,000 steps an epoch: 50 epochs of 100,000 steps and about a dozen
+# reductions a run. At bench_audit's 200 (500 epochs), a reduction every
+# few epochs with min_lr=0 halves the LR some 120 times, to 1e-40.
+bench_audit.STEPS_PER_EPOCH = 2000
 
 DRIVER = os.path.join(ROOT, "tests", "browser", "drive_report.mjs")
 LIMIT_10_RUNS = 2 * 1024 * 1024

@@ -99,22 +99,37 @@ def encode_steps(steps):
 
 
 def encode_column(values):
-    """A float column as `{"v": [...], "n": [...]}`: each value and how many
-    times in a row it occurs.
+    """A float column, lossless and compact: `{"f32": items}` or `{"f64": items}`.
 
-    Lossless: finite floats are JSON numbers (which read back as the same
-    float64), NaN is null and infinities are "inf" / "-inf". Repeats are
-    found on the bits, so -0.0 stays apart from 0.0.
+    Each item is a value, or `[value, count]` for a value that occurs
+    `count` times in a row. For a column of float32 values (Keras's learning
+    rates; NaN and infinities included) the values are the differences
+    between successive float32 bit patterns (as int32): a constant stretch
+    is one item, a decay's small steady differences a few digits a step,
+    not the 20 of a float64 repr. Any other column holds its float64 values
+    (null for NaN, "inf"/"-inf"), repeats found on the bits, so -0.0 stays
+    apart from 0.0.
     """
     values = np.ascontiguousarray(values, dtype=np.float64)
-    if not len(values):
-        return {"v": [], "n": []}
-    bits = values.view(np.int64)
     nan = np.isnan(values)
+    as32 = values.astype(np.float32)
+    if bool(np.all(nan | (as32.astype(np.float64) == values))):
+        deltas = np.diff(as32.view(np.int32).astype(np.int64), prepend=np.int64(0))
+        return {"f32": _repeats(deltas, deltas[1:] == deltas[:-1], int)}
+    bits = values.view(np.int64)
     same = (bits[1:] == bits[:-1]) | (nan[1:] & nan[:-1])
+    return {"f64": _repeats(values, same, _json_float)}
+
+
+def _repeats(values, same, convert):
+    """`values` as items: `convert(v)`, or `[convert(v), count]` for a run of
+    `count` equal values (`same[i]`: value i + 1 repeats value i)."""
+    if not len(values):
+        return []
     starts = np.concatenate([[0], np.flatnonzero(~same) + 1])
-    counts = np.diff(np.concatenate([starts, [len(values)]]))
-    return {"v": [_json_float(x) for x in values[starts].tolist()], "n": counts.tolist()}
+    counts = np.diff(np.concatenate([starts, [len(values)]])).tolist()
+    firsts = [convert(v) for v in values[starts].tolist()]
+    return [v if n == 1 else [v, n] for v, n in zip(firsts, counts, strict=True)]
 
 
 class _Routes:

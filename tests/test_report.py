@@ -46,11 +46,16 @@ def report_data(page):
 
 
 def decode_column(col):
-    values = [
-        {None: np.nan, "inf": np.inf, "-inf": -np.inf}.get(v, v) if not isinstance(v, float) else v
-        for v in col["v"]
-    ]
-    return np.repeat(np.array(values, dtype=np.float64), col["n"])
+    """`html_report.encode_column` undone, as inline_data.js undoes it."""
+    ((kind, items),) = col.items()
+    pairs = [item if isinstance(item, list) else [item, 1] for item in items]
+    values, counts = [p[0] for p in pairs], [p[1] for p in pairs]
+    if kind == "f32":
+        bits = np.cumsum(np.repeat(np.array(values, dtype=np.int64), counts))
+        return bits.astype(np.int32).view(np.float32).astype(np.float64)
+    specials = {None: np.nan, "inf": np.inf, "-inf": -np.inf}
+    values = [specials.get(v, v) if not isinstance(v, float) else v for v in values]
+    return np.repeat(np.array(values, dtype=np.float64), counts)
 
 
 def decode_steps(runs):
@@ -112,11 +117,21 @@ def test_inlined_export_is_every_recorded_row_exactly(demo, tensorboard_app):
 
 
 def test_encode_column_is_lossless_for_every_kind_of_float():
-    values = np.array([1e-3, 1e-3, -0.0, 0.0, np.nan, np.nan, np.inf, -np.inf, 5e-324, 0.1])
-    col = html_report.encode_column(values)
-    assert col["n"] == [2, 1, 1, 2, 1, 1, 1, 1]
+    f64 = np.array([1e-3, 1e-3, -0.0, 0.0, np.nan, np.nan, np.inf, -np.inf, 5e-324, 0.1])
+    col = html_report.encode_column(f64)
+    assert col == {"f64": [[1e-3, 2], -0.0, 0.0, [None, 2], "inf", "-inf", 5e-324, 0.1]}
     back = decode_column(json.loads(json.dumps(col)))
-    assert back.tobytes() == values.tobytes()
+    assert back.tobytes() == f64.tobytes()
+    # Keras's float32 LRs: a warm-up, a cosine decay, a constant, -0.0, inf, NaN.
+    steps = np.arange(5000)
+    cosine = 1e-3 * 0.5 * (1 + np.cos(np.pi * steps / 5000))
+    f32 = np.concatenate([cosine, np.full(100, 1e-4), [-0.0, 0.0, np.inf, -np.inf]])
+    f32 = f32.astype(np.float32).astype(np.float64)
+    col = html_report.encode_column(f32)
+    assert "f32" in col and len(json.dumps(col, separators=(",", ":"))) < 8 * len(f32)
+    assert decode_column(json.loads(json.dumps(col))).tobytes() == f32.tobytes()
+    with_nan = np.array([np.nan, 1.0, np.nan], dtype=np.float64)
+    np.testing.assert_array_equal(decode_column(html_report.encode_column(with_nan)), with_nan)
     assert html_report.encode_steps(np.array([1, 2, 3, 7, 8, 10])) == [[1, 3], [7, 2], [10, 1]]
 
 

@@ -74,13 +74,27 @@ function expandSteps(runs) {
   return out;
 }
 
+// `{f32: items}`: float32 bit-pattern differences; `{f64: items}`: float64
+// values (null: NaN, "inf"/"-inf"). An item is a value or [value, count].
+// See html_report.encode_column.
 function expandColumn(col) {
+  if (col && Array.isArray(col.f32)) {
+    const deltas = expandRepeats(col.f32, Number);
+    const bits = new Int32Array(deltas.length);
+    let b = 0;
+    for (let i = 0; i < deltas.length; i++) bits[i] = b = (b + deltas[i]) | 0;
+    return Array.from(new Float32Array(bits.buffer));
+  }
+  const value = (v) => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === null ? NaN : v);
+  return expandRepeats(col && col.f64, value);
+}
+
+function expandRepeats(items, convert) {
   const out = [];
-  const values = col && Array.isArray(col.v) ? col.v : [];
-  const counts = col && Array.isArray(col.n) ? col.n : [];
-  for (let k = 0; k < values.length; k++) {
-    const v = values[k] === 'inf' ? Infinity : values[k] === '-inf' ? -Infinity : values[k] === null ? NaN : values[k];
-    for (let i = 0; i < counts[k]; i++) out.push(v);
+  for (const item of Array.isArray(items) ? items : []) {
+    const [v, n] = Array.isArray(item) ? item : [item, 1];
+    const x = convert(v);
+    for (let i = 0; i < n; i++) out.push(x);
   }
   return out;
 }

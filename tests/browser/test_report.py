@@ -141,7 +141,8 @@ def test_demo_report_shows_every_event_of_every_run(node, tmp_path):
     page = tmp_path / "demo.html"
     run_cli(DEMO, "--html", page)
     audit = json.loads(run_cli(DEMO, "--format", "json"))
-    result = drive(node, page, "report-demo", "--select-all", "1")
+    run = "6_reduce_on_plateau"
+    result = drive(node, page, "report-demo", "--select-all", "1", "--download", run)
     assert_offline_and_clean(result, page)
     rows = result["all"]["rows"]
     events = [e for r in audit["runs"] for e in r["events"]]
@@ -152,6 +153,10 @@ def test_demo_report_shows_every_event_of_every_run(node, tmp_path):
     assert len(rows) == len(events) > 0
     findings = [f["message"] for r in audit["runs"] for f in r["findings"]]
     assert sorted(f["message"] for f in result["all"]["findings"]) == sorted(findings)
+    # The CSV button gives exactly the export rows.
+    csv = open(result["downloads"]["csv"]["file"], encoding="utf-8", newline="").read()
+    assert csv == run_cli(DEMO, "--run", run, "--format", "csv")
+    assert csv.count("\n") > 2000
 
 
 def test_report_in_a_jupyter_kernel_draws_in_chromium(node, tmp_path):
