@@ -40,8 +40,8 @@ sys.path.insert(0, HERE)
 import bench_audit  # noqa: E402
 from bench_audit import _cli, write_logdir  # noqa: E402
 
-# 2,000 steps an epoch: 50 epochs of 100,000 steps and about a dozen
-# reductions a run. At bench_audit's 200 (500 epochs), a reduction every
+# 2,000 steps an epoch: 50 epochs of 100,000 steps and 3 to 5 reductions
+# a run. At bench_audit's 200 (500 epochs), a reduction every
 # few epochs with min_lr=0 halves the LR some 120 times, to 1e-40.
 bench_audit.STEPS_PER_EPOCH = 2000
 
