@@ -39,7 +39,7 @@ import os
 import sys
 import textwrap
 
-from tb_lr_plugin import formatting
+from tb_lr_plugin import formatting, metadata
 
 WIDTH = 80
 PROG = "tb-lr-audit"
@@ -268,6 +268,9 @@ def _csv(results):
 
 # -- table ------------------------------------------------------------------
 
+# The events that change the LR (the table's "LR changes").
+_CHANGES = (metadata.EVENT_REDUCTION, metadata.EVENT_LR_CHANGE, metadata.EVENT_SCHEDULER)
+
 _HEADERS = ("epoch", "step", "optimizer", "monitor", "value", "best", "wait", "lr", "cooldown")
 _RIGHT = {"epoch", "step", "value", "best", "wait", "cooldown"}
 _SHRINKABLE = ("monitor", "optimizer")
@@ -339,7 +342,7 @@ def _grid(rows, indent="  "):
 
 
 def _describe_run(entry, timing):
-    from tb_lr_plugin.keras_logs import SOURCE, TIMING_AFTER
+    from tb_lr_plugin.sources.keras3 import SOURCE, TIMING_AFTER
 
     lines = []
     data = entry.data
@@ -404,7 +407,7 @@ def _table(results):
         out.extend(_describe_run(entry, timing))
         out.extend(_finder_lines(_finder(entry)))
         # Plateaus ignored at min_lr are summed up by the min_lr_reached finding.
-        changes = [e for e in events if e.get("kind") in ("reduction", "lr_change", "scheduler")]
+        changes = [e for e in events if e.get("kind") in _CHANGES]
         optimizers = {e.get("optimizer") for e in changes}
         multi = len(optimizers) > 1 or len(entry.data.optimizers) > 1
         if changes:

@@ -25,6 +25,7 @@ also asks TensorBoard to keep every record of this plugin
 
 import json
 import logging
+import typing
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
@@ -64,6 +65,121 @@ EVENT_SCHEDULER = "scheduler"
 # much relative to the larger: LRs are float32 in the optimizer, so a few
 # float32 ulps; anything larger is a real change.
 LR_RTOL = 16 * float(np.finfo(np.float32).eps)
+
+
+# The item schema: what the JSON kinds' items hold. Readers accept any
+# subset; a field that is absent or null is always accepted. `sanitize`
+# checks each field against the type it is listed under here.
+class EventItem(typing.TypedDict, total=False):
+    """An `events` item: a decision or a change of the LR (docs/format.md)."""
+
+    kind: str  # EVENT_*
+    epoch: int  # 0-based, as Keras passes to on_epoch_end
+    step: int  # updates done when it happened
+    optimizer: str
+    monitor: str
+    value: float
+    best: float
+    wait: int
+    patience: int
+    old_lr: float
+    new_lr: float
+    lr: float
+    factor: float
+    min_lr: float
+    cooldown: int
+    phase: str  # cooldown: "start" or "end"
+    source: str  # who recorded it, for events not of ours
+
+
+class PlateauItem(typing.TypedDict, total=False):
+    """A `plateau` item: `ReduceLROnPlateau`'s state at the end of an epoch."""
+
+    epoch: int
+    step: int
+    monitor: str
+    value: float
+    best: float
+    wait: int
+    patience: int
+    cooldown_counter: int
+    cooldown: int
+    lr: float
+    min_lr: float
+    min_delta: float
+    factor: float
+    mode: str  # "min" or "max"
+
+
+class SessionItem(typing.TypedDict, total=False):
+    """A `session` item: one `fit` call, its configuration and plans."""
+
+    start_step: int
+    initial_epoch: int
+    epochs: int
+    steps_per_epoch: int
+    update_freq: str
+    time: float
+    optimizers: list  # [{"name", "class", "plan", "initial_lr"}]
+
+
+class EpochItem(typing.TypedDict, total=False):
+    """An `epochs` item: where an epoch ended, and Keras's `logs` then."""
+
+    epoch: int
+    step: int
+    logs: dict
+
+
+# Fields by the type readers assume (what `sanitize` checks).
+COUNT_FIELDS = (
+    "epoch",
+    "step",
+    "start_step",
+    "initial_epoch",
+    "wait",
+    "patience",
+    "cooldown",
+    "cooldown_counter",
+    "num_steps",
+)
+NUMBER_FIELDS = ("value", "best", "old_lr", "new_lr", "lr", "min_lr", "factor", "min_delta")
+STRING_FIELDS = ("kind", "monitor", "optimizer", "phase", "mode")
+DICT_FIELDS = ("logs",)
+
+
+def event_item(kind, epoch, step, **fields) -> EventItem:
+    """An `events` item; `fields` are `EventItem`'s others.
+
+    Example:
+      >>> event_item(EVENT_LR_CHANGE, 2, 40, old_lr=0.1, new_lr=0.05)["kind"]
+      'lr_change'
+    """
+    _check_fields(EventItem, fields)
+    return EventItem(kind=kind, epoch=epoch, step=step, **fields)
+
+
+def plateau_item(epoch, step, **fields) -> PlateauItem:
+    """A `plateau` item; `fields` are `PlateauItem`'s others."""
+    _check_fields(PlateauItem, fields)
+    return PlateauItem(epoch=epoch, step=step, **fields)
+
+
+def session_item(start_step, **fields) -> SessionItem:
+    """A `session` item; `fields` are `SessionItem`'s others."""
+    _check_fields(SessionItem, fields)
+    return SessionItem(start_step=start_step, **fields)
+
+
+def epoch_item(epoch, step, logs=None) -> EpochItem:
+    """An `epochs` item."""
+    return EpochItem(epoch=epoch, step=step, logs=dict(logs or {}))
+
+
+def _check_fields(schema, fields):
+    unknown = set(fields) - set(schema.__annotations__)
+    if unknown:
+        raise TypeError(f"{schema.__name__} has no field {sorted(unknown)[0]!r}")
 
 
 def lr_tag(optimizer):
@@ -192,6 +308,30 @@ def decode_array(value, width):
     if arr.ndim != 2 or arr.shape[1] != width or arr.dtype.kind != "f":
         return None
     return arr.astype(np.float64, copy=False)
+
+
+class Decoded(typing.NamedTuple):
+    """A record's value already decoded (`decode`): rows, items or `None`."""
+
+    item: object
+
+
+def decode(kind, value):
+    """Decodes a record's value by its kind.
+
+    Args:
+      kind: the record's `kind`.
+      value: a numpy array, a `TensorProto`, or a `Decoded` (returned as is).
+
+    Returns:
+      float64 rows for an array kind, a list of dicts for a JSON kind, or
+      `None` when malformed.
+    """
+    if isinstance(value, Decoded):
+        return value.item
+    if kind in ARRAY_KINDS:
+        return decode_array(value, ARRAY_KINDS[kind])
+    return decode_json(value)
 
 
 def decode_json(value):

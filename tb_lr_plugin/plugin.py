@@ -15,7 +15,6 @@ import os
 import re
 import threading
 
-import numpy as np
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
@@ -68,7 +67,6 @@ _STATIC_TYPES = {
 FORMATS = ("json", "csv")
 # Export answers up to this size are kept for the next request (see export_impl).
 _EXPORT_KEPT_BYTES = 4 << 20
-_KERAS_SKIP = ("learning_rate", "steps_per_second")
 
 
 def _run_route(impl_name):
@@ -288,71 +286,36 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     def _loss_body(self, snap):
         keep = _event_steps(self._events(snap))
         series = []
-        names = set()
         thinned = False
-
-        def add_steps(name, source, rows):
-            nonlocal thinned
-            idx = downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep)
-            thinned = thinned or len(idx) < len(rows)
-            names.add(name)
-            series.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "resolution": "step",
-                    "step": responses.column(rows[idx, 0], integer=True),
-                    "value": responses.display_column(rows[idx, 1]),
-                }
-            )
-
-        def add_epochs(name, source, epochs, values):
-            steps = snap.epoch_steps(epochs)
-            ok = steps >= 0
-            names.add(name)
-            series.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "resolution": "epoch",
-                    "epoch": responses.column(epochs[ok], integer=True),
+        for item in run_model.loss_series(snap):
+            name, source, resolution, x, values = item
+            if resolution == "step":
+                idx = downsample.select(x, values, keep_steps=keep)
+                thinned = thinned or len(idx) < len(x)
+                axes = {"step": responses.column(x[idx], integer=True)}
+                values = values[idx]
+            else:
+                steps = snap.epoch_steps(x)
+                ok = steps >= 0
+                axes = {
+                    "epoch": responses.column(x[ok], integer=True),
                     "step": responses.column(steps[ok], integer=True),
-                    "value": responses.display_column(values[ok]),
+                }
+                values = values[ok]
+            series.append(
+                {
+                    "name": name,
+                    "source": source,
+                    "resolution": resolution,
+                    **axes,
+                    "value": responses.display_column(values),
                 }
             )
-
-        if snap.axis == run_model.AXIS_STEP:
-            for metric, rows in sorted(snap.data.batch.items()):
-                add_steps("batch_" + metric, run_model.SOURCE_LOGGER, rows)
-        for name, (epochs, values) in sorted(_logger_epoch_logs(snap.data.epochs).items()):
-            add_epochs(name, run_model.SOURCE_LOGGER, epochs, values)
-
-        train = snap.keras[run_model.KERAS_TRAIN]
-        validation = snap.keras[run_model.KERAS_VALIDATION]
-        for tag, rows in sorted(train.items()):
-            if any(skip in tag for skip in _KERAS_SKIP):
-                continue
-            if tag.startswith("batch_") and snap.axis == run_model.AXIS_STEP:
-                if tag not in names:
-                    add_steps(tag, run_model.SOURCE_KERAS, rows)
-            elif tag.startswith("epoch_"):
-                name = tag[len("epoch_") :]
-                if name not in names:
-                    add_epochs(name, run_model.SOURCE_KERAS, rows[:, 0], rows[:, 1])
-        for tag, rows in sorted(validation.items()):
-            if any(skip in tag for skip in _KERAS_SKIP):
-                continue
-            if tag.startswith("epoch_"):
-                name = "val_" + tag[len("epoch_") :]
-                if name not in names:
-                    add_epochs(name, run_model.SOURCE_KERAS, rows[:, 0], rows[:, 1])
-            elif tag.startswith("evaluation_") and snap.axis == run_model.AXIS_STEP:
-                add_steps(tag, run_model.SOURCE_KERAS, rows)
         return {
             "run": snap.run,
             "source": snap.source,
             "axis": snap.axis,
-            "monitor": _monitor(snap.data),
+            "monitor": run_model.monitor(snap.data),
             "series": series,
             "epochs": _epochs(snap),
             "downsampled": thinned,
@@ -485,41 +448,6 @@ def _epochs(snap):
         "epoch": responses.column(snap.epoch, integer=True),
         "step": responses.column(snap.step, integer=True),
     }
-
-
-def _logger_epoch_logs(epochs):
-    """`{name: (epochs, values)}` from the logger's per-epoch `logs`."""
-    series = {}
-    for item in epochs:
-        epoch = item.get("epoch")
-        logs = item.get("logs")
-        if not isinstance(epoch, (int, float)) or not isinstance(logs, dict):
-            continue
-        for name, value in logs.items():
-            if any(skip in name for skip in _KERAS_SKIP):
-                continue
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                series.setdefault(name, ([], []))
-                series[name][0].append(epoch)
-                series[name][1].append(value)
-            elif value is None:
-                series.setdefault(name, ([], []))
-                series[name][0].append(epoch)
-                series[name][1].append(float("nan"))
-    return {
-        name: (np.asarray(e, dtype=np.float64), np.asarray(v, dtype=np.float64))
-        for name, (e, v) in series.items()
-    }
-
-
-def _monitor(data):
-    for item in reversed(data.plateau):
-        if isinstance(item.get("monitor"), str):
-            return item["monitor"]
-    for event in reversed(data.events):
-        if isinstance(event.get("monitor"), str):
-            return event["monitor"]
-    return None
 
 
 def _export_csv(snap):

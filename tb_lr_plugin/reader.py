@@ -30,7 +30,7 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model
+from tb_lr_plugin import metadata, run_model, tolerant_read
 from tb_lr_plugin.sources import records as records_source
 
 logger = logging.getLogger(__name__)
@@ -49,8 +49,6 @@ _ALL = 10**9
 _DEFAULT_CACHE_SIZE = 8
 # Runs read per provider call when listing many (bounds the memory a read takes).
 _RUNS_PER_READ = 32
-# What TensorBoard's decoding of a malformed tensor raises.
-_DECODE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError)
 
 
 @dataclasses.dataclass
@@ -381,9 +379,9 @@ class RunReader:
             )
 
         wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
-        tensors, bad = _read_points(read_tensors, wanted)
+        tensors, bad = tolerant_read.read_points(read_tensors, wanted)
         wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
-        scalars, bad_scalars = _read_points(read_scalars, wanted)
+        scalars, bad_scalars = tolerant_read.read_points(read_scalars, wanted)
         bad += bad_scalars
         snaps = {}
         for run, (_, version, logger_tags, _) in batch.items():
@@ -448,48 +446,6 @@ def _version(run, logger_tags, keras_index):
         tuple(sorted((r, tuple(sorted(tags.items()))) for r, tags in keras_index.items())),
     )
     return source, version
-
-
-def _read_points(read, wanted):
-    """`{run: {tag: points}}` of `wanted` (`{run: set of tags}`) via `read(runs, tags)`.
-
-    The data provider decodes every point it returns (TensorBoard's
-    `tensor_util.make_ndarray`), and one malformed tensor (content that does
-    not fill its shape, an unknown dtype) makes the whole call raise. Then
-    this reads run by run, and tag by tag, and skips what still fails.
-
-    Returns:
-      `(points, bad)`: the points, and the `(run, tag)` pairs skipped.
-    """
-    if not wanted:
-        return {}, []
-    runs = sorted(wanted)
-    tags = sorted(set().union(*wanted.values()))
-    try:
-        data = read(runs, tags)
-    except _DECODE_ERRORS:
-        if len(runs) == 1 and len(tags) == 1:
-            logger.debug("learning_rate: cannot decode %r of run %r", tags[0], runs[0])
-            return {}, [(runs[0], tags[0])]
-        if len(runs) > 1:
-            parts = [{run: wanted[run]} for run in runs]
-        else:
-            parts = [{runs[0]: {tag}} for tag in tags]
-        points, bad = {}, []
-        for part in parts:
-            got, failed = _read_points(read, part)
-            for run, by_tag in got.items():
-                points.setdefault(run, {}).update(by_tag)
-            bad += failed
-        return points, bad
-    # One call for several runs asks for the union of their tags: keep what
-    # each run listed as its own (a tag can be ours in one run, unreadable
-    # or newer in another).
-    return {
-        run: {tag: p for tag, p in by_tag.items() if tag in wanted[run]}
-        for run, by_tag in data.items()
-        if run in wanted
-    }, []
 
 
 def _lists_lr(name, tags):

@@ -70,7 +70,8 @@ def assemble(records):
     Args:
       records: iterable of `(tag, meta, wall_time, step, value)` where
         `meta` is the dict `metadata.parse_plugin_metadata` returned and
-        `value` a numpy array or `TensorProto`.
+        `value` a numpy array, a `TensorProto`, or a `metadata.Decoded`
+        (what `sanitize.clean_records` gives: decoded once).
 
     Returns:
       A `RunData`.
@@ -86,12 +87,9 @@ def assemble(records):
     skipped = 0
     for order, (tag, meta, wall_time, step, value) in enumerate(records):
         kind = meta.get("kind")
-        if kind in metadata.ARRAY_KINDS:
-            item = metadata.decode_array(value, metadata.ARRAY_KINDS[kind])
-            if item is not None:
-                item = item[np.isfinite(item[:, 0])]
-        else:
-            item = metadata.decode_json(value)
+        item = metadata.decode(kind, value)
+        if item is not None and kind in metadata.ARRAY_KINDS:
+            item = item[np.isfinite(item[:, 0])]
         if item is None:
             skipped += 1
             continue

@@ -249,3 +249,80 @@ def _scalar_optimizers(served, epoch, step, axis):
         out = np.stack([steps[keep], np.full(keep.sum(), np.nan), rows[keep, 1]], axis=1)
         result[name] = out.astype(np.float64)
     return result
+
+
+# Scalars that are no loss to overlay (the LR itself, Keras's throughput).
+_NOT_LOSS = ("learning_rate", "steps_per_second")
+
+
+def loss_series(run):
+    """The run's loss and metric series to overlay, ours first, then Keras's.
+
+    Returns:
+      `(name, source, resolution, x, values)` tuples: `resolution` is
+      `"step"` (x: steps) or `"epoch"` (x: epochs); a Keras series whose
+      name one of ours already has is left out.
+    """
+    out, names = [], set()
+
+    def add(name, source, resolution, x, values):
+        names.add(name)
+        out.append((name, source, resolution, x, values))
+
+    if run.axis == AXIS_STEP:
+        for metric, rows in sorted(run.data.batch.items()):
+            add("batch_" + metric, SOURCE_LOGGER, "step", rows[:, 0], rows[:, 1])
+    for name, (epochs, values) in sorted(_logger_epoch_logs(run.data.epochs).items()):
+        add(name, SOURCE_LOGGER, "epoch", epochs, values)
+    for split, prefix in ((KERAS_TRAIN, ""), (KERAS_VALIDATION, "val_")):
+        for tag, rows in sorted(run.keras[split].items()):
+            if any(skip in tag for skip in _NOT_LOSS):
+                continue
+            on_steps = run.axis == AXIS_STEP
+            if split == KERAS_TRAIN and tag.startswith("batch_") and on_steps:
+                if tag not in names:
+                    add(tag, SOURCE_KERAS, "step", rows[:, 0], rows[:, 1])
+            elif tag.startswith("epoch_"):
+                name = prefix + tag[len("epoch_") :]
+                if name not in names:
+                    add(name, SOURCE_KERAS, "epoch", rows[:, 0], rows[:, 1])
+            elif split == KERAS_VALIDATION and tag.startswith("evaluation_") and on_steps:
+                add(tag, SOURCE_KERAS, "step", rows[:, 0], rows[:, 1])
+    return out
+
+
+def monitor(data):
+    """The metric our plateau callback monitored, or `None`."""
+    for item in reversed(data.plateau):
+        if isinstance(item.get("monitor"), str):
+            return item["monitor"]
+    for event in reversed(data.events):
+        if isinstance(event.get("monitor"), str):
+            return event["monitor"]
+    return None
+
+
+def _logger_epoch_logs(epochs):
+    """`{name: (epochs, values)}` from the logger's per-epoch `logs`."""
+    series = {}
+    for item in epochs:
+        epoch = item.get("epoch")
+        logs = item.get("logs")
+        if not isinstance(epoch, (int, float)) or not isinstance(logs, dict):
+            continue
+        for name, value in logs.items():
+            if any(skip in name for skip in _NOT_LOSS):
+                continue
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = float(value)
+            elif value is None:
+                value = float("nan")
+            else:
+                continue
+            series.setdefault(name, ([], []))
+            series[name][0].append(epoch)
+            series[name][1].append(value)
+    return {
+        name: (np.asarray(e, dtype=np.float64), np.asarray(v, dtype=np.float64))
+        for name, (e, v) in series.items()
+    }

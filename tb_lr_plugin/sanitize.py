@@ -14,34 +14,13 @@ The plugin (`provider.RunReader`) and the CLI (`loader.load`) both call
 `clean_records` on what they read, so they keep and drop the same things.
 """
 
-import json
 import math
-
-import numpy as np
 
 from tb_lr_plugin import formatting, metadata
 
 # Steps and epochs beyond this are not integers a float64 holds exactly;
 # no training gets near it.
 MAX_COUNT = 2**53
-
-# Fields of the JSON items, by the type their readers assume. A field that
-# is absent or null is always accepted (e.g. `value` when the metric was
-# missing); `step` is then dropped by the assembly where one is needed.
-_COUNTS = (
-    "epoch",
-    "step",
-    "start_step",
-    "initial_epoch",
-    "wait",
-    "patience",
-    "cooldown",
-    "cooldown_counter",
-    "num_steps",
-)
-_NUMBERS = ("value", "best", "old_lr", "new_lr", "lr", "min_lr", "factor", "min_delta")
-_STRINGS = ("kind", "monitor", "optimizer", "phase", "mode")
-_DICTS = ("logs",)
 
 
 def _is_count(x):
@@ -58,16 +37,16 @@ def valid_item(kind, item):
     Returns:
       bool.
     """
-    for name in _COUNTS:
+    for name in metadata.COUNT_FIELDS:
         if item.get(name) is not None and not _is_count(item[name]):
             return False
     if kind == metadata.KIND_FINDER:
         # A range test's `lr` and `loss` are lists; `lr_finder` checks them.
         return True
     for names, ok in (
-        (_NUMBERS, formatting.is_number),
-        (_STRINGS, lambda x: isinstance(x, str)),
-        (_DICTS, lambda x: isinstance(x, dict)),
+        (metadata.NUMBER_FIELDS, formatting.is_number),
+        (metadata.STRING_FIELDS, lambda x: isinstance(x, str)),
+        (metadata.DICT_FIELDS, lambda x: isinstance(x, dict)),
     ):
         for name in names:
             if item.get(name) is not None and not ok(item[name]):
@@ -82,37 +61,34 @@ def clean_records(records):
       records: the records of one run, as `run_data.assemble` takes them.
 
     Returns:
-      `(records, dropped)`: the records with every JSON item of the wrong
-      shape and every array row at a step outside `[0, 2**53]` removed (a
-      record left with nothing is removed too), and how many items and rows
-      were dropped. Records that cannot be decoded at all are passed on
-      unchanged, for the assembly to count.
+      `(records, dropped)`: the records, each value decoded once into a
+      `metadata.Decoded`, with every JSON item of the wrong shape and every
+      array row at a step outside `[0, 2**53]` removed (a record left with
+      nothing is removed too), and how many items and rows were dropped.
+      Records that cannot be decoded at all are passed on as
+      `Decoded(None)`, for the assembly to count.
     """
     out = []
     dropped = 0
-    for record in records:
-        tag, meta, wall_time, step, value = record
+    for tag, meta, wall_time, step, value in records:
         kind = meta.get("kind")
-        if kind in metadata.ARRAY_KINDS:
-            rows = metadata.decode_array(value, metadata.ARRAY_KINDS[kind])
-            if rows is not None:
-                # NaN steps are the assembly's to drop (and to not count).
-                steps = rows[:, 0]
-                bad = (steps < 0) | (steps > MAX_COUNT)
-                if bad.any():
-                    dropped += int(bad.sum())
-                    if bad.all():
-                        continue
-                    record = (tag, meta, wall_time, step, rows[~bad])
-        else:
-            items = metadata.decode_json(value)
-            if items is not None:
-                kept = [i for i in items if valid_item(kind, i)]
-                if len(kept) < len(items):
-                    dropped += len(items) - len(kept)
-                    if not kept:
-                        continue
-                    text = json.dumps(kept, separators=(",", ":"))
-                    record = (tag, meta, wall_time, step, np.array(text.encode("utf-8")))
-        out.append(record)
+        item = metadata.decode(kind, value)
+        if kind in metadata.ARRAY_KINDS and item is not None:
+            # NaN steps are the assembly's to drop (and to not count).
+            steps = item[:, 0]
+            bad = (steps < 0) | (steps > MAX_COUNT)
+            if bad.any():
+                dropped += int(bad.sum())
+                if bad.all():
+                    continue
+                item = item[~bad]
+        elif item is not None:
+            kept = [i for i in item if valid_item(kind, i)]
+            if len(kept) < len(item):
+                dropped += len(item) - len(kept)
+                if not kept:
+                    continue
+            item = kept
+        # Decoded once: the assembly takes the item as it is.
+        out.append((tag, meta, wall_time, step, metadata.Decoded(item)))
     return out, dropped

@@ -106,41 +106,38 @@ def write_run(
             if len(part) and part[-1] != len(s) - 1:
                 writer.flush()
         last = int(s[-1])
-        item = {
-            "epoch": epoch,
-            "step": last,
-            "logs": {"loss": float(loss_rows[-1, 1]), "val_loss": 1.0 / (epoch + 1)},
-        }
+        logs = {"loss": float(loss_rows[-1, 1]), "val_loss": 1.0 / (epoch + 1)}
+        item = metadata.epoch_item(epoch, last, logs)
         writer.add_json(metadata.KIND_EPOCHS, metadata.TAG_EPOCHS, [item], last)
         spec.epochs.append(item)
         if e in reductions:
             old = 1e-3 * factor
             factor *= 0.5
             events = [
-                {
-                    "kind": metadata.EVENT_REDUCTION,
-                    "epoch": epoch,
-                    "step": last,
-                    "optimizer": optimizers[0],
-                    "monitor": "val_loss",
-                    "value": 1.0 / (epoch + 1),
-                    "best": 1.0 / (epoch + 1),
-                    "wait": 2,
-                    "patience": 2,
-                    "old_lr": old,
-                    "new_lr": old * 0.5,
-                    "factor": 0.5,
-                    "min_lr": 0.0,
-                    "cooldown": 1,
-                },
-                {
-                    "kind": metadata.EVENT_COOLDOWN,
-                    "epoch": epoch,
-                    "step": last,
-                    "phase": "start",
-                    "cooldown": 1,
-                    "monitor": "val_loss",
-                },
+                metadata.event_item(
+                    metadata.EVENT_REDUCTION,
+                    epoch,
+                    last,
+                    optimizer=optimizers[0],
+                    monitor="val_loss",
+                    value=1.0 / (epoch + 1),
+                    best=1.0 / (epoch + 1),
+                    wait=2,
+                    patience=2,
+                    old_lr=old,
+                    new_lr=old * 0.5,
+                    factor=0.5,
+                    min_lr=0.0,
+                    cooldown=1,
+                ),
+                metadata.event_item(
+                    metadata.EVENT_COOLDOWN,
+                    epoch,
+                    last,
+                    phase="start",
+                    cooldown=1,
+                    monitor="val_loss",
+                ),
             ]
             for event in events:  # one record each, as the callbacks' `record_event`
                 writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, [event], last)

@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import formatting
+from tb_lr_plugin import formatting as fmt
+from tb_lr_plugin import metadata
+from tb_lr_plugin.audit import wording
 from tb_lr_plugin.audit.finding import (
     INFO,
     PLAN_DEVIATION,
@@ -16,11 +18,6 @@ from tb_lr_plugin.audit.finding import (
     epoch_word,
 )
 from tb_lr_plugin.audit.view import EXPLAINING_EVENTS, LR_RTOL
-
-fmt_lr = formatting.lr
-_fmt = formatting.number
-_finite = formatting.is_finite
-_number = formatting.is_number
 
 
 def _close(a, b, atol):
@@ -36,14 +33,14 @@ def _boundaries(run, optimizer):
     """
     by_step = {}
     for ev in run.events:
-        if ev.get("kind") not in EXPLAINING_EVENTS or not _finite(ev.get("step")):
+        if ev.get("kind") not in EXPLAINING_EVENTS or not fmt.is_finite(ev.get("step")):
             continue
         if ev.get("optimizer") not in (None, optimizer):
             continue
         by_step.setdefault(float(ev["step"]), ([], []))[0].append(ev)
     for session in run.sessions[1:]:
         start = session.get("start_step")
-        if _finite(start):
+        if fmt.is_finite(start):
             by_step.setdefault(float(start), ([], []))[1].append(session)
     return [(s, evs, bool(sessions)) for s, (evs, sessions) in sorted(by_step.items())]
 
@@ -61,7 +58,7 @@ def _claim_holds(events, actual_first, planned_first, k_prev, atol):
     claims = [
         (e.get("old_lr"), e.get("new_lr"))
         for e in events
-        if _finite(e.get("old_lr")) and _finite(e.get("new_lr"))
+        if fmt.is_finite(e.get("old_lr")) and fmt.is_finite(e.get("new_lr"))
     ]
     if not claims:
         return True
@@ -84,78 +81,66 @@ def plan_deviation(view):
     findings = []
     for name, rows in sorted(run.optimizers.items()):
         rows = rows[np.isfinite(rows[:, 1]) & np.isfinite(rows[:, 2])]
-        if not len(rows):
+        if len(rows):
+            label = name if len(run.optimizers) > 1 else None
+            findings += _deviations(view, label, rows, _boundaries(run, name))
+    return findings
+
+
+def _deviations(view, label, rows, bounds):
+    """`plan_deviation` of one optimizer: the first one per planned stretch."""
+    steps, planned, actual = rows[:, 0], rows[:, 1], rows[:, 2]
+    atol = LR_RTOL * float(max(np.abs(planned).max(), np.abs(actual).max()))
+    edges = [-math.inf] + [b[0] for b in bounds] + [math.inf]
+    k = 1.0
+    found = []
+    for j in range(len(edges) - 1):
+        lo, hi = edges[j], edges[j + 1]
+        sel = np.flatnonzero((steps > lo) & (steps <= hi))
+        if not len(sel):
             continue
-        steps, planned, actual = rows[:, 0], rows[:, 1], rows[:, 2]
-        peak = float(max(np.abs(planned).max(), np.abs(actual).max()))
-        atol = LR_RTOL * peak
-        bounds = _boundaries(run, name)
-        edges = [-math.inf] + [b[0] for b in bounds] + [math.inf]
-        k = 1.0
-        for j in range(len(edges) - 1):
-            lo, hi = edges[j], edges[j + 1]
-            sel = np.flatnonzero((steps > lo) & (steps <= hi))
-            if not len(sel):
-                continue
-            override = None
-            first = sel[0]
-            if j > 0:
-                _, evs, session = bounds[j - 1]
-                k_new = _ratio_at(planned[sel], actual[sel], atol)
-                explained = bool(evs) and _claim_holds(evs, actual[first], planned[first], k, atol)
-                if session and k_new is not None:
-                    # A new fit may carry the ratio on or re-base its plan.
-                    explained |= _same_ratio(k_new, k) or _same_ratio(k_new, 1.0)
-                if explained:
-                    k = k_new if k_new is not None else k
-                elif evs:
-                    override = _describe(evs)
-                else:
-                    override = "resuming the training"
+        first = sel[0]
+        if j > 0:
+            k, override = _after_boundary(bounds[j - 1], planned, actual, sel, k, atol)
             if override:
                 step = int(steps[first])
-                opt = f" of optimizer {name}" if len(run.optimizers) > 1 else ""
-                findings.append(
-                    Finding.at(
-                        PLAN_DEVIATION,
-                        WARNING,
-                        view.epoch_of_step(step),
-                        step,
-                        f"From step {step} the LR{opt} was {fmt_lr(actual[first])}, not what "
-                        f"{override} set: something overrode it (a LearningRateScheduler or a "
-                        f"callback assigning the LR?).",
-                    )
-                )
+                message = wording.plan_overridden(step, label, actual[first], override)
+                found.append(_deviation(view, step, message))
                 continue
-            ok = _close(actual[sel], k * planned[sel], atol)
-            # A row at exactly an event's step may already carry the new LR.
-            if j + 1 < len(edges) - 1:
-                at_edge = steps[sel] == hi
-                if at_edge.any():
-                    nxt = np.flatnonzero(steps > hi)
-                    if len(nxt):
-                        k_next = _ratio_at(planned[nxt], actual[nxt], atol)
-                        if k_next is not None:
-                            ok |= at_edge & _close(actual[sel], k_next * planned[sel], atol)
-            bad = sel[~ok]
-            if not len(bad):
-                continue
-            i = bad[0]
-            step = int(steps[i])
-            opt = f" of optimizer {name}" if len(run.optimizers) > 1 else ""
-            ratio = f"x{actual[i] / planned[i]:.4g}" if planned[i] else "nonzero"
-            findings.append(
-                Finding.at(
-                    PLAN_DEVIATION,
-                    WARNING,
-                    view.epoch_of_step(step),
-                    step,
-                    f"From step {step} the actual LR{opt} ({fmt_lr(actual[i])}) left the plan "
-                    f"({fmt_lr(planned[i])}; {ratio} where x{k:.4g} was expected) on "
-                    f"{len(bad)} of {len(sel)} steps, and no event explains it.",
-                )
-            )
-    return findings
+        ok = _close(actual[sel], k * planned[sel], atol)
+        # A row at exactly an event's step may already carry the new LR.
+        if j + 1 < len(edges) - 1:
+            at_edge = steps[sel] == hi
+            nxt = np.flatnonzero(steps > hi)
+            if at_edge.any() and len(nxt):
+                k_next = _ratio_at(planned[nxt], actual[nxt], atol)
+                if k_next is not None:
+                    ok |= at_edge & _close(actual[sel], k_next * planned[sel], atol)
+        bad = sel[~ok]
+        if len(bad):
+            i, step = bad[0], int(steps[bad[0]])
+            message = wording.plan_left(step, label, actual[i], planned[i], k, len(bad), len(sel))
+            found.append(_deviation(view, step, message))
+    return found
+
+
+def _after_boundary(bound, planned, actual, sel, k, atol):
+    """`(k, override)` after an event or a new session: the ratio of actual to
+    planned from there on, and what the LR should have been if it was not."""
+    _, evs, session = bound
+    first = sel[0]
+    k_new = _ratio_at(planned[sel], actual[sel], atol)
+    explained = bool(evs) and _claim_holds(evs, actual[first], planned[first], k, atol)
+    if session and k_new is not None:
+        # A new fit may carry the ratio on or re-base its plan.
+        explained |= _same_ratio(k_new, k) or _same_ratio(k_new, 1.0)
+    if explained:
+        return (k_new if k_new is not None else k), None
+    return k, (_describe(evs) if evs else "resuming the training")
+
+
+def _deviation(view, step, message):
+    return Finding.at(PLAN_DEVIATION, WARNING, view.epoch_of_step(step), step, message)
 
 
 def _describe(events):
@@ -165,7 +150,7 @@ def _describe(events):
         "scheduler": "the LearningRateScheduler",
         "lr_change": "the LR change",
     }.get(ev.get("kind"), "the event")
-    return f"{what} at {epoch_word(ev.get('epoch'))} ({fmt_lr(ev.get('new_lr'))})"
+    return f"{what} at {epoch_word(ev.get('epoch'))} ({fmt.lr(ev.get('new_lr'))})"
 
 
 def scheduler_conflict(view):
@@ -177,69 +162,71 @@ def scheduler_conflict(view):
     actual LR below the scheduler's plan: ReduceLROnPlateau won.
     """
     findings = []
-    events = [e for e in view.run.events if _finite(e.get("step"))]
+    events = [e for e in view.run.events if fmt.is_finite(e.get("step"))]
     optimizers = sorted(
-        {e.get("optimizer") for e in events if e.get("kind") == "scheduler"}, key=str
+        {e.get("optimizer") for e in events if e.get("kind") == metadata.EVENT_SCHEDULER}, key=str
     )
     for name in optimizers:
         mine = [e for e in events if e.get("optimizer") in (None, name)]
-        reductions = [e for e in mine if e.get("kind") == "reduction"]
+        reductions = [e for e in mine if e.get("kind") == metadata.EVENT_REDUCTION]
         if not reductions:
             continue
-        undone = []
-        for red in reductions:
-            after = [
-                e
-                for e in mine
-                if e.get("kind") == "scheduler"
-                and e["step"] == red["step"]
-                and mine.index(e) > mine.index(red)
-            ]
-            # Undone: the scheduler put the LR back to (or above) where the
-            # reduction started, instead of building on the reduced LR.
-            if (
-                after
-                and _finite(after[-1].get("new_lr"))
-                and _finite(red.get("old_lr"))
-                and (after[-1]["new_lr"] >= red["old_lr"] * (1 - 4 * LR_RTOL))
-            ):
-                undone.append(red)
+        undone = _undone(mine, reductions)
         first = (undone or reductions)[0]
         label = f" ({name})" if name else ""
         if undone:
-            epochs = [epoch_word(e) for e in sorted({e.get("epoch") for e in undone} - {None})]
+            epochs = sorted({e.get("epoch") for e in undone} - {None})
+            message = wording.scheduler_won(label, len(undone), len(reductions), epochs)
             findings.append(
                 Finding.at(
                     SCHEDULER_CONFLICT,
                     WARNING,
                     first.get("epoch"),
                     first.get("step"),
-                    f"LearningRateScheduler won{label}: it undid {len(undone)} of "
-                    f"{len(reductions)} ReduceLROnPlateau reduction(s) ({', '.join(epochs[:3])}"
-                    f"{', ...' if len(epochs) > 3 else ''}) at the next epoch start, so no update "
-                    f"used them; make the schedule build on the current LR (schedule(epoch, lr)) "
-                    f"or drop one of the two callbacks.",
+                    message,
                     reductions=len(reductions),
                     undone=len(undone),
                 )
             )
             continue
         rows = view.run.optimizers.get(name)
-        if rows is None or not len(rows):
+        last = rows[-1] if rows is not None and len(rows) else None
+        if last is None or not (fmt.is_finite(last[1]) and fmt.is_finite(last[2])):
             continue
-        last = rows[-1]
-        if _finite(last[1]) and _finite(last[2]) and last[2] < last[1] * (1 - 4 * LR_RTOL):
+        if last[2] < last[1] * (1 - 4 * LR_RTOL):
             findings.append(
                 Finding.at(
                     SCHEDULER_CONFLICT,
                     INFO,
                     first.get("epoch"),
                     first.get("step"),
-                    f"ReduceLROnPlateau won{label}: its {len(reductions)} reduction(s) stay in "
-                    f"effect and LearningRateScheduler builds on them, so the LR ends at "
-                    f"{fmt_lr(last[2])}, {last[1] / last[2]:.3g}x below the scheduler's plan "
-                    f"({fmt_lr(last[1])}).",
+                    wording.plateau_won(label, len(reductions), last[2], last[1]),
                     reductions=len(reductions),
                 )
             )
     return findings
+
+
+def _undone(events, reductions):
+    """The reductions a `scheduler` event at the same step put back.
+
+    Undone: the scheduler set the LR back to (or above) where the reduction
+    started, instead of building on the reduced LR.
+    """
+    undone = []
+    for red in reductions:
+        after = [
+            e
+            for e in events
+            if e.get("kind") == metadata.EVENT_SCHEDULER
+            and e["step"] == red["step"]
+            and events.index(e) > events.index(red)
+        ]
+        if (
+            after
+            and fmt.is_finite(after[-1].get("new_lr"))
+            and fmt.is_finite(red.get("old_lr"))
+            and (after[-1]["new_lr"] >= red["old_lr"] * (1 - 4 * LR_RTOL))
+        ):
+            undone.append(red)
+    return undone

@@ -4,7 +4,9 @@
 
 import itertools
 
-from tb_lr_plugin import formatting, keras_logs
+from tb_lr_plugin import formatting as fmt
+from tb_lr_plugin import metadata
+from tb_lr_plugin.audit import wording
 from tb_lr_plugin.audit.finding import (
     INFO,
     MIN_LR_REACHED,
@@ -16,29 +18,22 @@ from tb_lr_plugin.audit.finding import (
     epoch_word,
 )
 from tb_lr_plugin.audit.view import LR_RTOL
-
-fmt_lr = formatting.lr
-_fmt = formatting.number
-_finite = formatting.is_finite
-_number = formatting.is_number
-
+from tb_lr_plugin.sources import keras3
 
 # reduction_every_epoch: this many reductions or more in a row, each at
 # most THRASH_MAX_GAP epochs after the one before.
 THRASH_MIN_REDUCTIONS = 3
-
-
 THRASH_MAX_GAP = 2
-
-
 # reduction_ineffective for an lr_change (no patience known): the window is
 # the epochs up to the next decrease, or to the end of the run when at
 # least this many epochs follow; an improvement must beat the best by
 # FALLBACK_MIN_DELTA (Keras's default min_delta).
 FALLBACK_WINDOW_EPOCHS = 3
-
-
 FALLBACK_MIN_DELTA = 1e-4
+
+# The events that can lower the LR, and those only our plateau callback writes.
+_DECREASES = (metadata.EVENT_REDUCTION, metadata.EVENT_LR_CHANGE)
+_PLATEAU_EVENTS = (metadata.EVENT_REDUCTION, metadata.EVENT_MIN_LR_FLOOR)
 
 
 def _reductions(view):
@@ -54,7 +49,9 @@ def _reductions(view):
     for ev in view.events:
         kind = ev.get("kind")
         old, new = ev.get("old_lr"), ev.get("new_lr")
-        if kind not in ("reduction", "lr_change") or not (_finite(old) and _finite(new)):
+        if kind not in (metadata.EVENT_REDUCTION, metadata.EVENT_LR_CHANGE) or not (
+            fmt.is_finite(old) and fmt.is_finite(new)
+        ):
             continue
         if new >= old or not isinstance(ev.get("epoch"), int):
             continue
@@ -65,7 +62,7 @@ def _reductions(view):
         monitor = ev.get("monitor") or state.get("monitor")
         mode = state.get("mode")
         if mode not in ("min", "max"):
-            mode = keras_logs.mode_for(monitor) if monitor else "min"
+            mode = keras3.mode_for(monitor) if monitor else "min"
         out[epoch] = {
             "epoch": epoch,
             "step": ev.get("step"),
@@ -73,11 +70,11 @@ def _reductions(view):
             "new_lr": float(new),
             "monitor": monitor,
             "mode": mode,
-            "min_delta": state.get("min_delta") if _finite(state.get("min_delta")) else 0.0,
-            "patience": ev.get("patience") if _finite(ev.get("patience")) else None,
-            "cooldown": ev.get("cooldown") if _finite(ev.get("cooldown")) else None,
-            "best": ev.get("best") if _finite(ev.get("best")) else None,
-            "plateau": kind == "reduction",
+            "min_delta": state.get("min_delta") if fmt.is_finite(state.get("min_delta")) else 0.0,
+            "patience": ev.get("patience") if fmt.is_finite(ev.get("patience")) else None,
+            "cooldown": ev.get("cooldown") if fmt.is_finite(ev.get("cooldown")) else None,
+            "best": ev.get("best") if fmt.is_finite(ev.get("best")) else None,
+            "plateau": kind == metadata.EVENT_REDUCTION,
         }
     reductions = [out[e] for e in sorted(out)]
     if any(r["plateau"] for r in reductions):
@@ -105,11 +102,11 @@ def _plateau_like(view, reductions):
     if monitor is None:
         return []
     values = view.metric(monitor)
-    mode = keras_logs.mode_for(monitor)
+    mode = keras3.mode_for(monitor)
     best = None
     improved_at = set()
     for epoch, value in values.items():
-        if keras_logs.improved(value, best, mode, FALLBACK_MIN_DELTA):
+        if keras3.improved(value, best, mode, FALLBACK_MIN_DELTA):
             best = value
             improved_at.add(epoch)
     judged = [r for r in reductions if r["epoch"] in values]
@@ -128,7 +125,7 @@ def _best_through(values, epoch, mode):
     for e, v in values.items():
         if e > epoch:
             break
-        if keras_logs.improved(v, best, mode):
+        if keras3.improved(v, best, mode):
             best = v
     return best
 
@@ -170,18 +167,18 @@ def reduction_ineffective(view):
         if not window_values:
             continue
         delta = float(r["min_delta"] or 0.0)
-        if any(keras_logs.improved(v, best, r["mode"], delta) for v in window_values):
+        if any(keras3.improved(v, best, r["mode"], delta) for v in window_values):
             continue
-        by = f" by min_delta={_fmt(delta)}" if delta else ""
+        by = f" by min_delta={fmt.number(delta)}" if delta else ""
         findings.append(
             Finding.at(
                 REDUCTION_INEFFECTIVE,
                 WARNING,
                 epoch,
                 r["step"],
-                f"The LR reduction from {fmt_lr(r['old_lr'])} to {fmt_lr(r['new_lr'])} at "
+                f"The LR reduction from {fmt.lr(r['old_lr'])} to {fmt.lr(r['new_lr'])} at "
                 f"{epoch_word(epoch)} did not help: {r['monitor']} did not improve on "
-                f"{_fmt(best)}{by} {how}.",
+                f"{fmt.number(best)}{by} {how}.",
             )
         )
     return findings
@@ -216,7 +213,7 @@ def reduction_every_epoch(view):
                     first["step"],
                     f"The LR was cut {len(streak)} times in a row, {every}, from "
                     f"{epoch_word(first['epoch'])} to {epoch_word(last['epoch'])} "
-                    f"({fmt_lr(first['old_lr'])} to {fmt_lr(last['new_lr'])}){settings}: "
+                    f"({fmt.lr(first['old_lr'])} to {fmt.lr(last['new_lr'])}){settings}: "
                     f"the metric had no time to respond; raise cooldown, patience or "
                     f"min_delta.",
                     reductions=len(streak),
@@ -228,69 +225,50 @@ def reduction_every_epoch(view):
 
 def min_lr_reached(view):
     run = view.run
-    floors = [e for e in run.events if e.get("kind") == "min_lr_floor"]
-    findings = []
+    floors = [e for e in run.events if e.get("kind") == metadata.EVENT_MIN_LR_FLOOR]
     optimizers = sorted(
-        {e.get("optimizer") for e in run.events if e.get("kind") in ("reduction", "min_lr_floor")},
+        {e.get("optimizer") for e in run.events if e.get("kind") in _PLATEAU_EVENTS},
         key=lambda o: o or "",
     )
+    multi = len(run.optimizers) > 1 or len(optimizers) > 1
+    findings = []
     for opt in optimizers:
-
-        def mine(e, opt=opt):
-            return e.get("optimizer") == opt
-
-        reached = None
-        for ev in run.events:
-            if ev.get("kind") != "reduction" or not mine(ev):
-                continue
-            new, floor = ev.get("new_lr"), ev.get("min_lr")
-            if _finite(new) and _finite(floor) and floor > 0 and new <= floor * (1 + LR_RTOL):
-                reached = ev
-                break
-        my_floors = [e for e in floors if mine(e)]
-        if reached is None and my_floors:
-            reached = my_floors[0]
-            ignored = my_floors
-            lead = (
-                f"The LR ({fmt_lr(reached.get('lr'))}) was already at min_lr="
-                f"{fmt_lr(reached.get('min_lr'))} at {epoch_word(reached.get('epoch'))}"
-            )
-        elif reached is not None:
-            ignored = [e for e in my_floors if e.get("step", 0) >= reached.get("step", 0)]
-            lead = (
-                f"The LR reached min_lr={fmt_lr(reached.get('min_lr'))} at "
-                f"{epoch_word(reached.get('epoch'))}"
-            )
-        else:
+        mine = [e for e in floors if e.get("optimizer") == opt]
+        reached = _reached_floor(run.events, opt)
+        already = reached is None
+        if already and not mine:
             continue
-        multi = len(run.optimizers) > 1 or len(optimizers) > 1
-        name = f" for optimizer {opt}" if opt and multi else ""
-        if ignored:
-            epochs = [e.get("epoch") for e in ignored if isinstance(e.get("epoch"), int)]
-            span = (
-                f" ({epoch_word(epochs[0])} to {epochs[-1] + 1})"
-                if len(epochs) > 1
-                else (f" ({epoch_word(epochs[0])})" if epochs else "")
-            )
-            tail = (
-                f"; ReduceLROnPlateau then ignored {len(ignored)} plateau"
-                f"{'s' if len(ignored) != 1 else ''}{span} because it could go no lower."
-            )
-            severity = WARNING
+        if already:
+            reached, ignored = mine[0], mine
         else:
-            tail = "; no plateau came after it."
-            severity = INFO
+            ignored = [e for e in mine if e.get("step", 0) >= reached.get("step", 0)]
+        epochs = [e.get("epoch") for e in ignored if isinstance(e.get("epoch"), int)]
+        message = wording.min_lr_reached(
+            reached, already, opt if multi else None, epochs, len(ignored)
+        )
         findings.append(
             Finding.at(
                 MIN_LR_REACHED,
-                severity,
+                WARNING if ignored else INFO,
                 reached.get("epoch"),
                 reached.get("step"),
-                lead + name + tail,
+                message,
                 ignored_plateaus=len(ignored),
             )
         )
     return findings
+
+
+def _reached_floor(events, optimizer):
+    """The first reduction of `optimizer` that brought its LR to `min_lr`."""
+    for ev in events:
+        if ev.get("kind") != metadata.EVENT_REDUCTION or ev.get("optimizer") != optimizer:
+            continue
+        new, floor = ev.get("new_lr"), ev.get("min_lr")
+        if fmt.is_finite(new) and fmt.is_finite(floor) and floor > 0:
+            if new <= floor * (1 + LR_RTOL):
+                return ev
+    return None
 
 
 def monitor_missing(view):

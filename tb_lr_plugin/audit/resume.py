@@ -2,7 +2,7 @@
 
 import math
 
-from tb_lr_plugin import formatting
+from tb_lr_plugin import formatting as fmt
 from tb_lr_plugin.audit.finding import (
     INFO,
     SCHEDULE_RESTART,
@@ -11,12 +11,6 @@ from tb_lr_plugin.audit.finding import (
     epoch_word,
 )
 from tb_lr_plugin.audit.view import EXPLAINING_EVENTS
-
-fmt_lr = formatting.lr
-_fmt = formatting.number
-_finite = formatting.is_finite
-_number = formatting.is_number
-
 
 # schedule_restart: after a resume the LR is above where the run left off
 # (following its plan) by more than this factor.
@@ -29,10 +23,10 @@ def schedule_restart(view):
     for i, session in enumerate(run.sessions):
         start = session.get("start_step")
         initial = session.get("initial_epoch")
-        if not _finite(start):
+        if not fmt.is_finite(start):
             continue
         start = int(start)
-        initial = int(initial) if _finite(initial) else 0
+        initial = int(initial) if fmt.is_finite(initial) else 0
         if initial > 0 and start < initial:
             warmup = _warmup_note(run, start)
             findings.append(
@@ -75,7 +69,7 @@ def schedule_restart(view):
                     view.epoch_of_step(step),
                     step,
                     f"When training resumed at step {start}, the LR{opt} jumped back up from "
-                    f"{fmt_lr(before)} to {fmt_lr(after)}: the optimizer's LR was not "
+                    f"{fmt.lr(before)} to {fmt.lr(after)}: the optimizer's LR was not "
                     f"restored, undoing earlier reductions.",
                 )
             )
@@ -88,8 +82,8 @@ def _lr_events(run, optimizer):
         for e in run.events
         if e.get("kind") in EXPLAINING_EVENTS
         and e.get("optimizer") in (None, optimizer)
-        and _finite(e.get("step"))
-        and _finite(e.get("new_lr"))
+        and fmt.is_finite(e.get("step"))
+        and fmt.is_finite(e.get("new_lr"))
     ]
 
 

@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import formatting, keras_logs
+from tb_lr_plugin import formatting as fmt
 from tb_lr_plugin.audit.finding import (
     LOSS_SPIKE_AFTER_LR_CHANGE,
     WARNING,
@@ -12,12 +12,7 @@ from tb_lr_plugin.audit.finding import (
     epoch_word,
 )
 from tb_lr_plugin.audit.view import LR_RTOL
-
-fmt_lr = formatting.lr
-_fmt = formatting.number
-_finite = formatting.is_finite
-_number = formatting.is_number
-
+from tb_lr_plugin.sources import keras3
 
 # loss_spike_after_lr_change, per step: within SPIKE_WINDOW_STEPS steps
 # after the LR rose, the batch loss became NaN/inf or exceeded
@@ -26,14 +21,8 @@ _number = formatting.is_number
 # epochs trained with the higher LR became NaN/inf or exceeded
 # SPIKE_RATIO_EPOCH times the epoch before.
 SPIKE_WINDOW_STEPS = 20
-
-
 SPIKE_REFERENCE_STEPS = 20
-
-
 SPIKE_RATIO_STEP = 3.0
-
-
 SPIKE_RATIO_EPOCH = 1.5
 
 
@@ -66,10 +55,10 @@ def _increase_points(view):
     if view.fallback:
         for ev in view.events:
             old, new = ev.get("old_lr"), ev.get("new_lr")
-            if _finite(old) and _finite(new) and new > old * (1 + LR_RTOL):
+            if fmt.is_finite(old) and fmt.is_finite(new) and new > old * (1 + LR_RTOL):
                 # Under "after" the new value first shows at the epoch it is
                 # attributed to; under "during" the epoch after.
-                first = ev["epoch"] + (0 if view.timing == keras_logs.TIMING_AFTER else 1)
+                first = ev["epoch"] + (0 if view.timing == keras3.TIMING_AFTER else 1)
                 points.add((None, None, float(old), float(new), first))
     return sorted(points, key=lambda p: (p[0] is None, p[0] or 0, p[4] or 0))
 
@@ -113,8 +102,8 @@ def loss_spike(view):
                 WARNING,
                 at_epoch,
                 at_step,
-                f"The loss {what}, right after the LR rose from {fmt_lr(old)} to "
-                f"{fmt_lr(new)} at {where}: the new LR is probably too high for this model.",
+                f"The loss {what}, right after the LR rose from {fmt.lr(old)} to "
+                f"{fmt.lr(new)} at {where}: the new LR is probably too high for this model.",
             )
         )
     return findings
@@ -144,7 +133,11 @@ def _step_spike(loss, start, end):
     step = int(steps[i])
     if not math.isfinite(values[i]):
         return step, None, f"became {values[i]} at step {step}"
-    return step, None, f"rose from {_fmt(reference)} to {_fmt(values[i])} at step {step}"
+    return (
+        step,
+        None,
+        f"rose from {fmt.number(reference)} to {fmt.number(values[i])} at step {step}",
+    )
 
 
 def _epoch_spike(view, first):
@@ -166,6 +159,6 @@ def _epoch_spike(view, first):
             return (
                 view.epoch_ends.get(epoch),
                 epoch,
-                f"rose from {_fmt(reference)} to {_fmt(value)} in {epoch_word(epoch)}",
+                f"rose from {fmt.number(reference)} to {fmt.number(value)} in {epoch_word(epoch)}",
             )
     return None

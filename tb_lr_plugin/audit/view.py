@@ -4,7 +4,8 @@ import math
 
 import numpy as np
 
-from tb_lr_plugin import formatting, keras_logs, metadata, run_model
+from tb_lr_plugin import formatting, metadata, run_model
+from tb_lr_plugin.sources import keras3
 
 # Two learning rates are equal when they differ by at most this much
 # relative to the larger, plus LR_RTOL times the run's peak LR (so values
@@ -12,7 +13,7 @@ from tb_lr_plugin import formatting, keras_logs, metadata, run_model
 LR_RTOL = metadata.LR_RTOL
 
 # Events that explain a change of the actual LR.
-EXPLAINING_EVENTS = ("reduction", "lr_change", "scheduler")
+EXPLAINING_EVENTS = (metadata.EVENT_REDUCTION, metadata.EVENT_LR_CHANGE, metadata.EVENT_SCHEDULER)
 
 
 class View:
@@ -27,7 +28,7 @@ class View:
         self._end_epochs = np.array(list(self.epoch_ends), dtype=np.int64)
         self._end_steps = np.array(list(self.epoch_ends.values()), dtype=np.float64)
         self.events = model.raw_events()
-        self.keras_epochs = keras_logs.epoch_series(self.keras)
+        self.keras_epochs = keras3.epoch_series(self.keras)
         self._metrics = {}
 
     def epoch_of_step(self, step):
@@ -66,5 +67,5 @@ class View:
         rows = self.run.batch.get("loss")
         if rows is not None and len(rows):
             return rows
-        series = keras_logs.batch_series(self.keras).get("loss")
+        series = keras3.batch_series(self.keras).get("loss")
         return series if series is not None else np.zeros((0, 2))

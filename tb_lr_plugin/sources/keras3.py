@@ -355,14 +355,14 @@ def fallback_events(keras, timing=None):
     for name, series in lrs.items():
         for i in lr_changes(series):
             epoch = attributed_epoch(series, i, timing)
-            event = {
-                "kind": "lr_change",
-                "epoch": epoch,
-                "step": steps.get(epoch),
-                "old_lr": float(series[i - 1, 1]),
-                "new_lr": float(series[i, 1]),
-                "source": SOURCE,
-            }
+            event = metadata.event_item(
+                metadata.EVENT_LR_CHANGE,
+                epoch,
+                steps.get(epoch),
+                old_lr=float(series[i - 1, 1]),
+                new_lr=float(series[i, 1]),
+                source=SOURCE,
+            )
             if name is not None:
                 event["optimizer"] = name
             events.append(event)
