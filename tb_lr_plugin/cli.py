@@ -203,7 +203,11 @@ def _audit(args, stderr):
     results = []
     for entry in found.runs.values():
         results.append((entry, entry.events(), audit.find_run(entry), entry.timing))
+    return _render(args, logdir, found, results)
 
+
+def _render(args, logdir, found, results):
+    """`(text, failed)`: the output in `--format`, after the `--html` report."""
     if args.html:
         _write_html(args.html, found, logdir)
     failed = _fails(results, args.fail_on)
