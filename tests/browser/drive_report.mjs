@@ -37,6 +37,15 @@ const readState = (target) =>
     rows: [...document.querySelectorAll('.lr-events tbody tr')].map((tr) => ({ kind: tr.dataset.kind, cells: [...tr.cells].map((td) => td.textContent) })),
     findings: [...document.querySelectorAll('.lr-finding')].map((li) => ({ severity: li.dataset.severity, message: li.querySelector('.lr-finding-msg')?.textContent })),
     imgCount: document.querySelectorAll('img').length,
+    legend: [...document.querySelectorAll('.u-legend .u-label')].map((n) => n.textContent),
+    tableText: [...document.querySelectorAll('.lr-events td')].map((n) => n.textContent),
+    exportNames: [...document.querySelectorAll('.lr-exports .lr-run-name')].map((n) => n.textContent),
+    injected: {
+      pwned: window.__pwned ?? null,
+      pwnElements: document.querySelectorAll('.pwn').length,
+      handlerAttributes: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length,
+      scripts: document.scripts.length,
+    },
     csp: window.__csp || [],
   };
 })()`);

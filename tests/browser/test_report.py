@@ -15,6 +15,7 @@ import json
 import re
 
 import pytest
+import test_hardening as hostile
 from chromium import ARTIFACTS, REPO
 from chromium import drive as run_driver
 from chromium import node as _node
@@ -187,3 +188,43 @@ def test_report_in_a_jupyter_kernel_draws_in_chromium(node, tmp_path):
     assert result["all"]["loss"]["ink"] > 0 and result["all"]["lr"]["ink"] > 0
     assert result["all"]["runNames"] == ["6_reduce_on_plateau"]
     assert html.unescape(frame).count('id="tb-lr-report-data"') == 1
+
+
+def test_the_tabs_hostile_names_render_as_text_in_the_report(node, tmp_path):
+    """The names of tests/browser/test_hardening.py (markup, scripts, quotes,
+    control characters, 1 KB names; one run from a real Keras training),
+    in a report: every name reads back exactly and nothing runs."""
+    logdir = tmp_path / "names"
+    hostile._train(logdir.joinpath(*hostile.TRAINED_RUN.split("/")))
+    hostile._write_named(
+        logdir / hostile.CONTROL_RUN,
+        [hostile.QUOTE_OPTIMIZER],
+        hostile.LONG_METRIC,
+        "val_" + hostile.LONG_METRIC,
+    )
+    hostile._write_named(
+        logdir.joinpath(*hostile.LONG_RUN.split("/")),
+        [hostile.LONG_OPTIMIZER, "adam"],
+        "loss",
+        hostile.MONITOR,
+    )
+    page = tmp_path / "names.html"
+    run_cli(logdir, "--html", page)
+    result = drive(node, page, "report-names", "--select-all", "1")
+    assert_offline_and_clean(result, page)
+    shown = result["all"]
+    assert sorted(shown["runNames"]) == hostile.RUNS
+    assert sorted(shown["exportNames"]) == hostile.RUNS
+    assert shown["injected"] == {
+        "pwned": None,
+        "pwnElements": 0,
+        "handlerAttributes": 0,
+        # render() empties <body>, the page's own two scripts with it: any
+        # script element left would have been injected.
+        "scripts": 0,
+    }
+    assert shown["imgCount"] == 0
+    legend = "\n".join(shown["legend"])
+    for name in (hostile.QUOTE_OPTIMIZER, hostile.LONG_OPTIMIZER, hostile.TRAINED_METRIC):
+        assert name in legend, name[:60]
+    assert hostile.MONITOR in shown["tableText"]
