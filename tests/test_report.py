@@ -3,7 +3,7 @@ and `tb_lr_plugin.report()`, on the `make demo` logdir (tests/data/demo_logs,
 written by examples/run_all.py) and on runs with hostile names.
 
 The browser half (the report drawn from file:// in Chromium, and in a
-Jupyter kernel) is tests/browser/test_report.py.
+Jupyter kernel) is tests/browser/test_report_in_browser.py.
 """
 
 import base64

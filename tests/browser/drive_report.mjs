@@ -1,6 +1,6 @@
 // Opens a report written by `tb-lr-audit --html` from file:// in headless
 // Chromium with the network off, clicks through it, and prints one JSON
-// report on stdout for tests/browser/test_report.py (and bench/) to assert.
+// report on stdout for tests/browser/test_report_in_browser.py (and bench/) to assert.
 //
 //   node tests/browser/drive_report.mjs --file report.html --out test-artifacts
 //        [--name report] [--select-all 1] [--download RUN] [--zoom 1]
