@@ -2,7 +2,7 @@
 // included as text, injected at render()), the file TensorBoard's
 // plugin_entry.html imports. `node build.mjs [outdir]`; `--watch` rebuilds.
 import * as esbuild from 'esbuild';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,10 +20,14 @@ const minifiedCssAsText = {
   },
 };
 
-export function options(outdir = DEFAULT_OUTDIR) {
+// index.js: the tab TensorBoard loads. report.js: the same tab over a
+// report's inlined data, inlined itself by tb_lr_plugin/html_report.py.
+export const ENTRIES = ['index', 'report'];
+
+export function options(outdir = DEFAULT_OUTDIR, entry = 'index') {
   return {
-    entryPoints: [path.join(here, 'src', 'index.js')],
-    outfile: path.join(outdir, 'index.js'),
+    entryPoints: [path.join(here, 'src', `${entry}.js`)],
+    outfile: path.join(outdir, `${entry}.js`),
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -36,18 +40,31 @@ export function options(outdir = DEFAULT_OUTDIR) {
   };
 }
 
+// The stylesheet render() injects (uPlot's, then the tab's), as a file:
+// html_report.py inlines it in the report's <style id="tb-lr-style"> (which
+// render() then leaves alone), allowed by its hash in the report's CSP.
+async function writeReportCss(outdir) {
+  const minified = async (file) =>
+    (await esbuild.transform(readFileSync(file, 'utf8'), { loader: 'css', minify: true })).code;
+  const uplot = path.join(here, 'node_modules', 'uplot', 'dist', 'uPlot.min.css');
+  const text = (await minified(uplot)) + (await minified(path.join(here, 'src', 'style.css')));
+  const file = path.join(outdir, 'report.css');
+  writeFileSync(file, text);
+  return { [file]: { bytes: Buffer.byteLength(text) } };
+}
+
 export async function build(outdir = DEFAULT_OUTDIR) {
   mkdirSync(outdir, { recursive: true });
-  const result = await esbuild.build({ ...options(outdir), metafile: true });
-  return result;
+  const results = await Promise.all(ENTRIES.map((e) => esbuild.build({ ...options(outdir, e), metafile: true })));
+  const css = await writeReportCss(outdir);
+  return { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs), css) } };
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const args = process.argv.slice(2);
   const outdir = args.find((a) => !a.startsWith('--')) || DEFAULT_OUTDIR;
   if (args.includes('--watch')) {
-    const ctx = await esbuild.context(options(outdir));
-    await ctx.watch();
+    for (const e of ENTRIES) await (await esbuild.context(options(outdir, e))).watch();
     console.log(`watching, writing ${path.relative(process.cwd(), path.join(outdir, 'index.js'))}`);
   } else {
     const result = await build(outdir);

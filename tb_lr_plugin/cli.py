@@ -2,7 +2,8 @@
 
 Usage:
 
-    tb-lr-audit LOGDIR [--run NAME] [--format table|json|csv]
+    tb-lr-audit LOGDIR [--run NAME ...] [--format table|json|csv|markdown]
+                       [--html FILE] [--fail-on warning|info]
 
 - `table` (default): per run, its LR range tests (steps, LR range, the
   suggested LR and the steepest descent), every LR change (for a plateau
@@ -14,10 +15,18 @@ Usage:
 - `csv`: `run,optimizer,step,planned,actual`, every step recorded by
   `LearningRateLogger` (runs written only by Keras's `TensorBoard` callback
   have no per-step rows).
+- `markdown`: GitHub-flavoured Markdown for a CI job summary: a one-line
+  verdict per run, its LR changes and its findings (see `markdown.py`).
 
-Exit status: 0 on success; 2 for bad usage, a missing or unreadable logdir,
-an unknown `--run`, or a logdir without learning-rate data, with one line
-on stderr. Loading progress goes to stderr when it takes over a second.
+`--run` takes a run name or a regular expression matching whole names,
+and may be repeated. `--html FILE` also writes the self-contained report
+(`html_report.py`); `--fail-on warning|info` makes the exit status 1 when a
+finding of that severity or above exists.
+
+Exit status: 0 on success; 1 when `--fail-on` finds a finding at its
+severity; 2 for bad usage, a missing or unreadable logdir, an unknown
+`--run`, or a logdir without learning-rate data, with one line on stderr.
+Loading progress goes to stderr when it takes over a second.
 
 This module imports neither TensorFlow nor Keras, and `main()` makes
 TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
@@ -35,6 +44,8 @@ from tb_lr_plugin.sources import patterns
 
 WIDTH = 80
 PROG = "tb-lr-audit"
+# Finding severities, lowest first (`--fail-on info` fails on warnings too).
+SEVERITIES = ("info", "warning")
 
 
 class UsageError(Exception):
@@ -63,12 +74,28 @@ def _parser():
         ),
     )
     parser.add_argument("logdir", metavar="LOGDIR", help="the directory given to TensorBoard")
-    parser.add_argument("--run", metavar="NAME", help="audit only this run (e.g. '.' or 'exp/1')")
+    parser.add_argument(
+        "--run",
+        metavar="NAME",
+        action="append",
+        help="audit only this run (e.g. '.' or 'exp/1'), or the runs whose whole name "
+        "matches this regular expression (e.g. 'exp/.*'); repeatable",
+    )
     parser.add_argument(
         "--format",
-        choices=("table", "json", "csv"),
+        choices=("table", "json", "csv", "markdown"),
         default="table",
-        help="output format (default: table)",
+        help="output format (default: table; markdown: for a CI job summary)",
+    )
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write a self-contained HTML report (the tab's view, no server) to FILE",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=SEVERITIES,
+        help="exit with status 1 if any finding has this severity or above",
     )
     for flag, (text, default) in patterns.FLAGS.items():
         parser.add_argument(
@@ -92,10 +119,10 @@ def run(argv, stdout=None, stderr=None):
         parser = _parser()
         parser.stdout = stdout
         args = parser.parse_args(argv)
-        text = _audit(args, stderr)
+        text, failed = _audit(args, stderr)
         stdout.write(text)
         stdout.flush()
-        return 0
+        return 1 if failed else 0
     except UsageError as e:
         stderr.write(f"{PROG}: error: {e}\n")
         return 2
@@ -143,36 +170,30 @@ def main():
 
 
 def _audit(args, stderr):
-    from tb_lr_plugin import loader
-
     try:
         options = patterns.options(args.lr_tag, args.loss_tag)
     except ValueError as e:
         raise UsageError(f"--lr-tag/--loss-tag: {e}") from None
     logdir = storage.local_path(args.logdir)
-    if storage.is_url(logdir):
-        return _audit_loaded(args, _load_url(logdir, args.run, options, stderr), stderr)
-    if not os.path.exists(logdir):
-        raise UsageError(f"logdir {logdir!r} does not exist")
-    if not os.path.isdir(logdir):
-        raise UsageError(f"logdir {logdir!r} is not a directory")
-    if not os.access(logdir, os.R_OK | os.X_OK):
-        raise UsageError(f"logdir {logdir!r} is not readable")
-    progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
-    try:
-        found = loader.load(logdir, run=args.run, progress=progress, options=options)
-    finally:
-        progress.finish()
-    return _audit_loaded(args, found, stderr)
+    if not storage.is_url(logdir):
+        if not os.path.exists(logdir):
+            raise UsageError(f"logdir {logdir!r} does not exist")
+        if not os.path.isdir(logdir):
+            raise UsageError(f"logdir {logdir!r} is not a directory")
+        if not os.access(logdir, os.R_OK | os.X_OK):
+            raise UsageError(f"logdir {logdir!r} is not readable")
+    return _audit_loaded(args, _load(logdir, args.run or [], options, stderr), stderr)
 
 
-def _load_url(logdir, run, options, stderr):
-    """`loader.load` of a URL logdir, its failures as one-line usage errors."""
-    from tb_lr_plugin import loader
+def _load(logdir, runs, options, stderr):
+    """The selected runs of a local or URL logdir, failures as one-line usage errors."""
+    from tb_lr_plugin import loader, run_select
 
     progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        return loader.load(logdir, run=run, progress=progress, options=options)
+        return run_select.load(logdir, runs, progress=progress, options=options)
+    except run_select.NoMatchError as e:
+        raise UsageError(f"{e} with learning-rate data in {logdir!r}") from None
     except ValueError as e:
         raise UsageError(str(e).replace("log_dir ", "logdir ", 1)) from None
     except FileNotFoundError:
@@ -202,8 +223,6 @@ def _audit_loaded(args, found, stderr):
             f"{PROG}: warning: skipped {sum(skipped.values())} unreadable learning-rate records "
             f"or items in run{'s' if len(skipped) != 1 else ''} {names}{more}\n"
         )
-    if args.run is not None and args.run not in found.runs:
-        raise UsageError(f"no run {args.run!r} with learning-rate data in {logdir!r}")
     if not found.runs:
         raise UsageError(
             f"no learning-rate data in {logdir!r} (written by LearningRateLogger, Keras's "
@@ -214,12 +233,46 @@ def _audit_loaded(args, found, stderr):
     results = []
     for entry in found.runs.values():
         results.append((entry, entry.events(), audit.find_run(entry), entry.timing))
+    return _render(args, logdir, found, results)
 
+
+def _render(args, logdir, found, results):
+    """`(text, failed)`: the output in `--format`, after the `--html` report."""
+    if args.html:
+        _write_html(args.html, found, logdir)
+    failed = _fails(results, args.fail_on)
     if args.format == "json":
-        return _json(results)
+        return _json(results), failed
     if args.format == "csv":
-        return _csv(results)
-    return _table(results)
+        return _csv(results), failed
+    if args.format == "markdown":
+        from tb_lr_plugin import markdown
+
+        return markdown.render(logdir, [(e.name, ev, f) for e, ev, f, _ in results]), failed
+    return _table(results), failed
+
+
+def _fails(results, fail_on):
+    """Whether a finding has the `--fail-on` severity or above."""
+    if fail_on is None:
+        return False
+    floor = SEVERITIES.index(fail_on)
+    return any(
+        f.get("severity") in SEVERITIES and SEVERITIES.index(f["severity"]) >= floor
+        for _, _, findings, _ in results
+        for f in findings
+    )
+
+
+def _write_html(path, found, logdir):
+    from tb_lr_plugin import html_report as report
+
+    try:
+        report.write_html(path, report.build(found, logdir=logdir))
+    except report.BundleMissingError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write {path!r}: {e.strerror or e}") from None
 
 
 def _relative(path, logdir):

@@ -338,7 +338,7 @@ def load(logdir, run=None, progress=None, options=None):
       FileNotFoundError, NotADirectoryError: `logdir` is unusable.
       ValueError: `logdir` is a URL no installed filesystem serves.
     """
-    listing = _list_files(logdir)
+    listing = list_files(logdir)
     if run is not None:
         wanted = {run, *run_model.siblings(run)}
         listing = {n: f for n, f in listing.items() if n in wanted}
@@ -374,7 +374,7 @@ def load(logdir, run=None, progress=None, options=None):
     )
 
 
-def _list_files(logdir):
+def list_files(logdir):
     """`{run name: [(event file, size), ...]}` of a local logdir or a URL."""
     if storage.is_url(logdir):
         return storage.list_event_files(logdir)

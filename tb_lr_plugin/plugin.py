@@ -155,20 +155,20 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         (`RunReader.summaries`), so listing hundreds of runs reads only those
         that changed.
         """
+        return {"runs": self._reader.summaries(ctx, experiment, self.run_summary)}
 
-        def summary(snap):
-            return {
-                "run": snap.run,
-                "optimizers": list(snap.optimizers),
-                "source": snap.source,
-                "limits": snap.scalar.limits if snap.scalar is not None else [],
-                "steps": snap.last_step,
-                "epochs": len(snap.epoch),
-                "events": len(self._events(snap)),
-                "finder": len(snap.data.finder),
-            }
-
-        return {"runs": self._reader.summaries(ctx, experiment, summary)}
+    def run_summary(self, snap):
+        """One run's entry in `runs` (also what a report lists)."""
+        return {
+            "run": snap.run,
+            "optimizers": list(snap.optimizers),
+            "source": snap.source,
+            "limits": snap.scalar.limits if snap.scalar is not None else [],
+            "steps": snap.last_step,
+            "epochs": len(snap.epoch),
+            "events": len(self._events(snap)),
+            "finder": len(snap.data.finder),
+        }
 
     def lr_impl(self, ctx, experiment, run):
         """Planned and actual LR per optimizer, downsampled for display.

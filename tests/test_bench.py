@@ -49,6 +49,16 @@ def test_bench_audit_times_the_cli_against_tensorboards_loader():
     assert "ratio cli / tb python load =" in stdout, output[-3000:]
 
 
+def test_bench_report_times_the_report_against_json_and_its_first_draw():
+    stdout, output = run_bench(
+        "bench_report.py", "--runs", "2", "--steps", "4000", "--repeats", "1", "--size-runs", "1,2"
+    )
+    assert "browser error" not in output, output[-3000:]
+    assert "ratio html / json =" in stdout, output[-3000:]
+    assert "to both charts drawn:" in stdout
+    assert "report size, 2 runs x 4000 steps:" in stdout
+
+
 def test_soak_polls_every_route_during_a_training_and_after_it():
     stdout, output = run_bench(
         "soak.py", "--minutes", "0.4", "--clients", "2", "--warmup", "6", "--hold", "12"

@@ -11,9 +11,9 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 FORMAT, READ, ANALYSIS, SERVE = range(4)
 LAYERS = {
     FORMAT: "metadata record event_writer summary formatting lr_finder storage remote_writer",
-    READ: "reader tolerant_read loader sanitize run_data run_model sources keras_logs",
+    READ: "reader tolerant_read loader sanitize run_data run_model sources keras_logs run_select",
     ANALYSIS: "audit downsample export",
-    SERVE: "plugin responses cli",
+    SERVE: "plugin responses cli html_report markdown",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 WRITERS = ("callbacks", "torch")  # tb_lr_plugin.callbacks, tb_lr_plugin.torch

@@ -32,8 +32,11 @@ const DEFAULT_SELECTED = 10;
 /**
  * Renders the tab.
  *
- * @param {{root?: HTMLElement, fetch?: typeof fetch, transport?: object, pollMs?: number}} options
- *   `transport` replaces the HTTP routes (data.createClient says how).
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, transport?: object, pollMs?: number, host?: boolean}} options
+ *   `transport` replaces the HTTP routes (data.createClient says how; a
+ *   transport with `download(run, format, fileName)` builds the export
+ *   files itself: a report's inlined data); `host: false`: not inside
+ *   TensorBoard, so no reload messages to listen for.
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
@@ -41,14 +44,18 @@ export async function render(options = {}) {
     root: options.root || document.body,
     client: createClient(options.transport || options.fetch),
     pollMs: options.pollMs ?? 30000,
+    host: options.host !== false,
+    download: options.transport && options.transport.download ? options.transport.download : null,
   });
   await app.start();
   return app;
 }
 
 class App {
-  constructor({ root, client, pollMs }) {
+  constructor({ root, client, pollMs, host, download }) {
     this.root = root;
+    this.host = host;
+    this.download = download;
     this.client = client;
     this.pollMs = pollMs;
     const saved = loadState();
@@ -80,7 +87,7 @@ class App {
     });
     this.buildLayout();
     this.applyTheme(this.theme.current());
-    this.stopReload = listenForReload(() => this.refresh());
+    this.stopReload = this.host ? listenForReload(() => this.refresh()) : () => {};
     await this.refresh();
     if (this.pollMs > 0) {
       this.timer = setInterval(() => {
@@ -369,6 +376,7 @@ class App {
       exportLinks(
         datas.map((d) => d.run),
         (run, f) => this.client.exportUrl(run, f),
+        this.download,
       ),
     );
   }

@@ -209,23 +209,29 @@ export function finderSummary(tests) {
 // ------------------------------------------------------------ export
 
 /** Download links for each selected run: CSV (every step) and JSON. */
-export function exportLinks(runs, exportUrl) {
+export function exportLinks(runs, exportUrl, download = null) {
   const list = el('ul', { cls: 'lr-exports' });
+  const link = (run, format, name) => {
+    // `download(run, format, name)`: the file is built here (a report's
+    // inlined export), not fetched.
+    const on = download
+      ? {
+          click: (e) => {
+            e.preventDefault();
+            download(run, format, name);
+          },
+        }
+      : undefined;
+    const attrs = { href: exportUrl(run, format), download: name, 'data-format': format };
+    return el('a', { cls: 'lr-button', text: format.toUpperCase(), attrs, on });
+  };
   for (const run of runs) {
     const base = safeFileName(run);
     list.append(
       el('li', {}, [
         el('span', { cls: 'lr-run-name', text: run }),
-        el('a', {
-          cls: 'lr-button',
-          text: 'CSV',
-          attrs: { href: exportUrl(run, 'csv'), download: `${base}.lr.csv`, 'data-format': 'csv' },
-        }),
-        el('a', {
-          cls: 'lr-button',
-          text: 'JSON',
-          attrs: { href: exportUrl(run, 'json'), download: `${base}.lr.json`, 'data-format': 'json' },
-        }),
+        link(run, 'csv', `${base}.lr.csv`),
+        link(run, 'json', `${base}.lr.json`),
       ]),
     );
   }
