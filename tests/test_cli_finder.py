@@ -98,7 +98,7 @@ def test_json_has_each_runs_range_tests_as_recorded(trained):
     runs = {r["run"]: r for r in json.loads(out)["runs"]}
     assert set(runs) == {"finder", "tuned", "plain"}
     for item in runs.values():
-        assert set(item) == {"run", "events", "findings", "finder"}
+        assert set(item) == {"run", "source", "limits", "events", "findings", "finder"}
     assert runs["plain"]["finder"] == []
     for run, recorded in results.items():
         (test,) = runs[run]["finder"]
