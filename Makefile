@@ -35,8 +35,9 @@ demo: install
 	@echo "Open http://127.0.0.1:$(PORT)/#learning_rate"
 	$(VENV)/bin/tensorboard --logdir $(DEMO_LOGDIR) --host 127.0.0.1 --port $(PORT)
 
-lint: $(VENV)/.deps
+lint: $(VENV)/.deps frontend/node_modules/.package-lock.json
 	$(VENV)/bin/ruff check .
+	cd frontend && npm run --silent format-check
 
 test-py: install
 	$(VENV)/bin/pytest

@@ -52,8 +52,7 @@ export function makeEpochMap(epochs) {
   // Steps per epoch, used before the first and after the last knot.
   const meanLen = k > 1 ? (steps[k - 1] - steps[0]) / (eps[k - 1] - eps[0]) : eps[0] > 0 ? steps[0] / eps[0] : steps[0];
   const firstLen = eps[0] === 1 && steps[0] > 0 ? steps[0] : meanLen > 0 ? meanLen : 1;
-  const lastLen =
-    k > 1 ? (steps[k - 1] - steps[k - 2]) / (eps[k - 1] - eps[k - 2]) : firstLen;
+  const lastLen = k > 1 ? (steps[k - 1] - steps[k - 2]) / (eps[k - 1] - eps[k - 2]) : firstLen;
   // Knot before the first epoch: where that epoch started.
   steps.unshift(steps[0] - firstLen * 1);
   eps.unshift(eps[0] - 1);

@@ -23,37 +23,23 @@ export class RouteError extends Error {
 }
 
 /**
- * The data client.
+ * The data client: what the tab reads, parsed. It reads through a
+ * transport, the one seam between the tab and a backend:
  *
- * @param {typeof fetch} fetchImpl injectable for the demo page and the tests.
+ *   transport.get(route, params) -> Promise<object>  the route's JSON answer
+ *     (route: 'runs' | 'lr' | 'loss' | 'events' | 'audit' | 'finder'; params:
+ *     {run} or none); rejects with a RouteError.
+ *   transport.exportUrl(run, format) -> string  a link to the CSV/JSON export.
+ *
+ * fetchTransport serves TensorBoard's routes; a page without a server (a
+ * report with the answers inlined) passes its own transport.
+ *
+ * @param {typeof fetch | {get: Function, exportUrl: Function}} source a fetch
+ *   (injectable for the demo page and the tests) or a transport.
  */
-export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
-  async function getJSON(route, params) {
-    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
-    let response;
-    try {
-      response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
-    } catch (e) {
-      throw new RouteError(route, 0, `network error (${e && e.message ? e.message : e})`);
-    }
-    let body = null;
-    let text = '';
-    try {
-      text = await response.text();
-      body = text ? JSON.parse(text) : null;
-    } catch {
-      body = null;
-    }
-    if (!response.ok) {
-      const message =
-        body && typeof body.error === 'string' ? body.error : text.slice(0, 200) || response.statusText || 'request failed';
-      throw new RouteError(route, response.status, message);
-    }
-    if (body === null || typeof body !== 'object') {
-      throw new RouteError(route, response.status, 'the answer is not JSON');
-    }
-    return body;
-  }
+export function createClient(source = (...a) => globalThis.fetch(...a)) {
+  const transport = typeof source === 'function' ? fetchTransport(source) : source;
+  const getJSON = (route, params) => transport.get(route, params);
 
   return {
     async runs() {
@@ -80,41 +66,83 @@ export function createClient(fetchImpl = (...a) => globalThis.fetch(...a)) {
      * `{audit: false}` leaves the findings out (null), to fetch them later;
      * `{finder: true}` also fetches the LR range tests (runs listing some).
      */
-    async runData(run, { audit: withAudit = true, finder: withFinder = false } = {}) {
-      const [lr, loss, events, audit, finder] = await Promise.allSettled([
-        this.lr(run),
-        this.loss(run),
-        this.events(run),
-        withAudit ? this.audit(run) : Promise.resolve(null),
-        withFinder ? this.finder(run) : Promise.resolve(emptyFinder(run)),
-      ]);
-      const errors = [];
-      const take = (result, empty) => {
-        if (result.status === 'fulfilled') return result.value;
-        errors.push(asRouteError(result.reason));
-        return empty;
-      };
-      const lrData = take(lr, emptyLr(run));
-      const lossData = take(loss, emptyLoss(run));
-      return {
-        run,
-        lr: lrData,
-        loss: lossData,
-        epochs: lrData.epochs.epoch.length ? lrData.epochs : lossData.epochs,
-        // "epoch": a run known by epochs only (Keras's TensorBoard callback
-        // alone), whose "step" columns hold epochs: it has no step axis.
-        axis: lrData.optimizers.length ? lrData.axis : lossData.axis,
-        events: take(events, []),
-        // null: not asked for yet (the tab fetches the audit after drawing).
-        findings: take(audit, []),
-        // LR range tests, as parseFinder gives them ([] when none).
-        finder: take(finder, emptyFinder(run)).tests,
-        errors,
-      };
+    runData(run, options) {
+      return loadRunData(this, run, options);
     },
     exportUrl(run, format) {
-      return `./export?${new URLSearchParams({ run, format })}`;
+      return transport.exportUrl(run, format);
     },
+  };
+}
+
+/**
+ * The transport over the plugin's HTTP routes, relative to the iframe's base.
+ *
+ * @param {typeof fetch} fetchImpl
+ */
+export function fetchTransport(fetchImpl) {
+  async function get(route, params) {
+    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
+    let response;
+    try {
+      response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
+    } catch (e) {
+      throw new RouteError(route, 0, `network error (${e && e.message ? e.message : e})`);
+    }
+    let body = null;
+    let text = '';
+    try {
+      text = await response.text();
+      body = text ? JSON.parse(text) : null;
+    } catch {
+      body = null;
+    }
+    if (!response.ok) {
+      const message =
+        body && typeof body.error === 'string'
+          ? body.error
+          : text.slice(0, 200) || response.statusText || 'request failed';
+      throw new RouteError(route, response.status, message);
+    }
+    if (body === null || typeof body !== 'object') {
+      throw new RouteError(route, response.status, 'the answer is not JSON');
+    }
+    return body;
+  }
+  return { get, exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}` };
+}
+
+// client.runData: every route of one run at once, each failure kept apart.
+async function loadRunData(client, run, { audit: withAudit = true, finder: withFinder = false } = {}) {
+  const [lr, loss, events, audit, finder] = await Promise.allSettled([
+    client.lr(run),
+    client.loss(run),
+    client.events(run),
+    withAudit ? client.audit(run) : Promise.resolve(null),
+    withFinder ? client.finder(run) : Promise.resolve(emptyFinder(run)),
+  ]);
+  const errors = [];
+  const take = (result, empty) => {
+    if (result.status === 'fulfilled') return result.value;
+    errors.push(asRouteError(result.reason));
+    return empty;
+  };
+  const lrData = take(lr, emptyLr(run));
+  const lossData = take(loss, emptyLoss(run));
+  return {
+    run,
+    lr: lrData,
+    loss: lossData,
+    epochs: lrData.epochs.epoch.length ? lrData.epochs : lossData.epochs,
+    // "epoch": a run known by epochs only (Keras's TensorBoard callback
+    // alone), whose "step" columns hold epochs: it has no step axis.
+    axis: lrData.optimizers.length ? lrData.axis : lossData.axis,
+    events: take(events, []),
+    // null: not asked for yet (the tab fetches the audit after drawing).
+    findings: take(audit, []),
+    // LR range tests, as parseFinder gives them ([] when none).
+    finder: take(finder, emptyFinder(run)).tests,
+    errors,
   };
 }
 
@@ -150,7 +178,7 @@ export function parseRuns(json) {
 export function parseLr(json) {
   const run = json && typeof json.run === 'string' ? json.run : '';
   const optimizers = [];
-  for (const o of (json && Array.isArray(json.optimizers) ? json.optimizers : [])) {
+  for (const o of json && Array.isArray(json.optimizers) ? json.optimizers : []) {
     if (!o || typeof o !== 'object') continue;
     const cols = alignColumns(o.step, [o.planned, o.actual]);
     optimizers.push({
@@ -176,7 +204,7 @@ export function parseLr(json) {
 /** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */
 export function parseLoss(json) {
   const series = [];
-  for (const s of (json && Array.isArray(json.series) ? json.series : [])) {
+  for (const s of json && Array.isArray(json.series) ? json.series : []) {
     if (!s || typeof s.name !== 'string') continue;
     const resolution = s.resolution === 'epoch' ? 'epoch' : 'step';
     const hasEpoch = resolution === 'epoch' && Array.isArray(s.epoch);
@@ -202,7 +230,7 @@ export function parseLoss(json) {
 /** `events?run=` -> events sorted by step, each with a known kind. */
 export function parseEvents(json) {
   const out = [];
-  for (const e of (json && Array.isArray(json.events) ? json.events : [])) {
+  for (const e of json && Array.isArray(json.events) ? json.events : []) {
     if (!e || typeof e !== 'object' || !EVENT_KINDS.includes(e.kind)) continue;
     if (num(e.step) === null && num(e.epoch) === null) continue;
     out.push({ ...e, step: num(e.step), epoch: num(e.epoch) });
@@ -213,7 +241,7 @@ export function parseEvents(json) {
 /** `audit?run=` -> [{kind, severity, epoch, step, message}], warnings first. */
 export function parseAudit(json) {
   const out = [];
-  for (const f of (json && Array.isArray(json.findings) ? json.findings : [])) {
+  for (const f of json && Array.isArray(json.findings) ? json.findings : []) {
     if (!f || typeof f !== 'object') continue;
     out.push({
       kind: typeof f.kind === 'string' ? f.kind : 'finding',
@@ -238,7 +266,7 @@ export function parseAudit(json) {
  */
 export function parseFinder(json) {
   const tests = [];
-  for (const t of (json && Array.isArray(json.tests) ? json.tests : [])) {
+  for (const t of json && Array.isArray(json.tests) ? json.tests : []) {
     if (!t || typeof t !== 'object') continue;
     const cols = alignColumns(t.lr, [t.loss, t.smoothed]);
     const keep = cols.x.map((x) => x > 0);
@@ -319,7 +347,15 @@ function num(v) {
 }
 
 export function emptyLr(run) {
-  return { run, axis: 'step', optimizers: [], epochs: { epoch: [], step: [] }, points: 0, shown: 0, downsampled: false };
+  return {
+    run,
+    axis: 'step',
+    optimizers: [],
+    epochs: { epoch: [], step: [] },
+    points: 0,
+    shown: 0,
+    downsampled: false,
+  };
 }
 
 export function emptyFinder(run) {

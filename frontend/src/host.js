@@ -99,7 +99,9 @@ export function listenForReload(onReload) {
     }
     if (!msg || typeof msg !== 'object' || msg.isReply) return;
     if (msg.type === 'experimental.DataReloaded') onReload();
-    channel.port1.postMessage(JSON.stringify({ type: msg.type, id: msg.id, payload: null, error: null, isReply: true }));
+    channel.port1.postMessage(
+      JSON.stringify({ type: msg.type, id: msg.id, payload: null, error: null, isReply: true }),
+    );
   };
   const origin = window.location.origin && window.location.origin !== 'null' ? window.location.origin : '*';
   try {

@@ -3,16 +3,18 @@
 // render(); the demo page calls render({fetch}) with saved responses.
 
 import css from './style.css';
-import { CHART_CSS, createCharts, createFinderChart } from './chart.js';
+import { CHART_CSS } from './plot.js';
+import { createCharts } from './training_charts.js';
+import { createFinderChart } from './finder_chart.js';
 import { createClient } from './data.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
+import { el } from './dom.js';
+import { createRunSelector } from './run_selector.js';
 import {
-  createRunSelector,
   createToolbar,
   diagnosisPanel,
-  el,
   emptyState,
   errorState,
   eventTable,
@@ -29,13 +31,14 @@ const DEFAULT_SELECTED = 10;
 /**
  * Renders the tab.
  *
- * @param {{root?: HTMLElement, fetch?: typeof fetch, pollMs?: number}} options
+ * @param {{root?: HTMLElement, fetch?: typeof fetch, transport?: object, pollMs?: number}} options
+ *   `transport` replaces the HTTP routes (data.createClient says how).
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
   const app = new App({
     root: options.root || document.body,
-    client: createClient(options.fetch),
+    client: createClient(options.transport || options.fetch),
     pollMs: options.pollMs ?? 30000,
   });
   await app.start();
@@ -115,16 +118,7 @@ class App {
     this.finderHost = el('div', { cls: 'lr-charts lr-finder' });
     this.finderText = el('div', { cls: 'lr-finder-text' });
     this.finderHost.hidden = true;
-    this.eventsBody = el('div');
-    this.diagBody = el('div');
-    this.exportBody = el('div');
-    this.details = el('div', { cls: 'lr-details' }, [
-      el('section', { cls: 'lr-card lr-events-card' }, [el('h2', { cls: 'lr-card-title', text: 'Plateau decisions and LR changes' }), this.eventsBody]),
-      el('div', { cls: 'lr-side-cards' }, [
-        el('section', { cls: 'lr-card lr-diagnosis' }, [el('h2', { cls: 'lr-card-title', text: 'Diagnosis' }), this.diagBody]),
-        el('section', { cls: 'lr-card lr-export' }, [el('h2', { cls: 'lr-card-title', text: 'Export every step' }), this.exportBody]),
-      ]),
-    ]);
+    Object.assign(this, detailCards());
     this.content = el('div', { cls: 'lr-content' }, [this.notes, this.chartHost, this.finderHost, this.details]);
     this.main = el('main', { cls: 'lr-main' }, [this.toolbar.element, this.banner, this.message, this.content]);
     this.sidebar = el('aside', { cls: 'lr-sidebar' }, [this.selector.element]);
@@ -133,6 +127,10 @@ class App {
     this.message.append(el('p', { cls: 'lr-muted', text: 'Loading…' }));
     this.content.hidden = true;
     this.toolbar.element.hidden = true;
+    this.createCharts();
+  }
+
+  createCharts() {
     this.charts = createCharts(this.chartHost, {
       theme: () => this.theme.current(),
       onRange: (range) => {
@@ -141,7 +139,10 @@ class App {
       },
       onMarkerClick: (m) => this.highlight(m.event),
     });
-    this.finderChart = createFinderChart(this.finderHost, { theme: () => this.theme.current(), caption: this.finderText });
+    this.finderChart = createFinderChart(this.finderHost, {
+      theme: () => this.theme.current(),
+      caption: this.finderText,
+    });
   }
 
   /** Reloads the runs and the selected runs' data; keeps zoom and selection. */
@@ -173,7 +174,10 @@ class App {
         this.setBanner([e]);
         this.toolbar.setStatus('Update failed');
       } else {
-        this.showState('error', errorState([e], () => this.refresh()));
+        this.showState(
+          'error',
+          errorState([e], () => this.refresh()),
+        );
         this.toolbar.setStatus('');
       }
       return;
@@ -202,7 +206,9 @@ class App {
     const todo = runs.filter((r) => force || !this.cache.has(r));
     // The charts first; the audit (only the diagnosis panel needs it) after.
     const withFinder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
-    const results = await Promise.all(todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })));
+    const results = await Promise.all(
+      todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })),
+    );
     for (const d of results) {
       const had = this.cache.get(d.run);
       d.findings = had ? had.findings : null;
@@ -247,7 +253,9 @@ class App {
 
   selectedData() {
     if (!this.state.runs) return [];
-    return this.state.runs.filter((r) => this.state.selected.has(r.run) && this.cache.has(r.run)).map((r) => this.cache.get(r.run));
+    return this.state.runs
+      .filter((r) => this.state.selected.has(r.run) && this.cache.has(r.run))
+      .map((r) => this.cache.get(r.run));
   }
 
   /** The axis drawn: the user's choice, unless no selected run can be drawn on it. */
@@ -282,7 +290,11 @@ class App {
     if (!errors.length) return;
     this.banner.append(
       el('strong', { text: 'Some data could not be loaded: ' }),
-      el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+      el(
+        'ul',
+        {},
+        errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) })),
+      ),
     );
   }
 
@@ -333,7 +345,12 @@ class App {
     for (const d of datas) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
     this.drawDiagnosis();
     this.exportBody.textContent = '';
-    this.exportBody.append(exportLinks(datas.map((d) => d.run), (run, f) => this.client.exportUrl(run, f)));
+    this.exportBody.append(
+      exportLinks(
+        datas.map((d) => d.run),
+        (run, f) => this.client.exportUrl(run, f),
+      ),
+    );
   }
 
   drawDiagnosis() {
@@ -371,7 +388,11 @@ class App {
   }
 
   save() {
-    saveState({ selected: this.state.selected ? [...this.state.selected] : null, axis: this.state.axis, lossLog: this.state.lossLog });
+    saveState({
+      selected: this.state.selected ? [...this.state.selected] : null,
+      axis: this.state.axis,
+      lossLog: this.state.lossLog,
+    });
   }
 
   destroy() {
@@ -382,6 +403,21 @@ class App {
     this.finderChart.destroy();
     this.root.textContent = '';
   }
+}
+
+// The cards below the charts: {details, eventsBody, diagBody, exportBody}.
+function detailCards() {
+  const card = (cls, title, body) =>
+    el('section', { cls: `lr-card ${cls}` }, [el('h2', { cls: 'lr-card-title', text: title }), body]);
+  const [eventsBody, diagBody, exportBody] = [el('div'), el('div'), el('div')];
+  const details = el('div', { cls: 'lr-details' }, [
+    card('lr-events-card', 'Plateau decisions and LR changes', eventsBody),
+    el('div', { cls: 'lr-side-cards' }, [
+      card('lr-diagnosis', 'Diagnosis', diagBody),
+      card('lr-export', 'Export every step', exportBody),
+    ]),
+  ]);
+  return { details, eventsBody, diagBody, exportBody };
 }
 
 function withRun(e, run) {

@@ -67,21 +67,16 @@ export function bandsPlugin({ getBands, alpha = 0.12 } = {}) {
   function draw(u) {
     const bands = getBands();
     if (!bands.length) return;
-    const { ctx } = u;
-    const { left, top, width, height } = u.bbox;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(left, top, width, height);
-    ctx.clip();
-    ctx.globalAlpha = alpha;
-    for (const b of bands) {
-      const x0 = u.valToPos(b.from, 'x', true);
-      const x1 = u.valToPos(b.to, 'x', true);
-      if (!Number.isFinite(x0) || !Number.isFinite(x1)) continue;
-      ctx.fillStyle = b.color;
-      ctx.fillRect(Math.min(x0, x1), top, Math.max(Math.abs(x1 - x0), 2 * dpr()), height);
-    }
-    ctx.restore();
+    inPlotArea(u, (ctx, { top, height }) => {
+      ctx.globalAlpha = alpha;
+      for (const b of bands) {
+        const x0 = u.valToPos(b.from, 'x', true);
+        const x1 = u.valToPos(b.to, 'x', true);
+        if (!Number.isFinite(x0) || !Number.isFinite(x1)) continue;
+        ctx.fillStyle = b.color;
+        ctx.fillRect(Math.min(x0, x1), top, Math.max(Math.abs(x1 - x0), 2 * dpr()), height);
+      }
+    });
     u.root.dataset.bands = String(bands.length);
   }
   return { hooks: { drawClear: [draw] } };
@@ -99,32 +94,44 @@ export function floorPlugin({ getFloors, scale = 'y', font = 'Roboto, sans-serif
     const floors = getFloors();
     if (!floors.length) return;
     const r = dpr();
-    const { ctx } = u;
-    const { left, top, width, height } = u.bbox;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(left, top, width, height);
-    ctx.clip();
-    ctx.lineWidth = 1.5 * r;
-    ctx.setLineDash([3 * r, 3 * r]);
-    ctx.font = `${Math.round(11 * r)}px ${font}`;
-    ctx.textBaseline = 'bottom';
-    for (const f of floors) {
-      const y = u.valToPos(f.y, scale, true);
-      if (!Number.isFinite(y) || y < top - 1 || y > top + height + 1) continue;
-      const x0 = Math.max(left, u.valToPos(f.fromX, 'x', true));
-      if (x0 > left + width) continue;
-      ctx.strokeStyle = f.color;
-      ctx.beginPath();
-      ctx.moveTo(x0, y);
-      ctx.lineTo(left + width, y);
-      ctx.stroke();
-      ctx.fillStyle = textColor();
-      ctx.textAlign = 'right';
-      ctx.fillText(f.label, left + width - 4 * r, y - 2 * r);
-    }
-    ctx.restore();
+    inPlotArea(u, (ctx, { left, top, width, height }) => {
+      ctx.lineWidth = 1.5 * r;
+      ctx.setLineDash([3 * r, 3 * r]);
+      ctx.font = `${Math.round(11 * r)}px ${font}`;
+      ctx.textBaseline = 'bottom';
+      for (const f of floors) drawFloor(u, ctx, f, { left, top, width, height, r, scale, textColor });
+    });
     u.root.dataset.floors = String(floors.length);
   }
   return { hooks: { draw: [draw] } };
+}
+
+function drawFloor(u, ctx, f, { left, top, width, height, r, scale, textColor }) {
+  const y = u.valToPos(f.y, scale, true);
+  if (!Number.isFinite(y) || y < top - 1 || y > top + height + 1) return;
+  const x0 = Math.max(left, u.valToPos(f.fromX, 'x', true));
+  if (x0 > left + width) return;
+  ctx.strokeStyle = f.color;
+  ctx.beginPath();
+  ctx.moveTo(x0, y);
+  ctx.lineTo(left + width, y);
+  ctx.stroke();
+  ctx.fillStyle = textColor();
+  ctx.textAlign = 'right';
+  ctx.fillText(f.label, left + width - 4 * r, y - 2 * r);
+}
+
+// Runs draw(ctx, bbox) with the canvas clipped to the plotting area (canvas px).
+function inPlotArea(u, draw) {
+  const { ctx } = u;
+  const { left, top, width, height } = u.bbox;
+  ctx.save();
+  ctx.beginPath();
+  ctx.rect(left, top, width, height);
+  ctx.clip();
+  try {
+    draw(ctx, u.bbox);
+  } finally {
+    ctx.restore();
+  }
 }

@@ -4,7 +4,15 @@
 
 import { epochX, makeEpochMap, mapAll } from './axis.js';
 import { alignColumns } from './data.js';
-import { formatDownsampling, formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
+import {
+  formatDownsampling,
+  formatEpoch,
+  formatLR,
+  formatLRChange,
+  formatStep,
+  formatValue,
+  formatWait,
+} from './format.js';
 
 // TensorBoard's colour-blind-assist run palette (tf_color_scale/palettes.ts).
 export const PALETTE = ['#ff7043', '#0077bb', '#cc3311', '#33bbee', '#ee3377', '#009988', '#bbbbbb'];
@@ -38,128 +46,154 @@ const LOSS_NAME = /(^|_)loss$/;
 export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
   const colours = assignColours(runDatas);
   const multi = runDatas.length > 1;
-  const notes = [];
-  const lossTables = [];
-  const lossSeries = [];
-  const lrTables = [];
-  const lrSeries = [];
-  const markers = [];
-  const bands = [];
-  const floors = [];
-  let hasY2 = false;
-  let epochLens = [];
-
+  const acc = { notes: [], lossTables: [], lossSeries: [], lrTables: [], lrSeries: [], markers: [], bands: [] };
+  Object.assign(acc, { floors: [], hasY2: false, epochLens: [] });
   for (const d of runDatas) {
-    const map = makeEpochMap(d.epochs);
-    const c = colours.get(d.run);
-    const prefix = multi ? `${d.run} · ` : '';
-    // A run with nothing to draw here (only an LR range test) gets no note.
-    const hasSeries = d.lr.optimizers.length > 0 || d.loss.series.length > 0;
-    if (axis === 'step' && d.axis === 'epoch') {
-      if (hasSeries) notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
-      continue;
-    }
-    if (map && d.axis !== 'epoch') epochLens.push(map.stepsPerEpoch);
-    if (axis === 'epoch' && !map && hasSeries) notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
-    const xOfStep = (steps) => (axis === 'epoch' ? (map ? mapAll(steps, map.toEpoch) : null) : steps);
-
-    // Loss chart: epoch loss train/val, batch loss faint, the monitor if it is no loss.
-    const monitor = d.loss.monitor;
-    for (const s of d.loss.series) {
-      const isLoss = LOSS_NAME.test(s.name);
-      const isMonitor = s.name === monitor;
-      if (!isLoss && !isMonitor) continue;
-      let x;
-      if (s.resolution === 'epoch' && axis === 'epoch' && s.epoch) x = mapAll(s.epoch, epochX);
-      else x = xOfStep(s.step);
-      if (!x) continue;
-      const scale = isLoss ? 'y' : 'y2';
-      if (scale === 'y2') hasY2 = true;
-      const cols = alignColumns(x, [s.value]);
-      lossTables.push([cols.x, lossLog && scale === 'y' ? positiveOnly(cols.ys[0]) : cols.ys[0]]);
-      const batch = s.resolution === 'step';
-      const val = s.name.startsWith('val_') || s.name.startsWith('validation');
-      lossSeries.push({
-        label: prefix + s.name + (isMonitor ? ' (monitor)' : ''),
-        run: d.run,
-        name: s.name,
-        color: c.run,
-        width: batch ? 1 : isMonitor ? 2.5 : 2,
-        alpha: batch ? 0.35 : 1,
-        dash: val ? [6, 4] : scale === 'y2' ? [2, 3] : null,
-        points: !batch,
-        scale,
-      });
-    }
-
-    // LR chart: planned dashed, actual solid, a colour per optimizer.
-    for (const o of d.lr.optimizers) {
-      const x = xOfStep(o.step);
-      if (!x) continue;
-      const colour = c.optimizer.get(o.name);
-      const optName = runDatas.length === 1 && d.lr.optimizers.length === 1 ? '' : `${o.name} `;
-      const hasPlanned = o.planned.some((v) => v !== null);
-      const cols = alignColumns(x, [o.actual, o.planned]);
-      const [actual, planned] = cols.ys.map(positiveOnly);
-      lrTables.push(hasPlanned ? [cols.x, actual, planned] : [cols.x, actual]);
-      // Every step sent: draw steps (a point's LR holds until the next
-      // update). Thinned: the server kept both sides of every change, so
-      // lines are exact at changes and follow smooth schedules when zoomed.
-      const stepped = !d.lr.downsampled;
-      lrSeries.push({ label: `${prefix}${optName}actual`, run: d.run, optimizer: o.name, kind: 'actual', color: colour, width: 2, dash: null, stepped });
-      if (hasPlanned) {
-        lrSeries.push({ label: `${prefix}${optName}planned`, run: d.run, optimizer: o.name, kind: 'planned', color: colour, width: 1.5, dash: [6, 4], stepped });
-      }
-    }
-    const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
-    if (thinned) notes.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
-
-    // Events: markers, cooldown bands, floors.
-    const xOfEvent = (e) => eventX(e, axis, map);
-    const openCooldown = new Map();
-    for (const e of d.events) {
-      const x = xOfEvent(e);
-      if (x === null) continue;
-      if (e.kind === 'reduction' || e.kind === 'lr_change' || e.kind === 'scheduler') {
-        markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: formatLRChange(e.old_lr, e.new_lr), title: describeEvent(e, d.run, multi), event: e });
-        if (e.kind === 'reduction' && typeof e.min_lr === 'number' && typeof e.new_lr === 'number' && e.new_lr <= e.min_lr * (1 + 1e-6)) {
-          addFloor(floors, d.run, e.min_lr, x, c.run);
-        }
-      } else if (e.kind === 'min_lr_floor') {
-        // A floor hit repeats every epoch once the LR is at min_lr: mark the
-        // first (the table lists them all, the LR chart draws the floor).
-        if (!markers.some((m) => m.run === d.run && m.kind === 'min_lr_floor')) {
-          markers.push({ x, run: d.run, kind: e.kind, color: c.run, label: 'at min_lr', title: describeEvent(e, d.run, multi), event: e });
-        }
-        if (typeof e.min_lr === 'number') addFloor(floors, d.run, e.min_lr, x, c.run);
-      } else if (e.kind === 'cooldown') {
-        const key = e.optimizer ?? '';
-        if (e.phase === 'start') {
-          if (!openCooldown.has(key)) openCooldown.set(key, x);
-        } else if (e.phase === 'end' && openCooldown.has(key)) {
-          bands.push({ from: openCooldown.get(key), to: x, run: d.run, color: c.run, open: false });
-          openCooldown.delete(key);
-        }
-      }
-    }
-    for (const from of openCooldown.values()) bands.push({ from, to: null, run: d.run, color: c.run, open: true });
+    const run = runAxis(d, axis, acc);
+    if (!run) continue;
+    const ctx = { ...run, axis, lossLog, multi, colour: colours.get(d.run), single: runDatas.length === 1 };
+    addLossSeries(acc, d, ctx);
+    addLrSeries(acc, d, ctx);
+    addEventMarks(acc, d, ctx);
   }
+  return finishView(acc, axis, lossLog);
+}
 
-  const loss = joinTables(lossTables);
-  const lr = joinTables(lrTables);
-  const extent = dataExtent([loss[0], lr[0]], markers.map((m) => m.x));
+// How a run's steps map to the drawn axis ({map, xOfStep}), or null when
+// the run is not drawn on it; says why in a note.
+function runAxis(d, axis, acc) {
+  const map = makeEpochMap(d.epochs);
+  // A run with nothing to draw here (only an LR range test) gets no note.
+  const hasSeries = d.lr.optimizers.length > 0 || d.loss.series.length > 0;
+  if (axis === 'step' && d.axis === 'epoch') {
+    if (hasSeries)
+      acc.notes.push(`${d.run}: recorded per epoch only (Keras's TensorBoard callback), shown on the epoch axis`);
+    return null;
+  }
+  if (map && d.axis !== 'epoch') acc.epochLens.push(map.stepsPerEpoch);
+  if (axis === 'epoch' && !map && hasSeries)
+    acc.notes.push(`${d.run}: no epoch recorded yet, its per-step series are hidden on the epoch axis`);
+  const xOfStep = (steps) => (axis === 'epoch' ? (map ? mapAll(steps, map.toEpoch) : null) : steps);
+  return { map, xOfStep };
+}
+
+// Loss chart: epoch loss train/val, batch loss faint, the monitor if it is no loss.
+function addLossSeries(acc, d, { axis, lossLog, multi, colour, xOfStep }) {
+  const prefix = multi ? `${d.run} · ` : '';
+  for (const s of d.loss.series) {
+    const isLoss = LOSS_NAME.test(s.name);
+    const isMonitor = s.name === d.loss.monitor;
+    if (!isLoss && !isMonitor) continue;
+    const x = s.resolution === 'epoch' && axis === 'epoch' && s.epoch ? mapAll(s.epoch, epochX) : xOfStep(s.step);
+    if (!x) continue;
+    const scale = isLoss ? 'y' : 'y2';
+    if (scale === 'y2') acc.hasY2 = true;
+    const cols = alignColumns(x, [s.value]);
+    acc.lossTables.push([cols.x, lossLog && scale === 'y' ? positiveOnly(cols.ys[0]) : cols.ys[0]]);
+    const batch = s.resolution === 'step';
+    const val = s.name.startsWith('val_') || s.name.startsWith('validation');
+    acc.lossSeries.push({
+      label: prefix + s.name + (isMonitor ? ' (monitor)' : ''),
+      run: d.run,
+      name: s.name,
+      color: colour.run,
+      width: batch ? 1 : isMonitor ? 2.5 : 2,
+      alpha: batch ? 0.35 : 1,
+      dash: val ? [6, 4] : scale === 'y2' ? [2, 3] : null,
+      points: !batch,
+      scale,
+    });
+  }
+}
+
+// LR chart: planned dashed, actual solid, a colour per optimizer.
+function addLrSeries(acc, d, { multi, single, colour, xOfStep }) {
+  const prefix = multi ? `${d.run} · ` : '';
+  for (const o of d.lr.optimizers) {
+    const x = xOfStep(o.step);
+    if (!x) continue;
+    const optName = single && d.lr.optimizers.length === 1 ? '' : `${o.name} `;
+    const hasPlanned = o.planned.some((v) => v !== null);
+    const cols = alignColumns(x, [o.actual, o.planned]);
+    const [actual, planned] = cols.ys.map(positiveOnly);
+    acc.lrTables.push(hasPlanned ? [cols.x, actual, planned] : [cols.x, actual]);
+    // Every step sent: draw steps (a point's LR holds until the next
+    // update). Thinned: the server kept both sides of every change, so
+    // lines are exact at changes and follow smooth schedules when zoomed.
+    const base = { run: d.run, optimizer: o.name, color: colour.optimizer.get(o.name), stepped: !d.lr.downsampled };
+    acc.lrSeries.push({ label: `${prefix}${optName}actual`, ...base, kind: 'actual', width: 2, dash: null });
+    if (hasPlanned) {
+      acc.lrSeries.push({ label: `${prefix}${optName}planned`, ...base, kind: 'planned', width: 1.5, dash: [6, 4] });
+    }
+  }
+  const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
+  if (thinned) acc.notes.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
+}
+
+// Events: a marker per LR change, a band per cooldown, a line per min_lr floor.
+function addEventMarks(acc, d, { axis, map, multi, colour }) {
+  const color = colour.run;
+  const marker = (x, e, label) => ({
+    x,
+    run: d.run,
+    kind: e.kind,
+    color,
+    label,
+    title: describeEvent(e, d.run, multi),
+    event: e,
+  });
+  const openCooldown = new Map();
+  for (const e of d.events) {
+    const x = eventX(e, axis, map);
+    if (x === null) continue;
+    if (e.kind === 'reduction' || e.kind === 'lr_change' || e.kind === 'scheduler') {
+      acc.markers.push(marker(x, e, formatLRChange(e.old_lr, e.new_lr)));
+      if (e.kind === 'reduction' && reachesFloor(e)) addFloor(acc.floors, d.run, e.min_lr, x, color);
+    } else if (e.kind === 'min_lr_floor') {
+      // A floor hit repeats every epoch once the LR is at min_lr: mark the
+      // first (the table lists them all, the LR chart draws the floor).
+      if (!acc.markers.some((m) => m.run === d.run && m.kind === 'min_lr_floor')) {
+        acc.markers.push(marker(x, e, 'at min_lr'));
+      }
+      if (typeof e.min_lr === 'number') addFloor(acc.floors, d.run, e.min_lr, x, color);
+    } else if (e.kind === 'cooldown') {
+      const key = e.optimizer ?? '';
+      if (e.phase === 'start') {
+        if (!openCooldown.has(key)) openCooldown.set(key, x);
+      } else if (e.phase === 'end' && openCooldown.has(key)) {
+        acc.bands.push({ from: openCooldown.get(key), to: x, run: d.run, color, open: false });
+        openCooldown.delete(key);
+      }
+    }
+  }
+  for (const from of openCooldown.values()) acc.bands.push({ from, to: null, run: d.run, color, open: true });
+}
+
+function reachesFloor(e) {
+  return typeof e.min_lr === 'number' && typeof e.new_lr === 'number' && e.new_lr <= e.min_lr * (1 + 1e-6);
+}
+
+// Joins the tables and closes what depends on all runs (the extent, open bands).
+function finishView(acc, axis, lossLog) {
+  const { lossSeries, lrSeries, markers, bands, epochLens } = acc;
+  const loss = joinTables(acc.lossTables);
+  const lr = joinTables(acc.lrTables);
+  const extent = dataExtent(
+    [loss[0], lr[0]],
+    markers.map((m) => m.x),
+  );
   for (const b of bands) if (b.to === null) b.to = extent ? extent[1] : b.from;
   const meanEpoch = epochLens.length ? epochLens.reduce((a, b) => a + b, 0) / epochLens.length : null;
   return {
     axis,
-    loss: { data: loss, series: lossSeries, hasY2, log: lossLog },
+    loss: { data: loss, series: lossSeries, hasY2: acc.hasY2, log: lossLog },
     lr: { data: lr, series: lrSeries },
     markers,
     bands,
-    floors,
+    floors: acc.floors,
     extent,
     unitsPerEpoch: axis === 'epoch' ? 1 : meanEpoch,
-    notes,
+    notes: acc.notes,
     empty: lossSeries.length === 0 && lrSeries.length === 0,
   };
 }
@@ -220,7 +254,8 @@ export function buildFinderView(runDatas) {
 export function describeRangeTest(t) {
   const n = t.lr.length;
   let steps = `${formatStep(n)} step${n === 1 ? '' : 's'}`;
-  if (t.numSteps !== null && n < t.numSteps) steps = `${formatStep(n)} of ${formatStep(t.numSteps)} steps (stopped early)`;
+  if (t.numSteps !== null && n < t.numSteps)
+    steps = `${formatStep(n)} of ${formatStep(t.numSteps)} steps (stopped early)`;
   const span = n ? `${steps}, LR ${formatLR(t.lr[0])} → ${formatLR(t.lr[n - 1])}` : 'no step recorded';
   return { suggested: formatLR(t.valley), steepest: formatLR(t.steepest), span };
 }

@@ -1,144 +1,9 @@
-// DOM for everything around the charts. Text from the data (run names,
-// monitors, messages) only ever goes in through textContent, attribute
-// properties or `title`, never innerHTML.
+// The toolbar, the panels below the charts (events, diagnosis, range tests,
+// export) and the empty and error states. Text from the data goes in as
+// text only (dom.el).
 
+import { el, onActivate } from './dom.js';
 import { formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatWait } from './format.js';
-
-/** document.createElement with a class, text and children. */
-export function el(tag, { cls, text, attrs, on } = {}, children = []) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (attrs) for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null && v !== false) node.setAttribute(k, v === true ? '' : String(v));
-  if (on) for (const [k, v] of Object.entries(on)) node.addEventListener(k, v);
-  for (const c of children) if (c) node.append(c);
-  return node;
-}
-
-// ------------------------------------------------------------ run selector
-
-/**
- * The run list: a filter box, "all shown" / "none", and one checkbox per
- * run. Built once per runs list; filtering only toggles `hidden`, so it
- * stays fast with hundreds of runs.
- *
- * @returns {{element: HTMLElement, setRuns(runs, selected, colours): void, setColours(colours): void}}
- */
-export function createRunSelector({ onChange }) {
-  let filterText = '';
-  let rows = [];
-  let selected = new Set();
-  const filter = el('input', {
-    cls: 'lr-filter',
-    attrs: { type: 'search', placeholder: 'Filter runs (regex)', 'aria-label': 'Filter runs', spellcheck: 'false' },
-  });
-  const count = el('div', { cls: 'lr-muted lr-run-count' });
-  const list = el('ul', { cls: 'lr-run-list', attrs: { role: 'list' } });
-  const all = el('button', { cls: 'lr-button lr-button--flat', text: 'All shown', attrs: { type: 'button' } });
-  const none = el('button', { cls: 'lr-button lr-button--flat', text: 'None', attrs: { type: 'button' } });
-  const element = el('section', { cls: 'lr-runs' }, [
-    el('h2', { cls: 'lr-side-title', text: 'Runs' }),
-    filter,
-    el('div', { cls: 'lr-run-actions' }, [all, none, count]),
-    list,
-  ]);
-
-  let timer = null;
-  filter.addEventListener('input', () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => {
-      filterText = filter.value;
-      applyFilter();
-    }, 80);
-  });
-  all.addEventListener('click', () => {
-    for (const r of rows) if (!r.row.hidden) selected.add(r.run);
-    sync();
-    onChange(new Set(selected));
-  });
-  none.addEventListener('click', () => {
-    selected.clear();
-    sync();
-    onChange(new Set(selected));
-  });
-
-  function matcher() {
-    if (!filterText) return () => true;
-    try {
-      const re = new RegExp(filterText, 'i');
-      filter.classList.remove('lr-filter--bad');
-      return (s) => re.test(s);
-    } catch {
-      // Not a regex: match as plain text.
-      filter.classList.add('lr-filter--bad');
-      const needle = filterText.toLowerCase();
-      return (s) => s.toLowerCase().includes(needle);
-    }
-  }
-
-  function applyFilter() {
-    const match = matcher();
-    let shown = 0;
-    for (const r of rows) {
-      r.row.hidden = !match(r.run);
-      if (!r.row.hidden) shown++;
-    }
-    updateCount(shown);
-  }
-
-  function updateCount(shown = rows.filter((r) => !r.row.hidden).length) {
-    count.textContent = `${selected.size} selected · ${shown} of ${rows.length} shown`;
-  }
-
-  function sync() {
-    for (const r of rows) r.box.checked = selected.has(r.run);
-    updateCount();
-  }
-
-  return {
-    element,
-    setRuns(runs, sel, colours) {
-      selected = new Set(sel);
-      const scroll = list.scrollTop;
-      list.textContent = '';
-      rows = runs.map((r) => {
-        const box = el('input', { attrs: { type: 'checkbox' } });
-        box.checked = selected.has(r.run);
-        box.addEventListener('change', () => {
-          if (box.checked) selected.add(r.run);
-          else selected.delete(r.run);
-          updateCount();
-          onChange(new Set(selected));
-        });
-        const swatch = el('span', { cls: 'lr-swatch' });
-        const meta = [
-          r.steps != null ? `${formatStep(r.steps)} steps` : null,
-          r.epochs != null && (r.epochs || !r.finder) ? `${formatStep(r.epochs)} epochs` : null,
-          r.events ? `${r.events} events` : null,
-          r.finder ? `${r.finder} LR range test${r.finder === 1 ? '' : 's'}` : null,
-          r.source === 'keras' ? 'Keras TensorBoard only' : null,
-        ].filter(Boolean);
-        const name = el('span', { cls: 'lr-run-name', text: r.run });
-        name.title = r.run;
-        const row = el('li', { cls: 'lr-run' }, [
-          el('label', {}, [box, swatch, el('span', { cls: 'lr-run-text' }, [name, el('span', { cls: 'lr-muted lr-run-meta', text: meta.join(' · ') })])]),
-        ]);
-        row.dataset.run = r.run;
-        list.append(row);
-        return { run: r.run, row, box, swatch };
-      });
-      this.setColours(colours);
-      applyFilter();
-      list.scrollTop = scroll;
-    },
-    setColours(colours) {
-      for (const r of rows) {
-        const c = colours && colours.get(r.run);
-        r.swatch.style.background = c && selected.has(r.run) ? c.run : 'transparent';
-      }
-    },
-  };
-}
 
 // ------------------------------------------------------------ toolbar
 
@@ -149,13 +14,25 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
   epochBtn.addEventListener('click', () => onAxis('epoch'));
   const log = el('input', { attrs: { type: 'checkbox', 'data-control': 'loss-log' } });
   log.addEventListener('change', () => onLossLog(log.checked));
-  const reset = el('button', { cls: 'lr-button', text: 'Reset zoom', attrs: { type: 'button', 'data-control': 'reset-zoom' } });
+  const reset = el('button', {
+    cls: 'lr-button',
+    text: 'Reset zoom',
+    attrs: { type: 'button', 'data-control': 'reset-zoom' },
+  });
   reset.addEventListener('click', onResetZoom);
-  const refresh = el('button', { cls: 'lr-button', text: 'Refresh', attrs: { type: 'button', 'data-control': 'refresh', title: 'Reload the data, keeping zoom and selection' } });
+  const refresh = el('button', {
+    cls: 'lr-button',
+    text: 'Refresh',
+    attrs: { type: 'button', 'data-control': 'refresh', title: 'Reload the data, keeping zoom and selection' },
+  });
   refresh.addEventListener('click', onRefresh);
   const status = el('span', { cls: 'lr-muted lr-status', attrs: { 'aria-live': 'polite' } });
   const element = el('div', { cls: 'lr-toolbar' }, [
-    el('div', { cls: 'lr-segmented', attrs: { role: 'group', 'aria-label': 'X axis' } }, [el('span', { cls: 'lr-muted', text: 'X axis' }), stepBtn, epochBtn]),
+    el('div', { cls: 'lr-segmented', attrs: { role: 'group', 'aria-label': 'X axis' } }, [
+      el('span', { cls: 'lr-muted', text: 'X axis' }),
+      stepBtn,
+      epochBtn,
+    ]),
     el('label', { cls: 'lr-check' }, [log, el('span', { text: 'Log-scale loss' })]),
     reset,
     refresh,
@@ -171,7 +48,9 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
       epochBtn.disabled = !epochAvailable && axis !== 'epoch';
       epochBtn.title = epochBtn.disabled ? 'No epoch recorded yet for the selected runs' : 'Plot against epochs';
       stepBtn.disabled = !stepAvailable && axis !== 'step';
-      stepBtn.title = stepBtn.disabled ? 'The selected runs are recorded per epoch only' : 'Plot against optimizer steps';
+      stepBtn.title = stepBtn.disabled
+        ? 'The selected runs are recorded per epoch only'
+        : 'Plot against optimizer steps';
       log.checked = lossLog;
       reset.disabled = !zoomed;
     },
@@ -199,7 +78,11 @@ const KIND_LABEL = {
  */
 export function eventTable(perRun, { onPick, showRun }) {
   const total = perRun.reduce((n, r) => n + r.events.length, 0);
-  if (!total) return el('p', { cls: 'lr-muted', text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.' });
+  if (!total)
+    return el('p', {
+      cls: 'lr-muted',
+      text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.',
+    });
   const head = ['kind', 'epoch', 'step', 'monitor', 'value', 'best', 'wait/patience', 'old → new LR', 'cooldown'];
   if (showRun) head.unshift('run');
   const tbody = el('tbody');
@@ -220,19 +103,21 @@ export function eventTable(perRun, { onPick, showRun }) {
       const tr = el('tr', { cls: 'lr-row', attrs: { tabindex: '0', 'data-kind': e.kind } });
       for (const c of cells) tr.append(el('td', {}, [typeof c === 'string' ? document.createTextNode(c) : c]));
       tr.title = 'Zoom the charts to this event';
-      const pick = () => onPick(run, e, tr);
-      tr.addEventListener('click', pick);
-      tr.addEventListener('keydown', (ev) => {
-        if (ev.key === 'Enter' || ev.key === ' ') {
-          ev.preventDefault();
-          pick();
-        }
-      });
+      onActivate(tr, () => onPick(run, e, tr));
       tbody.append(tr);
     }
   }
   return el('div', { cls: 'lr-table-wrap' }, [
-    el('table', { cls: 'lr-table lr-events' }, [el('thead', {}, [el('tr', {}, head.map((h) => el('th', { text: h })))]), tbody]),
+    el('table', { cls: 'lr-table lr-events' }, [
+      el('thead', {}, [
+        el(
+          'tr',
+          {},
+          head.map((h) => el('th', { text: h })),
+        ),
+      ]),
+      tbody,
+    ]),
   ]);
 }
 
@@ -254,31 +139,40 @@ function cooldownCell(e) {
 export function diagnosisPanel(perRun, { onPick, showRun }) {
   const all = [];
   for (const { run, findings } of perRun) for (const f of findings) all.push([run, f]);
-  if (!all.length) return el('p', { cls: 'lr-muted', text: 'No findings: nothing unusual in the recorded schedule and plateau decisions.' });
+  if (!all.length)
+    return el('p', {
+      cls: 'lr-muted',
+      text: 'No findings: nothing unusual in the recorded schedule and plateau decisions.',
+    });
   const list = el('ul', { cls: 'lr-findings' });
   for (const [run, f] of all) {
-    const where = [f.epoch != null ? `epoch ${formatEpoch(f.epoch)}` : null, f.step != null ? `step ${formatStep(f.step)}` : null].filter(Boolean).join(', ');
+    const where = [
+      f.epoch != null ? `epoch ${formatEpoch(f.epoch)}` : null,
+      f.step != null ? `step ${formatStep(f.step)}` : null,
+    ]
+      .filter(Boolean)
+      .join(', ');
     const placeable = f.epoch != null || f.step != null;
     const item = el(
       'li',
-      { cls: `lr-finding lr-finding--${f.severity}`, attrs: { tabindex: placeable ? '0' : null, 'data-severity': f.severity } },
+      {
+        cls: `lr-finding lr-finding--${f.severity}`,
+        attrs: { tabindex: placeable ? '0' : null, 'data-severity': f.severity },
+      },
       [
         el('span', { cls: `lr-badge lr-badge--${f.severity}`, text: f.severity }),
         el('span', { cls: 'lr-finding-text' }, [
           el('span', { cls: 'lr-finding-msg', text: f.message }),
-          el('span', { cls: 'lr-muted lr-finding-where', text: [showRun ? run : null, where, f.kind].filter(Boolean).join(' · ') }),
+          el('span', {
+            cls: 'lr-muted lr-finding-where',
+            text: [showRun ? run : null, where, f.kind].filter(Boolean).join(' · '),
+          }),
         ]),
       ],
     );
     if (placeable) {
       item.title = 'Show this place on the charts';
-      item.addEventListener('click', () => onPick(run, f, item));
-      item.addEventListener('keydown', (ev) => {
-        if (ev.key === 'Enter' || ev.key === ' ') {
-          ev.preventDefault();
-          onPick(run, f, item);
-        }
-      });
+      onActivate(item, () => onPick(run, f, item));
     }
     list.append(item);
   }
@@ -322,8 +216,16 @@ export function exportLinks(runs, exportUrl) {
     list.append(
       el('li', {}, [
         el('span', { cls: 'lr-run-name', text: run }),
-        el('a', { cls: 'lr-button', text: 'CSV', attrs: { href: exportUrl(run, 'csv'), download: `${base}.lr.csv`, 'data-format': 'csv' } }),
-        el('a', { cls: 'lr-button', text: 'JSON', attrs: { href: exportUrl(run, 'json'), download: `${base}.lr.json`, 'data-format': 'json' } }),
+        el('a', {
+          cls: 'lr-button',
+          text: 'CSV',
+          attrs: { href: exportUrl(run, 'csv'), download: `${base}.lr.csv`, 'data-format': 'csv' },
+        }),
+        el('a', {
+          cls: 'lr-button',
+          text: 'JSON',
+          attrs: { href: exportUrl(run, 'json'), download: `${base}.lr.json`, 'data-format': 'json' },
+        }),
       ]),
     );
   }
@@ -331,7 +233,10 @@ export function exportLinks(runs, exportUrl) {
 }
 
 export function safeFileName(run) {
-  const name = run.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').slice(0, 80);
+  const name = run
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._]+/, '')
+    .slice(0, 80);
   return name || 'run';
 }
 
@@ -363,7 +268,11 @@ export function emptyState() {
 export function errorState(errors, onRetry) {
   return el('section', { cls: 'lr-card lr-error', attrs: { role: 'alert', 'data-state': 'error' } }, [
     el('h2', { text: 'Could not load the learning-rate data' }),
-    el('ul', {}, errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) }))),
+    el(
+      'ul',
+      {},
+      errors.map((e) => el('li', { text: typeof e.describe === 'function' ? e.describe() : String(e) })),
+    ),
     el('button', { cls: 'lr-button', text: 'Retry', attrs: { type: 'button' }, on: { click: onRetry } }),
   ]);
 }

@@ -7,7 +7,12 @@ const close = (a, b, eps = 1e-9) => assert.ok(Math.abs(a - b) < eps, `${a} != ${
 test('an epoch end maps to the epochs completed and back', () => {
   // Data epochs are 0-based (as Keras passes them); epoch 0 ends at x = 1.
   const m = makeEpochMap({ epoch: [0, 1, 2, 3], step: [50, 100, 150, 200] });
-  for (const [s, e] of [[50, 1], [100, 2], [150, 3], [200, 4]]) {
+  for (const [s, e] of [
+    [50, 1],
+    [100, 2],
+    [150, 3],
+    [200, 4],
+  ]) {
     close(m.toEpoch(s), e);
     close(m.toStep(e), s);
   }
@@ -70,10 +75,16 @@ test('no usable epoch gives no map', () => {
 
 test('the mapping is monotonic, so sorted steps stay sorted', () => {
   const m = makeEpochMap({ epoch: [0, 1, 2, 3], step: [7, 30, 31, 90] });
-  const xs = mapAll(Array.from({ length: 120 }, (_, i) => i + 1), m.toEpoch);
+  const xs = mapAll(
+    Array.from({ length: 120 }, (_, i) => i + 1),
+    m.toEpoch,
+  );
   for (let i = 1; i < xs.length; i++) assert.ok(xs[i] > xs[i - 1]);
 });
 
 test('mapAll keeps nulls', () => {
-  assert.deepEqual(mapAll([1, null, 3], (x) => x * 2), [2, null, 6]);
+  assert.deepEqual(
+    mapAll([1, null, 3], (x) => x * 2),
+    [2, null, 6],
+  );
 });

@@ -41,7 +41,10 @@ test('parseRuns keeps server order, drops junk and duplicates', () => {
       'c',
     ],
   });
-  assert.deepEqual(runs.map((r) => r.run), ['b', 'a', 'c']);
+  assert.deepEqual(
+    runs.map((r) => r.run),
+    ['b', 'a', 'c'],
+  );
   assert.deepEqual(runs[0].optimizers, ['adam']);
   assert.equal(runs[1].steps, null);
   assert.deepEqual(parseRuns({}), []);
@@ -92,7 +95,10 @@ test('parseLoss keeps one series per name and resolution, the logger first', () 
       { bad: true },
     ],
   });
-  assert.deepEqual(loss.series.map((s) => `${s.name}/${s.source}`), ['loss/logger', 'batch_loss/logger', 'val_loss/keras']);
+  assert.deepEqual(
+    loss.series.map((s) => `${s.name}/${s.source}`),
+    ['loss/logger', 'batch_loss/logger', 'val_loss/keras'],
+  );
   assert.equal(loss.monitor, 'val_loss');
   assert.deepEqual(loss.series[0].epoch, [0]);
   assert.equal(loss.series[1].epoch, null);
@@ -109,7 +115,10 @@ test('parseEvents keeps known kinds, sorted by step', () => {
       { kind: 'scheduler', epoch: 0, step: 'x' },
     ],
   });
-  assert.deepEqual(events.map((e) => e.kind), ['scheduler', 'cooldown', 'reduction']);
+  assert.deepEqual(
+    events.map((e) => e.kind),
+    ['scheduler', 'cooldown', 'reduction'],
+  );
   assert.equal(events[0].step, null);
 });
 
@@ -121,7 +130,10 @@ test('parseAudit puts warnings first and normalises fields', () => {
       { severity: 'weird', message: 5 },
     ],
   });
-  assert.deepEqual(f.map((x) => x.message), ['two', 'one', '5']);
+  assert.deepEqual(
+    f.map((x) => x.message),
+    ['two', 'one', '5'],
+  );
   assert.equal(f[2].severity, 'info');
   assert.equal(f[2].kind, 'finding');
 });
@@ -145,7 +157,14 @@ test('the client builds relative URLs with the run escaped', async () => {
 
 test('a JSON error answer becomes a RouteError with the message and status', async () => {
   const client = createClient(fakeFetch({ runs: () => [400, { error: 'Bad run' }] }));
-  await assert.rejects(client.runs(), (e) => e instanceof RouteError && e.status === 400 && e.message === 'Bad run' && e.describe() === 'runs (HTTP 400): Bad run');
+  await assert.rejects(
+    client.runs(),
+    (e) =>
+      e instanceof RouteError &&
+      e.status === 400 &&
+      e.message === 'Bad run' &&
+      e.describe() === 'runs (HTTP 400): Bad run',
+  );
 });
 
 test('a non-JSON error and a network failure are RouteErrors too', async () => {
@@ -164,7 +183,14 @@ test('a non-JSON error and a network failure are RouteErrors too', async () => {
 test('runData draws what it can when one route fails', async () => {
   const client = createClient(
     fakeFetch({
-      lr: () => [200, { run: 'r', optimizers: [{ name: 'a', step: [1], planned: [1], actual: [1] }], epochs: { epoch: [0], step: [1] } }],
+      lr: () => [
+        200,
+        {
+          run: 'r',
+          optimizers: [{ name: 'a', step: [1], planned: [1], actual: [1] }],
+          epochs: { epoch: [0], step: [1] },
+        },
+      ],
       loss: () => [200, { run: 'r', series: [], epochs: { epoch: [0], step: [1] } }],
       events: () => [200, { events: [] }],
       audit: () => [500, { error: 'audit exploded' }],
@@ -198,11 +224,47 @@ test('the axis field says when a run has epochs only', async () => {
   assert.equal(parseLoss({ axis: 'epoch', series: [] }).axis, 'epoch');
   const client = createClient(
     fakeFetch({
-      lr: () => [200, { run: 'k', axis: 'epoch', optimizers: [{ name: 'a', step: [0, 1], planned: [null, null], actual: [1, 1] }] }],
+      lr: () => [
+        200,
+        { run: 'k', axis: 'epoch', optimizers: [{ name: 'a', step: [0, 1], planned: [null, null], actual: [1, 1] }] },
+      ],
       loss: () => [200, { run: 'k', axis: 'epoch', series: [] }],
       events: () => [200, { events: [] }],
       audit: () => [200, { findings: [] }],
     }),
   );
   assert.equal((await client.runData('k')).axis, 'epoch');
+});
+
+test('a transport other than fetch serves the client: answers inlined as JSON', async () => {
+  // What a page without a server does: the routes' answers, keyed by route and run.
+  const runsJson = demo('runs.json');
+  const name = runsJson.runs[0].run; // demo/data/run0/
+  const inlined = { runs: runsJson, [name]: {} };
+  for (const route of ['lr', 'loss', 'events', 'audit']) inlined[name][route] = demo(`run0/${route}.json`);
+  const asked = [];
+  const transport = {
+    async get(route, params) {
+      asked.push(params ? `${route}:${params.run}` : route);
+      const answer = params ? inlined[params.run]?.[route] : inlined[route];
+      if (!answer) throw new RouteError(route, 404, 'not in this report');
+      return answer;
+    },
+    exportUrl: (run, format) => `data:${run}.${format}`,
+  };
+  const client = createClient(transport);
+  const runs = await client.runs();
+  assert.equal(runs[0].run, name);
+  const d = await client.runData(name, { finder: true });
+  assert.ok(d.lr.optimizers.length > 0);
+  assert.ok(d.loss.series.length > 0);
+  // The finder answer is missing: one RouteError, the rest still there.
+  assert.deepEqual(
+    d.errors.map((e) => [e.route, e.status]),
+    [['finder', 404]],
+  );
+  assert.deepEqual(d.finder, []);
+  assert.equal(client.exportUrl(name, 'csv'), `data:${name}.csv`);
+  const routes = ['lr', 'loss', 'events', 'audit', 'finder'].map((r) => `${r}:${name}`);
+  assert.deepEqual(asked.sort(), ['runs', ...routes].sort());
 });

@@ -62,7 +62,10 @@ test('parseFinder drops junk: no lr list, LRs that a log axis cannot show, bad s
 
 test('parseRuns reads the number of range tests (0 when absent)', () => {
   const runs = parseRuns({ runs: [{ run: 'a', finder: 2 }, { run: 'b' }, { run: 'c', finder: 'x' }] });
-  assert.deepEqual(runs.map((r) => r.finder), [2, 0, 0]);
+  assert.deepEqual(
+    runs.map((r) => r.finder),
+    [2, 0, 0],
+  );
 });
 
 test('runData fetches the finder route only when asked', async () => {
@@ -70,7 +73,8 @@ test('runData fetches the finder route only when asked', async () => {
   const fetchImpl = async (url) => {
     calls.push(url);
     const route = url.split('?')[0].slice(2);
-    const body = route === 'finder' ? ROUTE : route === 'events' ? { events: [] } : route === 'audit' ? { findings: [] } : {};
+    const body =
+      route === 'finder' ? ROUTE : route === 'events' ? { events: [] } : route === 'audit' ? { findings: [] } : {};
     return new Response(JSON.stringify(body), { status: 200 });
   };
   const client = createClient(fetchImpl);
@@ -92,7 +96,10 @@ test('a failing finder route is reported and leaves no test', async () => {
   );
   const d = await client.runData('r', { audit: false, finder: true });
   assert.deepEqual(d.finder, []);
-  assert.deepEqual(d.errors.map((e) => [e.route, e.status]), [['finder', 404]]);
+  assert.deepEqual(
+    d.errors.map((e) => [e.route, e.status]),
+    [['finder', 404]],
+  );
 });
 
 test('describeRangeTest: the suggestions in compact notation, steps and LR span', () => {
@@ -125,15 +132,21 @@ test('buildFinderView: raw loss faint, smoothed solid, a marker per suggestion',
   const view = buildFinderView([runData('logged', [], [{ name: 'adam' }]), runData('finder', [t])]);
   assert.equal(view.empty, false);
   assert.deepEqual(view.data, [t.lr, t.loss, t.smoothed]);
-  assert.deepEqual(view.series.map((s) => [s.label, s.kind, s.alpha]), [
-    ['loss', 'raw', 0.35],
-    ['smoothed', 'smoothed', 1],
-  ]);
+  assert.deepEqual(
+    view.series.map((s) => [s.label, s.kind, s.alpha]),
+    [
+      ['loss', 'raw', 0.35],
+      ['smoothed', 'smoothed', 1],
+    ],
+  );
   assert.ok(view.series[1].width > view.series[0].width);
-  assert.deepEqual(view.markers.map((m) => [m.kind, m.x, m.label]), [
-    ['valley', 0.0123456, `valley ${formatLR(0.0123456)}`],
-    ['steepest', 0.001, 'steepest 1e-3'],
-  ]);
+  assert.deepEqual(
+    view.markers.map((m) => [m.kind, m.x, m.label]),
+    [
+      ['valley', 0.0123456, `valley ${formatLR(0.0123456)}`],
+      ['steepest', 0.001, 'steepest 1e-3'],
+    ],
+  );
   assert.equal(view.tests.length, 1);
   assert.equal(view.tests[0].suggested, '1.23e-2');
   // The run keeps its colour in the tab (the second run, no optimizer of its own).
@@ -143,7 +156,10 @@ test('buildFinderView: raw loss faint, smoothed solid, a marker per suggestion',
 test('buildFinderView names runs and tests when there are several, and is empty without any', () => {
   const [t] = parseFinder(ROUTE).tests;
   const view = buildFinderView([runData('a', [t, { ...t, valley: null }]), runData('b', [t])]);
-  assert.deepEqual(view.tests.map((x) => x.name), ['a · test 1', 'a · test 2', 'b']);
+  assert.deepEqual(
+    view.tests.map((x) => x.name),
+    ['a · test 1', 'a · test 2', 'b'],
+  );
   assert.equal(view.series[0].label, 'a · test 1 · loss');
   assert.equal(view.markers.filter((m) => m.kind === 'valley').length, 2);
   assert.equal(view.data[0].length, t.lr.length); // shared LR column

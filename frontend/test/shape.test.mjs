@@ -2,7 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseEvents, parseLoss, parseLr, parseAudit } from '../src/data.js';
-import { PALETTE, assignColours, buildView, convertRange, eventX, joinTables, zoomAround, describeEvent } from '../src/shape.js';
+import {
+  PALETTE,
+  assignColours,
+  buildView,
+  convertRange,
+  eventX,
+  joinTables,
+  zoomAround,
+  describeEvent,
+} from '../src/shape.js';
 import { makeEpochMap } from '../src/axis.js';
 
 const demo = (p) => JSON.parse(readFileSync(new URL(`../demo/data/${p}`, import.meta.url), 'utf8'));
@@ -10,13 +19,38 @@ const demo = (p) => JSON.parse(readFileSync(new URL(`../demo/data/${p}`, import.
 function demoRun(i) {
   const lr = parseLr(demo(`run${i}/lr.json`));
   const loss = parseLoss(demo(`run${i}/loss.json`));
-  return { run: lr.run, lr, loss, epochs: lr.epochs, events: parseEvents(demo(`run${i}/events.json`)), findings: parseAudit(demo(`run${i}/audit.json`)), errors: [] };
+  return {
+    run: lr.run,
+    lr,
+    loss,
+    epochs: lr.epochs,
+    events: parseEvents(demo(`run${i}/events.json`)),
+    findings: parseAudit(demo(`run${i}/audit.json`)),
+    errors: [],
+  };
 }
 
-function runData({ run = 'r', steps, actual, planned = actual, epochs = null, events = [], loss = [], downsampled = false, points }) {
+function runData({
+  run = 'r',
+  steps,
+  actual,
+  planned = actual,
+  epochs = null,
+  events = [],
+  loss = [],
+  downsampled = false,
+  points,
+}) {
   return {
     run,
-    lr: { run, optimizers: [{ name: 'adam', step: steps, actual, planned }], epochs: epochs || { epoch: [], step: [] }, points: points ?? steps.length, shown: steps.length, downsampled },
+    lr: {
+      run,
+      optimizers: [{ name: 'adam', step: steps, actual, planned }],
+      epochs: epochs || { epoch: [], step: [] },
+      points: points ?? steps.length,
+      shown: steps.length,
+      downsampled,
+    },
     loss: { run, monitor: 'val_loss', series: loss, epochs: epochs || { epoch: [], step: [] } },
     epochs: epochs || { epoch: [], step: [] },
     events,
@@ -27,8 +61,15 @@ function runData({ run = 'r', steps, actual, planned = actual, epochs = null, ev
 
 test('joinTables aligns on the union of x, undefined where a table has no point', () => {
   const out = joinTables([
-    [[1, 3, 5], [10, 30, 50]],
-    [[2, 3, 6], [20, null, 60], [2, 3, 6]],
+    [
+      [1, 3, 5],
+      [10, 30, 50],
+    ],
+    [
+      [2, 3, 6],
+      [20, null, 60],
+      [2, 3, 6],
+    ],
   ]);
   assert.deepEqual(out[0], [1, 2, 3, 5, 6]);
   assert.deepEqual(out[1], [10, undefined, 30, 50, undefined]);
@@ -38,7 +79,13 @@ test('joinTables aligns on the union of x, undefined where a table has no point'
 
 test('joinTables shares identical x columns without copying', () => {
   const xs = [1, 2, 3];
-  const out = joinTables([[xs, [1, 2, 3]], [[1, 2, 3], [4, 5, 6]]]);
+  const out = joinTables([
+    [xs, [1, 2, 3]],
+    [
+      [1, 2, 3],
+      [4, 5, 6],
+    ],
+  ]);
   assert.equal(out[0], xs);
   assert.equal(out.length, 3);
   assert.deepEqual(joinTables([]), [[]]);
@@ -46,7 +93,13 @@ test('joinTables shares identical x columns without copying', () => {
 
 test('one run: loss and LR series with planned dashed and actual solid', () => {
   const view = buildView([demoRun(0)]);
-  assert.deepEqual(view.lr.series.map((s) => [s.label, s.dash]), [['actual', null], ['planned', [6, 4]]]);
+  assert.deepEqual(
+    view.lr.series.map((s) => [s.label, s.dash]),
+    [
+      ['actual', null],
+      ['planned', [6, 4]],
+    ],
+  );
   assert.equal(view.lr.series[0].color, PALETTE[0]);
   const names = view.loss.series.map((s) => s.name);
   assert.deepEqual(names, ['batch_loss', 'loss', 'val_loss']);
@@ -64,7 +117,10 @@ test('one marker per reduction, LR change and scheduler event; bands from cooldo
   const reductions = d.events.filter((e) => e.kind === 'reduction');
   const markers = view.markers.filter((m) => m.kind === 'reduction');
   assert.equal(markers.length, reductions.length);
-  assert.deepEqual(markers.map((m) => m.x), reductions.map((e) => e.step));
+  assert.deepEqual(
+    markers.map((m) => m.x),
+    reductions.map((e) => e.step),
+  );
   assert.match(markers[0].label, /^\d(\.\d+)?e-\d+ → \d(\.\d+)?e-\d+$/);
   const starts = d.events.filter((e) => e.kind === 'cooldown' && e.phase === 'start');
   assert.equal(view.bands.length, starts.length);
@@ -81,7 +137,10 @@ test('an open cooldown band runs to the end of the data', () => {
     ],
   });
   const view = buildView([d]);
-  assert.deepEqual(view.bands.map((b) => [b.from, b.to, b.open]), [[2, 4, true]]);
+  assert.deepEqual(
+    view.bands.map((b) => [b.from, b.to, b.open]),
+    [[2, 4, true]],
+  );
 });
 
 test('the min_lr floor appears when hit, from the first hit', () => {
@@ -96,7 +155,11 @@ test('the min_lr floor appears when hit, from the first hit', () => {
 });
 
 test('a reduction that lands on min_lr shows the floor', () => {
-  const d = runData({ steps: [1, 2], actual: [1e-3, 1e-4], events: [{ kind: 'reduction', epoch: 0, step: 1, old_lr: 1e-3, new_lr: 1e-4, min_lr: 1e-4 }] });
+  const d = runData({
+    steps: [1, 2],
+    actual: [1e-3, 1e-4],
+    events: [{ kind: 'reduction', epoch: 0, step: 1, old_lr: 1e-3, new_lr: 1e-4, min_lr: 1e-4 }],
+  });
   assert.equal(buildView([d]).floors.length, 1);
 });
 
@@ -138,14 +201,19 @@ test('two optimizers in one run get two colours', () => {
   const colours = assignColours([d]);
   assert.notEqual(colours.get('r').optimizer.get('adam'), colours.get('r').optimizer.get('disc'));
   const view = buildView([d]);
-  assert.deepEqual(view.lr.series.map((s) => s.label), ['adam actual', 'adam planned', 'disc actual']);
+  assert.deepEqual(
+    view.lr.series.map((s) => s.label),
+    ['adam actual', 'adam planned', 'disc actual'],
+  );
 });
 
 test('log axes skip values that cannot be drawn, keep NaN gaps', () => {
   const d = runData({
     steps: [1, 2, 3],
     actual: [0, null, 1e-3],
-    loss: [{ name: 'loss', source: 'logger', resolution: 'step', step: [1, 2, 3], value: [-1, null, 0.5], epoch: null }],
+    loss: [
+      { name: 'loss', source: 'logger', resolution: 'step', step: [1, 2, 3], value: [-1, null, 0.5], epoch: null },
+    ],
   });
   const view = buildView([d], { lossLog: true });
   assert.deepEqual(view.lr.data[1], [undefined, null, 1e-3]);
@@ -165,7 +233,12 @@ test('a downsampled series is drawn as sent, with a note saying so', () => {
   steps.push(400000); // a kept change point, out of order on purpose
   actual.push(1e-4);
   const d = runData({ steps: [...steps], actual: [...actual], downsampled: true, points: 1000000 });
-  const parsed = parseLr({ run: 'r', optimizers: [{ name: 'adam', step: steps, planned: actual, actual }], points: 1000000, downsampled: true });
+  const parsed = parseLr({
+    run: 'r',
+    optimizers: [{ name: 'adam', step: steps, planned: actual, actual }],
+    points: 1000000,
+    downsampled: true,
+  });
   d.lr = parsed;
   const view = buildView([d]);
   const xs = view.lr.data[0];
@@ -203,12 +276,28 @@ test('convertRange moves a zoom between the step and epoch axes', () => {
 
 test('describeEvent explains a reduction in one tooltip', () => {
   const text = describeEvent(
-    { kind: 'reduction', epoch: 4, step: 250, monitor: 'val_loss', value: 0.52, best: 0.5, wait: 3, patience: 3, old_lr: 1e-3, new_lr: 1e-4, factor: 0.1, cooldown: 2 },
+    {
+      kind: 'reduction',
+      epoch: 4,
+      step: 250,
+      monitor: 'val_loss',
+      value: 0.52,
+      best: 0.5,
+      wait: 3,
+      patience: 3,
+      old_lr: 1e-3,
+      new_lr: 1e-4,
+      factor: 0.1,
+      cooldown: 2,
+    },
     'r',
     false,
   );
   // Epoch 4 of the data is Keras's "Epoch 5: ReduceLROnPlateau reducing ...".
-  assert.equal(text, 'epoch 5, step 250 — plateau reduction\nval_loss 0.52, best 0.5, wait 3/3\nLR 1e-3 → 1e-4 (factor 0.1), then 2 epochs of cooldown');
+  assert.equal(
+    text,
+    'epoch 5, step 250 — plateau reduction\nval_loss 0.52, best 0.5, wait 3/3\nLR 1e-3 → 1e-4 (factor 0.1), then 2 epochs of cooldown',
+  );
 });
 
 test('a run recorded per epoch only is left off the step axis and drawn on the epoch axis', () => {

@@ -11,49 +11,18 @@
 //   and whether a payload's script ran (window.__pwned).
 // many: a logdir of hundreds of runs. Times the first draw, typing in the
 //   run filter, and selecting a filtered run, and reports the list's counts.
-import { createRequire } from 'node:module';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CANVAS_INK, parseArgs, pluginFrame, printReport, waitUntil, withBrowser } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const require = createRequire(path.join(repo, 'frontend', 'package.json'));
-const { chromium } = require('playwright-core');
-
-const args = {};
-for (let i = 2; i < process.argv.length; i += 2) args[process.argv[i].replace(/^--/, '')] = process.argv[i + 1];
+const args = parseArgs();
 const base = args.url.replace(/\/$/, '');
-const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-
-const report = { scenario: args.scenario, consoleErrors: [], pageErrors: [], dialogs: [], steps: [], timings: {} };
-const profile = mkdtempSync(path.join(tmpdir(), 'tb-lr-checks-'));
-let context;
-
-async function pluginFrame(page) {
-  const deadline = Date.now() + 60000;
-  while (Date.now() < deadline) {
-    const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
-    if (frame) return frame;
-    await page.waitForTimeout(100);
-  }
-  throw new Error('the Learning Rate iframe never appeared');
-}
+const report = { scenario: args.scenario, steps: [], timings: {} };
+const FRAME_TIMEOUT = 60000;
 
 // What the tab shows, read inside its frame.
 const STATE = `(() => {
   const app = document.querySelector('.lr-app');
   const rows = [...document.querySelectorAll('.lr-run')];
-  const canvasInk = (role) => {
-    const c = document.querySelector('.lr-chart[data-role="' + role + '"] canvas');
-    if (!c || !c.width) return 0;
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-    return n;
-  };
+  const canvasInk = ${CANVAS_INK};
   return {
     state: app ? app.dataset.state : null,
     rows: rows.length,
@@ -67,23 +36,10 @@ const STATE = `(() => {
   };
 })()`;
 
-async function state(frame) {
-  try {
-    return await frame.evaluate(STATE);
-  } catch (e) {
-    return { error: String(e) };
-  }
-}
+const state = (frame) => frame.evaluate(STATE);
 
-async function waitFor(frame, predicate, what, timeout = 60000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    last = await state(frame);
-    if (!last.error && predicate(last)) return last;
-    await frame.page().waitForTimeout(50);
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last).slice(0, 2000)}`);
+function waitFor(frame, predicate, what, timeout = 60000) {
+  return waitUntil(frame, state, predicate, what, { timeout, every: 50 });
 }
 
 // Everything a name could have injected, in one document.
@@ -97,16 +53,23 @@ const INJECTED = `(() => ({
 
 async function names(page) {
   await page.goto(`${base}/#learning_rate`);
-  const frame = await pluginFrame(page);
+  const frame = await pluginFrame(page, FRAME_TIMEOUT);
   await waitFor(frame, (s) => s.state === 'ready' && s.rows > 0, 'the tab ready');
   report.steps.push('open');
   // Show every run, so every optimizer and metric name is drawn.
   await frame.locator('.lr-run-actions button').first().click();
-  const all = await waitFor(frame, (s) => s.checked.length === s.rows && s.state === 'ready' && s.lossInk > 0 && s.lrInk > 0, 'every run drawn');
+  const all = await waitFor(
+    frame,
+    (s) => s.checked.length === s.rows && s.state === 'ready' && s.lossInk > 0 && s.lrInk > 0,
+    'every run drawn',
+  );
   await page.waitForTimeout(500); // the audit answers and the diagnosis panel
   report.steps.push('all');
   const shown = await frame.evaluate(() => ({
-    runNames: [...document.querySelectorAll('.lr-runs .lr-run-name')].map((n) => ({ text: n.textContent, title: n.title })),
+    runNames: [...document.querySelectorAll('.lr-runs .lr-run-name')].map((n) => ({
+      text: n.textContent,
+      title: n.title,
+    })),
     tableText: [...document.querySelectorAll('.lr-events tbody td')].map((n) => n.textContent),
     markerTitles: [...document.querySelectorAll('.lr-marker-label, .lr-marker')].map((n) => n.title).filter(Boolean),
     findings: [...document.querySelectorAll('.lr-finding-msg')].map((n) => n.textContent),
@@ -129,8 +92,13 @@ async function names(page) {
 async function many(page) {
   const t0 = Date.now();
   await page.goto(`${base}/#learning_rate`);
-  const frame = await pluginFrame(page);
-  let s = await waitFor(frame, (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0, 'the first draw', 90000);
+  const frame = await pluginFrame(page, FRAME_TIMEOUT);
+  let s = await waitFor(
+    frame,
+    (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0,
+    'the first draw',
+    90000,
+  );
   report.timings.firstDrawMs = Date.now() - t0;
   report.initial = { rows: s.rows, visible: s.visible, checked: s.checked, count: s.count };
   report.steps.push('open');
@@ -140,7 +108,12 @@ async function many(page) {
   const t1 = Date.now();
   await filter.pressSequentially(args.filter, { delay: 30 });
   const typed = Date.now();
-  s = await waitFor(frame, (x) => x.visible < x.rows && x.visibleRuns.every((r) => new RegExp(args.filter, 'i').test(r)), 'the list filtered', 10000);
+  s = await waitFor(
+    frame,
+    (x) => x.visible < x.rows && x.visibleRuns.every((r) => new RegExp(args.filter, 'i').test(r)),
+    'the list filtered',
+    10000,
+  );
   report.timings.typingMs = typed - t1;
   report.timings.filterAfterLastKeyMs = Date.now() - typed;
   report.filtered = { rows: s.rows, visible: s.visible, visibleRuns: s.visibleRuns, count: s.count };
@@ -149,7 +122,12 @@ async function many(page) {
   // Select one of the filtered runs: it is loaded and drawn.
   const t2 = Date.now();
   await frame.locator(`.lr-run[data-run="${args.pick}"] input`).check();
-  s = await waitFor(frame, (x) => x.checked.includes(args.pick) && x.legend.some((l) => l.includes(args.pick)) && x.lossInk > 0, 'the picked run drawn', 30000);
+  s = await waitFor(
+    frame,
+    (x) => x.checked.includes(args.pick) && x.legend.some((l) => l.includes(args.pick)) && x.lossInk > 0,
+    'the picked run drawn',
+    30000,
+  );
   report.timings.selectMs = Date.now() - t2;
   report.picked = { checked: s.checked, count: s.count, legendHasPick: s.legend.some((l) => l.includes(args.pick)) };
   report.steps.push('select');
@@ -163,28 +141,13 @@ async function many(page) {
   report.steps.push('clear');
 }
 
-try {
-  context = await chromium.launchPersistentContext(profile, { executablePath, headless: true, args: CHROMIUM_ARGS, viewport: { width: 1400, height: 1000 } });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location().url || ''}`);
-  });
-  page.on('pageerror', (e) => report.pageErrors.push(String(e && e.message ? e.message : e)));
-  page.on('dialog', async (d) => {
-    report.dialogs.push(`${d.type()}: ${d.message()}`);
-    await d.dismiss().catch(() => {});
-  });
-  if (args.scenario === 'names') await names(page);
-  else if (args.scenario === 'many') await many(page);
-  else throw new Error(`unknown scenario ${args.scenario}`);
-  report.ok = true;
-} catch (e) {
-  report.ok = false;
-  report.error = String(e && e.stack ? e.stack : e);
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-}
-// ASCII only: names hold U+2028 and U+0085, which line-splitting readers split on.
-const ascii = JSON.stringify(report).replace(/[\u007f-\uffff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-process.stdout.write(ascii + '\n');
+await withBrowser(
+  report,
+  async (page) => {
+    if (args.scenario === 'names') await names(page);
+    else if (args.scenario === 'many') await many(page);
+    else throw new Error(`unknown scenario ${args.scenario}`);
+  },
+  { executablePath: args.chromium, profilePrefix: 'tb-lr-checks-' },
+);
+printReport(report);

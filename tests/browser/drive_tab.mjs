@@ -1,68 +1,26 @@
-// Drives TensorBoard's Learning Rate tab in headless Chromium (Debian's
-// /usr/bin/chromium through playwright-core; no browser is downloaded) and
-// prints one JSON report on stdout for tests/browser/test_tab.py to assert.
+// Drives TensorBoard's Learning Rate tab in headless Chromium and prints one
+// JSON report on stdout for tests/browser/test_tab.py to assert.
 //
 //   node tests/browser/drive_tab.mjs --url http://127.0.0.1:PORT --out test-artifacts
-import { createRequire } from 'node:module';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CANVAS_INK, parseArgs, pluginFrame, printReport, repo, waitUntil, withBrowser } from './lib.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const repo = path.resolve(here, '..', '..');
-const require = createRequire(path.join(repo, 'frontend', 'package.json'));
-const { chromium } = require('playwright-core');
 const { formatLR } = await import(path.join(repo, 'frontend', 'src', 'format.js'));
 
-const args = Object.fromEntries(
-  process.argv.slice(2).reduce((acc, a, i, all) => (a.startsWith('--') ? [...acc, [a.slice(2), all[i + 1]]] : acc), []),
-);
+const args = parseArgs();
 const base = args.url.replace(/\/$/, '');
 const outDir = path.resolve(args.out || path.join(repo, 'test-artifacts'));
-const executablePath = args.chromium || process.env.CHROMIUM || '/usr/bin/chromium';
 mkdirSync(outDir, { recursive: true });
 
-export const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const report = { consoleErrors: [], pageErrors: [], dialogs: [], steps: [] };
-const profile = mkdtempSync(path.join(tmpdir(), 'tb-lr-chromium-'));
-let context;
+const report = { steps: [] };
 
 function step(name, data) {
   report.steps.push(name);
   Object.assign(report, data);
 }
 
-async function pluginFrame(page) {
-  const deadline = Date.now() + 30000;
-  while (Date.now() < deadline) {
-    const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
-    if (frame) return frame;
-    await page.waitForTimeout(100);
-  }
-  throw new Error('the Learning Rate iframe never appeared');
-}
-
-// Counts the canvas pixels that are not transparent (uPlot's canvas starts
-// transparent: anything drawn makes it non-empty).
-const inkScript = (role) => `(() => {
-  const c = document.querySelector('.lr-chart[data-role="${role}"] canvas');
-  if (!c || !c.width) return 0;
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  let n = 0;
-  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
-  return n;
-})()`;
+const inkScript = (role) => `(${CANVAS_INK})('${role}')`;
 
 async function charts(frame) {
   return frame.evaluate(`(() => {
@@ -80,163 +38,153 @@ async function charts(frame) {
   })()`);
 }
 
-async function waitFor(frame, predicate, what, timeout = 20000) {
-  const deadline = Date.now() + timeout;
-  let last;
-  while (Date.now() < deadline) {
-    try {
-      last = await charts(frame);
-    } catch (e) {
-      last = { error: String(e) }; // the frame is still loading
-    }
-    if (predicate(last)) return last;
-    await frame.page().waitForTimeout(100);
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last)}`);
-}
+const waitFor = (frame, predicate, what, timeout = 20000) => waitUntil(frame, charts, predicate, what, { timeout });
 
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1400, height: 1000 },
-    colorScheme: 'light',
-  });
-  const page = context.pages()[0] || (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') report.consoleErrors.push(`${m.text()} @ ${m.location().url || ''}`);
-  });
-  page.on('pageerror', (e) => report.pageErrors.push(String(e && e.message ? e.message : e)));
-  page.on('dialog', async (d) => {
-    report.dialogs.push(`${d.type()}: ${d.message()}`);
-    await d.dismiss().catch(() => {});
-  });
+await withBrowser(
+  report,
+  async (page) => {
+    // 1. The tab opens at /#learning_rate.
+    await page.goto(`${base}/#learning_rate`);
+    const frame = await pluginFrame(page);
+    let c = await waitFor(frame, (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'both charts drawn');
+    step('open', { url: page.url(), frameUrl: frame.url(), initial: c });
 
-  // 1. The tab opens at /#learning_rate.
-  await page.goto(`${base}/#learning_rate`);
-  const frame = await pluginFrame(page);
-  let c = await waitFor(frame, (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'both charts drawn');
-  step('open', { url: page.url(), frameUrl: frame.url(), initial: c });
-
-  // 2. What the routes say, fetched from inside the tab (same base URL).
-  const routes = await frame.evaluate(async () => {
-    const selected = [...document.querySelectorAll('.lr-run')].filter((r) => r.querySelector('input').checked).map((r) => r.dataset.run);
-    const runs = await (await fetch('./runs')).json();
-    const events = {};
-    for (const run of selected) events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
-    return { selected, runs: runs.runs.map((r) => r.run), runsFinder: Object.fromEntries(runs.runs.map((r) => [r.run, r.finder])), events };
-  });
-  const all = Object.values(routes.events).flat();
-  step('routes', {
-    runs: routes.runs,
-    runsFinder: routes.runsFinder,
-    selected: routes.selected,
-    reductions: all.filter((e) => e.kind === 'reduction').length,
-    events: all.length,
-  });
-
-  // 2b. The LR range test of the "finder" run: its chart draws, and the
-  // suggestions it shows are the route's, formatted. A failure here is
-  // reported without stopping the other steps.
-  try {
-    const ink = `(() => { const c = document.querySelector('.lr-chart[data-role="finder"] canvas'); if (!c || !c.width) return 0;
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; let n = 0;
-      for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })()`;
-    const deadline = Date.now() + 20000;
-    let inked = 0;
-    while ((inked = await frame.evaluate(ink)) <= 1000 && Date.now() < deadline) await page.waitForTimeout(100);
-    const seen = await frame.evaluate(async () => {
-      const route = await (await fetch(`./finder?${new URLSearchParams({ run: 'finder' })}`)).json();
-      const text = (kind) => document.querySelector(`.lr-finder [data-suggestion="${kind}"]`)?.textContent ?? null;
+    // 2. What the routes say, fetched from inside the tab (same base URL).
+    const routes = await frame.evaluate(async () => {
+      const selected = [...document.querySelectorAll('.lr-run')]
+        .filter((r) => r.querySelector('input').checked)
+        .map((r) => r.dataset.run);
+      const runs = await (await fetch('./runs')).json();
+      const events = {};
+      for (const run of selected)
+        events[run] = (await (await fetch(`./events?${new URLSearchParams({ run })}`)).json()).events;
       return {
-        route: route.tests[0],
-        text: { valley: text('valley'), steepest: text('steepest') },
-        markers: [...document.querySelectorAll('.lr-chart[data-role="finder"] .lr-marker')].map((m) => m.textContent),
+        selected,
+        runs: runs.runs.map((r) => r.run),
+        runsFinder: Object.fromEntries(runs.runs.map((r) => [r.run, r.finder])),
+        events,
       };
     });
-    seen.ink = inked;
-    const t = seen.route;
-    step('finder', {
-      finder: {
-        ink: seen.ink,
-        points: t.lr.length,
-        route: { valley: t.valley, steepest: t.steepest },
-        formatted: { valley: formatLR(t.valley), steepest: formatLR(t.steepest) },
-        text: seen.text,
-        markers: seen.markers,
-      },
+    const all = Object.values(routes.events).flat();
+    step('routes', {
+      runs: routes.runs,
+      runsFinder: routes.runsFinder,
+      selected: routes.selected,
+      reductions: all.filter((e) => e.kind === 'reduction').length,
+      events: all.length,
     });
-  } catch (e) {
-    report.finderError = String(e && e.stack ? e.stack : e);
-  }
 
-  // 3. The hostile run name is text: listed verbatim, no <img> anywhere.
-  const hostile = await frame.evaluate(() => {
-    const names = [...document.querySelectorAll('.lr-run-name')].map((n) => n.textContent);
-    return {
-      runNames: names,
-      imgCount: document.querySelectorAll('img').length,
-      legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) => n.textContent.includes('<img src=x onerror=alert(1)>')),
-    };
-  });
-  step('hostile', { hostile });
+    // 2b. The LR range test of the "finder" run: its chart draws, and the
+    // suggestions it shows are the route's, formatted. A failure here is
+    // reported without stopping the other steps.
+    try {
+      const ink = inkScript('finder');
+      const deadline = Date.now() + 20000;
+      let inked = 0;
+      while ((inked = await frame.evaluate(ink)) <= 1000 && Date.now() < deadline) await page.waitForTimeout(100);
+      const seen = await frame.evaluate(async () => {
+        const route = await (await fetch(`./finder?${new URLSearchParams({ run: 'finder' })}`)).json();
+        const text = (kind) => document.querySelector(`.lr-finder [data-suggestion="${kind}"]`)?.textContent ?? null;
+        return {
+          route: route.tests[0],
+          text: { valley: text('valley'), steepest: text('steepest') },
+          markers: [...document.querySelectorAll('.lr-chart[data-role="finder"] .lr-marker')].map((m) => m.textContent),
+        };
+      });
+      seen.ink = inked;
+      const t = seen.route;
+      step('finder', {
+        finder: {
+          ink: seen.ink,
+          points: t.lr.length,
+          route: { valley: t.valley, steepest: t.steepest },
+          formatted: { valley: formatLR(t.valley), steepest: formatLR(t.steepest) },
+          text: seen.text,
+          markers: seen.markers,
+        },
+      });
+    } catch (e) {
+      report.finderError = String(e && e.stack ? e.stack : e);
+    }
 
-  await page.screenshot({ path: path.join(outDir, 'tab-light.png'), fullPage: true });
+    // 3. The hostile run name is text: listed verbatim, no <img> anywhere.
+    const hostile = await frame.evaluate(() => {
+      const names = [...document.querySelectorAll('.lr-run-name')].map((n) => n.textContent);
+      return {
+        runNames: names,
+        imgCount: document.querySelectorAll('img').length,
+        legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) =>
+          n.textContent.includes('<img src=x onerror=alert(1)>'),
+        ),
+      };
+    });
+    step('hostile', { hostile });
 
-  // 4. Clicking an event row zooms both charts around it.
-  const before = (await charts(frame)).loss.range;
-  const rowIndex = await frame.evaluate(() => {
-    const rows = [...document.querySelectorAll('.lr-events tbody tr')];
-    const i = rows.findIndex((r) => r.dataset.kind === 'reduction');
-    return i >= 0 ? i : 0;
-  });
-  await frame.locator('.lr-events tbody tr').nth(rowIndex).click();
-  c = await waitFor(frame, (s) => s.loss.range && before && (s.loss.range[0] !== before[0] || s.loss.range[1] !== before[1]), 'x range change');
-  step('rowClick', { rangeBefore: before, rangeAfter: c.loss.range, lrRangeAfter: c.lr.range });
+    await page.screenshot({ path: path.join(outDir, 'tab-light.png'), fullPage: true });
 
-  // 5. Refresh keeps the zoom.
-  const zoomed = c.loss.range;
-  const draws = c.loss.draws;
-  await frame.locator('[data-control="refresh"]').click();
-  await frame.waitForFunction(() => /Updated/.test(document.querySelector('.lr-status')?.textContent || ''));
-  await page.waitForTimeout(300);
-  c = await charts(frame);
-  step('refresh', { rangeAfterRefresh: c.loss.range, rangeBeforeRefresh: zoomed, drawsAfterRefresh: c.loss.draws, drawsBeforeRefresh: draws });
+    // 4. Clicking an event row zooms both charts around it.
+    const before = (await charts(frame)).loss.range;
+    const rowIndex = await frame.evaluate(() => {
+      const rows = [...document.querySelectorAll('.lr-events tbody tr')];
+      const i = rows.findIndex((r) => r.dataset.kind === 'reduction');
+      return i >= 0 ? i : 0;
+    });
+    await frame.locator('.lr-events tbody tr').nth(rowIndex).click();
+    c = await waitFor(
+      frame,
+      (s) => s.loss.range && before && (s.loss.range[0] !== before[0] || s.loss.range[1] !== before[1]),
+      'x range change',
+    );
+    step('rowClick', { rangeBefore: before, rangeAfter: c.loss.range, lrRangeAfter: c.lr.range });
 
-  // 5b. TensorBoard's own reload button reloads the tab's data (through the
-  // plugin message channel), keeping the zoom too.
-  const drawsBeforeReload = c.loss.draws;
-  await page.locator('button.reload-button').first().click();
-  c = await waitFor(frame, (s) => s.loss.draws > drawsBeforeReload, 'a redraw after TensorBoard reload');
-  step('tbReload', { rangeAfterTbReload: c.loss.range, drawsBeforeTbReload: drawsBeforeReload, drawsAfterTbReload: c.loss.draws });
+    // 5. Refresh keeps the zoom.
+    const zoomed = c.loss.range;
+    const draws = c.loss.draws;
+    await frame.locator('[data-control="refresh"]').click();
+    await frame.waitForFunction(() => /Updated/.test(document.querySelector('.lr-status')?.textContent || ''));
+    await page.waitForTimeout(300);
+    c = await charts(frame);
+    step('refresh', {
+      rangeAfterRefresh: c.loss.range,
+      rangeBeforeRefresh: zoomed,
+      drawsAfterRefresh: c.loss.draws,
+      drawsBeforeRefresh: draws,
+    });
 
-  // 6. The epoch axis.
-  await frame.locator('[data-control="reset-zoom"]').click();
-  await frame.locator('button[data-axis="epoch"]').click();
-  c = await waitFor(frame, (s) => s.axis === 'epoch' && s.loss.ink > 0 && s.lr.ink > 0, 'epoch axis drawn');
-  const epochsTable = await frame.evaluate(async (run) => (await (await fetch(`./lr?${new URLSearchParams({ run })}`)).json()).epochs, routes.selected[0]);
-  step('epochAxis', { epochAxis: c, epochs: epochsTable });
-  await frame.locator('button[data-axis="step"]').click();
-  await waitFor(frame, (s) => s.axis === 'step' && s.loss.ink > 0, 'step axis again');
+    // 5b. TensorBoard's own reload button reloads the tab's data (through the
+    // plugin message channel), keeping the zoom too.
+    const drawsBeforeReload = c.loss.draws;
+    await page.locator('button.reload-button').first().click();
+    c = await waitFor(frame, (s) => s.loss.draws > drawsBeforeReload, 'a redraw after TensorBoard reload');
+    step('tbReload', {
+      rangeAfterTbReload: c.loss.range,
+      drawsBeforeTbReload: drawsBeforeReload,
+      drawsAfterTbReload: c.loss.draws,
+    });
 
-  // 7. Dark mode: TensorBoard picks the system preference when it starts
-  // (and sets body.dark-mode); the tab follows TensorBoard.
-  await page.emulateMedia({ colorScheme: 'dark' });
-  await page.reload();
-  const darkFrame = await pluginFrame(page);
-  c = await waitFor(darkFrame, (s) => s.dark && s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'dark mode');
-  await page.waitForTimeout(300);
-  await page.screenshot({ path: path.join(outDir, 'tab-dark.png'), fullPage: true });
-  const hostDark = await page.evaluate(() => document.body.classList.contains('dark-mode'));
-  step('dark', { dark: c.dark, hostDark });
+    // 6. The epoch axis.
+    await frame.locator('[data-control="reset-zoom"]').click();
+    await frame.locator('button[data-axis="epoch"]').click();
+    c = await waitFor(frame, (s) => s.axis === 'epoch' && s.loss.ink > 0 && s.lr.ink > 0, 'epoch axis drawn');
+    const epochsTable = await frame.evaluate(
+      async (run) => (await (await fetch(`./lr?${new URLSearchParams({ run })}`)).json()).epochs,
+      routes.selected[0],
+    );
+    step('epochAxis', { epochAxis: c, epochs: epochsTable });
+    await frame.locator('button[data-axis="step"]').click();
+    await waitFor(frame, (s) => s.axis === 'step' && s.loss.ink > 0, 'step axis again');
 
-  report.ok = true;
-} catch (e) {
-  report.ok = false;
-  report.error = String(e && e.stack ? e.stack : e);
-} finally {
-  if (context) await context.close().catch(() => {});
-  rmSync(profile, { recursive: true, force: true });
-}
-process.stdout.write(JSON.stringify(report) + '\n');
+    // 7. Dark mode: TensorBoard picks the system preference when it starts
+    // (and sets body.dark-mode); the tab follows TensorBoard.
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.reload();
+    const darkFrame = await pluginFrame(page);
+    c = await waitFor(darkFrame, (s) => s.dark && s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'dark mode');
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(outDir, 'tab-dark.png'), fullPage: true });
+    const hostDark = await page.evaluate(() => document.body.classList.contains('dark-mode'));
+    step('dark', { dark: c.dark, hostDark });
+  },
+  { executablePath: args.chromium, colorScheme: 'light' },
+);
+printReport(report);

@@ -7,13 +7,14 @@ runs whose callbacks change the LR (5: LearningRateScheduler, 6:
 ReduceLROnPlateau) must list their events.
 """
 
-import json
 import subprocess
 import sys
 
 import pytest
-from test_tab import ARTIFACTS, REPO, node  # noqa: F401 - a fixture
+from chromium import ARTIFACTS, REPO, drive
+from chromium import node as _node
 
+node = _node  # the fixture, for this module's tests
 pytestmark = pytest.mark.browser
 RUNS = [
     "1_fixed",
@@ -26,7 +27,7 @@ RUNS = [
 
 
 @pytest.fixture(scope="module")
-def report(node, tmp_path_factory, tensorboard_process):  # noqa: F811 - the fixture above
+def report(node, tmp_path_factory, tensorboard_process):
     # As `make demo` does: a logdir relative to where the command runs.
     here = tmp_path_factory.mktemp("examples")
     subprocess.run(
@@ -44,21 +45,8 @@ def report(node, tmp_path_factory, tensorboard_process):  # noqa: F811 - the fix
         cwd=here,
     )
     tb = tensorboard_process(here / "logs" / "demo")
-    proc = subprocess.run(
-        [
-            node,
-            str(REPO / "tests" / "browser" / "drive_examples.mjs"),
-            "--url",
-            tb.url,
-            "--out",
-            str(ARTIFACTS),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = ["--url", tb.url, "--out", str(ARTIFACTS)]
+    result = drive(node, "drive_examples.mjs", *out, timeout=300, artifact="browser-examples.json")
     assert result["ok"], result.get("error")
     return result
 

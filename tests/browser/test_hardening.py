@@ -21,29 +21,23 @@ any of them skips the module on a workstation and fails it in CI.
 
 import json
 import os
-import shutil
-import subprocess
 import time
 import urllib.parse
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chromium import drive
+from chromium import node as _node
 from conftest import TensorBoardProcess, write_run
 
 from tb_lr_plugin import metadata
 from tb_lr_plugin.summary import EventWriter
 
+node = _node  # the fixture, for this module's tests
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.*"),
 ]
-
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "tb_lr_plugin" / "static" / "index.js"
-DRIVER = Path(__file__).with_name("drive_checks.mjs")
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 # Written by a real Keras training.
 TRAINED_RUN = "<script>window.__pwned='run';alert('run')</script>"  # a "/" makes two dirs
@@ -73,39 +67,14 @@ FILTER = "exp07/run37"
 PICK = "exp07/run375"
 
 
-def _require(ok, why):
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (required in CI)")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def node():
-    _require(os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    node = shutil.which("node")
-    _require(node is not None, "Node.js is not installed")
-    _require(
-        (REPO / "frontend" / "node_modules" / "playwright-core").is_dir(),
-        "frontend/node_modules is missing (cd frontend && npm ci)",
-    )
-    _require(BUNDLE.is_file(), "the frontend bundle is missing (make build)")
-    return node
-
-
 def _drive(node, url, scenario, *args):
-    out = subprocess.run(
-        [node, str(DRIVER), "--scenario", scenario, "--url", url, "--chromium", CHROMIUM, *args],
-        capture_output=True,
-        text=True,
+    report = drive(
+        node,
+        "drive_checks.mjs",
+        *("--scenario", scenario, "--url", url, *args),
         timeout=240,
+        artifact=f"browser-{scenario}.json",
     )
-    lines = [line for line in out.stdout.split("\n") if line.startswith("{")]
-    assert lines, f"the driver printed no report (exit {out.returncode}):\n{out.stderr[-3000:]}"
-    report = json.loads(lines[-1])
-    ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / f"browser-{scenario}.json").write_text(json.dumps(report, indent=1))
     assert report["ok"], report.get("error")
     return report
 

@@ -14,7 +14,6 @@ the module on a workstation and fails it in CI (`CI=true`).
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import threading
@@ -24,39 +23,16 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from chromium import ARTIFACTS, drive
+from chromium import node as _node
 
+node = _node  # the fixture, for this module's tests
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.filterwarnings("ignore::DeprecationWarning:keras.*"),
 ]
 
-REPO = Path(__file__).resolve().parents[2]
-BUNDLE = REPO / "tb_lr_plugin" / "static" / "index.js"
-DRIVER = Path(__file__).with_name("drive_tab.mjs")
-ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 HOSTILE = "<img src=x onerror=alert(1)>"
-
-
-def _require(ok, why):
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (required in CI)")
-    pytest.skip(why)
-
-
-@pytest.fixture(scope="module")
-def node():
-    _require(os.path.exists(CHROMIUM), f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    node = shutil.which("node")
-    _require(node is not None, "Node.js is not installed")
-    _require(
-        (REPO / "frontend" / "node_modules" / "playwright-core").is_dir(),
-        "frontend/node_modules is missing (cd frontend && npm ci)",
-    )
-    _require(BUNDLE.is_file(), "the frontend bundle is missing (make build)")
-    return node
 
 
 def _train(logdir):
@@ -170,18 +146,8 @@ def tensorboard(logdir):
 
 @pytest.fixture(scope="module")
 def report(node, tensorboard):
-    ARTIFACTS.mkdir(exist_ok=True)
-    out = subprocess.run(
-        [node, str(DRIVER), "--url", tensorboard, "--out", str(ARTIFACTS), "--chromium", CHROMIUM],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"the driver printed no report (exit {out.returncode}):\n{out.stderr[-3000:]}"
-    result = json.loads(lines[-1])
-    (ARTIFACTS / "browser-report.json").write_text(json.dumps(result, indent=2))
-    return result
+    out = ["--url", tensorboard, "--out", str(ARTIFACTS)]
+    return drive(node, "drive_tab.mjs", *out, timeout=180, artifact="browser-report.json")
 
 
 def _step(report, name):
