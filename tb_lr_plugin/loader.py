@@ -1,9 +1,11 @@
-"""Reading a logdir for `tb-lr-audit`, with TensorBoard's own loading code.
+"""Reading a logdir for `tb-lr-audit`, as TensorBoard reads it, without TensorFlow.
 
-Discovery is `io_wrapper.GetLogdirSubdirectories` and every event file is
-read by `event_file_loader.EventFileLoader` (with TensorBoard's read-time
-compat layers), exactly as TensorBoard's Python loader reads them; what
-differs is that nothing is sampled away: every record is kept.
+Discovery is TensorBoard's `io_wrapper.GetLogdirSubdirectories`, and every
+event file is read by `event_file.events`, which yields exactly the events
+TensorBoard's `event_file_loader.EventFileLoader` (with its read-time
+compat layers) yields, framed and CRC-checked in bulk; what differs from
+TensorBoard's Python loader is that nothing is sampled away: every record
+is kept.
 
 - A directory holding records of this plugin is a run, named as
   TensorBoard names it (its path relative to the logdir, `.` for the
@@ -14,38 +16,36 @@ differs is that nothing is sampled away: every record is kept.
   but Keras logged `epoch_learning_rate`.
 - A truncated or corrupt event file is read up to the damage (what
   TensorBoard also does) and reported once.
+- A large logdir is read by one forked process per core, a run and its
+  sub-runs in one process; the result is the same as read in one.
 
 TensorFlow is never imported by this module. `use_tensorboard_stub()`,
 which the command line calls first, makes TensorBoard use its TF-free
 stub even where TensorFlow is installed (importing TensorFlow costs
-seconds). The stub's record reader checks CRC32C in pure Python, a byte at
-a time (about 6 MB/s), so that one piece is replaced by
-`CheckedRecordReader`: the same interface and the same errors, reading a
-file's records at once and checking every CRC in one vectorized numpy
-pass (about 150 MB/s). Everything above the record level stays
-TensorBoard's.
+seconds), and makes the stub's record reader (`CheckedRecordReader`)
+check CRCs in bulk rather than a byte at a time in pure Python.
 """
 
+import contextlib
 import dataclasses
-import logging
 import os
-import struct
 import sys
 import time
 import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, record, run_model
+from tb_lr_plugin import event_file, metadata, run_model
 from tb_lr_plugin.sources import records as records_source
 
 KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
 SCALARS_PLUGIN = "scalars"
 
 _NOTF = "tensorboard.compat.notf"
-# Records are CRC-checked this many bytes at a time: bounds the memory the
-# check takes on huge files.
-_BATCH_BYTES = 8 << 20
+# Below this many bytes of event files, reading in this process alone is
+# faster than starting workers.
+_PARALLEL_BYTES = 16 << 20
+_MAX_WORKERS = 8
 
 
 def use_tensorboard_stub():
@@ -73,12 +73,6 @@ def use_tensorboard_stub():
 
     pywrap_tensorflow.PyRecordReader_New = CheckedRecordReader
     return True
-
-
-def _u32_at(buf, offsets):
-    """Little-endian uint32s stored at `offsets` of `buf`."""
-    raw = buf[offsets[:, None] + np.arange(4)].astype(np.uint32)
-    return raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16) | (raw[:, 3] << 24)
 
 
 class CheckedRecordReader:
@@ -112,51 +106,9 @@ class CheckedRecordReader:
     def _load(self):
         with open(self.filename, "rb") as f:
             data = f.read()
-        offsets, lengths = [], []
-        pos, size = 0, len(data)
-        while pos < size:
-            if pos + 12 > size:
-                self._error = "truncated record header"
-                break
-            (length,) = struct.unpack_from("<Q", data, pos)
-            if pos + 16 + length > size:
-                self._error = "truncated record data"
-                break
-            offsets.append(pos)
-            lengths.append(length)
-            pos += 16 + length
-        offsets = np.array(offsets, dtype=np.int64)
-        lengths = np.array(lengths, dtype=np.int64)
-        buf = np.frombuffer(data, dtype=np.uint8)
-        good = len(offsets)
-        start = 0
-        while start < good:
-            stop = start + 1
-            budget = int(lengths[start])
-            while stop < good and budget + lengths[stop] <= _BATCH_BYTES:
-                budget += int(lengths[stop])
-                stop += 1
-            bad = self._check(data, buf, offsets[start:stop], lengths[start:stop])
-            if bad is not None:
-                good = start + bad
-                break
-            start = stop
-        self._records = [
-            data[o + 12 : o + 12 + n]
-            for o, n in zip(offsets[:good].tolist(), lengths[:good].tolist(), strict=True)
-        ]
-
-    def _check(self, data, buf, offsets, lengths):
-        """Index of the first record whose header or data CRC is wrong."""
-        head = record.mask(record.crc32c_many(buf, offsets, np.full(len(offsets), 8), lane=8))
-        body = record.mask(record.crc32c_many(buf, offsets + 12, lengths))
-        stored_head = _u32_at(buf, offsets + 8)
-        stored_body = _u32_at(buf, offsets + 12 + lengths)
-        wrong = np.flatnonzero((head != stored_head) | (body != stored_body))
-        if len(wrong):
-            self._error = "failed crc32 check"
-            return int(wrong[0])
-        return None
+        framed = event_file.frame(data)
+        self._records = framed.payloads(data)
+        self._error = framed.error
 
     def GetNext(self):  # noqa: N802 - TensorBoard's reader interface
         from tensorboard.compat.tensorflow_stub import errors
@@ -196,27 +148,6 @@ class Logdir:
     damaged: list
     files: int = 0
     bytes: int = 0
-
-
-class _DamageWatch(logging.Filter):
-    """Notes the files TensorBoard's loader stopped reading at a bad record.
-
-    `RawEventFileLoader.Load` swallows a truncated or corrupt record and
-    logs it at debug level ("Truncated record in <path>"); this filter,
-    installed on TensorBoard's logger while loading, records those paths
-    and lets through only what would have been emitted anyway.
-    """
-
-    def __init__(self, level):
-        super().__init__()
-        self.level = level
-        self.paths = set()
-
-    def filter(self, record):
-        msg = record.msg if isinstance(record.msg, str) else ""
-        if msg.startswith("Truncated record in") and record.args:
-            self.paths.add(str(record.args[0]))
-        return record.levelno >= self.level
 
 
 def run_name(logdir, directory):
@@ -318,14 +249,17 @@ class _DirReader:
         }
 
 
-def load(logdir, run=None, progress=None):
+def load(logdir, run=None, progress=None, workers=None):
     """Reads every run with learning-rate data under `logdir`.
 
     Args:
       logdir: the directory given to TensorBoard.
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
-        bytes_total)` after each event file.
+        bytes_total)` as event files are read.
+      workers: processes that read runs side by side; `None` picks one
+        per core for a logdir large enough to gain from it (see
+        `_workers`).
 
     Returns:
       A `Logdir`.
@@ -333,8 +267,6 @@ def load(logdir, run=None, progress=None):
     Raises:
       FileNotFoundError, NotADirectoryError: `logdir` is unusable.
     """
-    from tensorboard.backend.event_processing import event_file_loader
-
     dirs = discover(logdir)
     if run is not None:
         wanted = {run, *run_model.siblings(run)}
@@ -348,32 +280,80 @@ def load(logdir, run=None, progress=None):
         except OSError:
             sizes.append(0)
     total = sum(sizes)
+    groups = _groups(files, sizes)
 
-    tb_logger = logging.getLogger("tensorboard")
-    watch = _DamageWatch(tb_logger.getEffectiveLevel())
-    old_level = tb_logger.level
-    tb_logger.addFilter(watch)
-    tb_logger.setLevel(logging.DEBUG)
-    readers = {}
-    unreadable = []
-    done_bytes = 0
-    try:
-        for i, ((name, path), size) in enumerate(zip(files, sizes, strict=True)):
-            reader = readers.setdefault(name, _DirReader())
-            try:
-                for event in event_file_loader.EventFileLoader(path).Load():
-                    reader.add_event(event)
-            except Exception:  # noqa: BLE001 - one bad file must not stop the rest
-                unreadable.append(path)
-            done_bytes += size
+    runs, unreadable = {}, []
+    done_files = done_bytes = 0
+    with _map(_workers(workers, total, len(groups))) as imap:
+        for group_runs, group_bad, n, size in imap(_read_group, groups):
+            runs.update(group_runs)
+            unreadable += group_bad
+            done_files, done_bytes = done_files + n, done_bytes + size
             if progress is not None:
-                progress(i + 1, len(files), done_bytes, total)
-    finally:
-        tb_logger.removeFilter(watch)
-        tb_logger.setLevel(old_level)
+                progress(done_files, len(files), done_bytes, total)
+    runs = {name: runs[name] for name in sorted(runs)}
+    return Logdir(runs=runs, damaged=sorted(unreadable), files=len(files), bytes=total)
 
-    damaged = sorted(set(unreadable) | {os.path.abspath(p) for p in watch.paths})
-    return Logdir(runs=_build_runs(readers), damaged=damaged, files=len(files), bytes=total)
+
+def _groups(files, sizes):
+    """The event files in groups that are read together: a run with its sub-runs.
+
+    Returns:
+      `[[(name, path, size), ...], ...]`, in file order.
+    """
+    groups = {}
+    for (name, path), size in zip(files, sizes, strict=True):
+        owner = run_model.parent_of(name)
+        groups.setdefault(owner[0] if owner else name, []).append((name, path, size))
+    return list(groups.values())
+
+
+def _read_group(files):
+    """Reads one group's event files and builds its runs.
+
+    Returns:
+      `(runs, unreadable, files, bytes)`: `{name: Run}` of the runs with LR
+      data, the files read only in part or not at all, and how many files
+      and bytes were read.
+    """
+    readers, unreadable = {}, []
+    for name, path, _ in files:
+        reader = readers.setdefault(name, _DirReader())
+        try:
+            for event in event_file.events(path, metadata.PLUGIN_NAME):
+                reader.add_event(event)
+        except Exception:  # noqa: BLE001 - one bad file must not stop the rest
+            unreadable.append(path)
+    return _build_runs(readers), unreadable, len(files), sum(size for *_, size in files)
+
+
+def _workers(workers, total_bytes, groups):
+    """How many processes read the logdir (1: this one, no pool)."""
+    # Forking is unsafe once TensorFlow's threads run (the CLI never
+    # imports it; a caller may have).
+    if "tensorflow" in sys.modules:
+        return 1
+    if workers is None:
+        # Starting workers costs tens of ms: not worth it on a small logdir.
+        if total_bytes < _PARALLEL_BYTES:
+            return 1
+        try:
+            workers = len(os.sched_getaffinity(0))
+        except AttributeError:
+            workers = os.cpu_count() or 1
+    return max(1, min(workers, groups, _MAX_WORKERS))
+
+
+@contextlib.contextmanager
+def _map(workers):
+    """An ordered `imap` over `workers` forked processes, or the builtin `map`."""
+    if workers <= 1:
+        yield map
+        return
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield pool.imap
 
 
 def _build_runs(readers):
