@@ -14,8 +14,6 @@ The plugin (`provider.RunReader`) and the CLI (`loader.load`) both call
 `clean_records` on what they read, so they keep and drop the same things.
 """
 
-import math
-
 from tb_lr_plugin import formatting, metadata
 
 # Steps and epochs beyond this are not integers a float64 holds exactly;
@@ -24,7 +22,8 @@ MAX_COUNT = 2**53
 
 
 def _is_count(x):
-    return formatting.is_number(x) and math.isfinite(x) and abs(x) <= MAX_COUNT
+    # The range test is also false for NaN and the infinities.
+    return formatting.is_number(x) and -MAX_COUNT <= x <= MAX_COUNT
 
 
 def _is_string(x):
@@ -35,8 +34,14 @@ def _is_dict(x):
     return isinstance(x, dict)
 
 
+def _all_of(checks):
+    if len(checks) == 1:
+        return checks[0]
+    return lambda x: all(ok(x) for ok in checks)
+
+
 def _field_checks(count_only):
-    """`{field: (checks...)}`: what each known field's value must pass."""
+    """`{field: check}`: what each known field's value must pass."""
     groups = [(metadata.COUNT_FIELDS, _is_count)]
     if not count_only:
         groups += [
@@ -48,7 +53,7 @@ def _field_checks(count_only):
     for names, ok in groups:
         for name in names:
             checks.setdefault(name, []).append(ok)
-    return {name: tuple(oks) for name, oks in checks.items()}
+    return {name: _all_of(oks) for name, oks in checks.items()}
 
 
 _CHECKS = _field_checks(count_only=False)
@@ -71,8 +76,8 @@ def valid_item(kind, item):
     checks = _FINDER_CHECKS if kind == metadata.KIND_FINDER else _CHECKS
     # Over the item's own fields: an item has far fewer than are known.
     for name, value in item.items():
-        oks = checks.get(name)
-        if oks is not None and value is not None and not all(ok(value) for ok in oks):
+        ok = checks.get(name)
+        if ok is not None and value is not None and not ok(value):
             return False
     return True
 
