@@ -30,6 +30,9 @@ from tb_lr_plugin import record
 # Records are CRC-checked this many bytes at a time: bounds the memory the
 # check takes on huge files.
 _BATCH_BYTES = 8 << 20
+# The events TensorBoard's compat layers may change (the others, such as
+# `file_version`, they pass through).
+_MIGRATED = ("summary", "graph_def", "tagged_run_metadata")
 _HEADER = 12  # length (8) and its masked CRC (4)
 _FOOTER = 4
 
@@ -194,8 +197,10 @@ def events(path, own_plugin):
     parse = event_pb2.Event.FromString
     for payload in framed.payloads(data):
         event = parse(payload)
-        if event.HasField("summary") and all(
-            _passes_unchanged(v, initial, own_plugin) for v in event.summary.value
+        what = event.WhichOneof("what")
+        if what not in _MIGRATED or (
+            what == "summary"
+            and all(_passes_unchanged(v, initial, own_plugin) for v in event.summary.value)
         ):
             yield event
             continue

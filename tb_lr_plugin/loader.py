@@ -352,8 +352,12 @@ def _map(workers):
         return
     import multiprocessing
 
+    def imap(fn, items):
+        # A few tasks per worker: fewer round trips, progress still moves.
+        return pool.imap(fn, items, chunksize=max(1, len(items) // (4 * workers)))
+
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield pool.imap
+        yield imap
 
 
 def _build_runs(readers):
