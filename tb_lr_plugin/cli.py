@@ -151,7 +151,7 @@ def _audit(args, stderr):
     finally:
         progress.finish()
     if found.damaged:
-        names = ", ".join(os.path.relpath(p, logdir) for p in found.damaged[:3])
+        names = ", ".join(_damage(p, found.damage_offsets, logdir) for p in found.damaged[:3])
         more = f" and {len(found.damaged) - 3} more" if len(found.damaged) > 3 else ""
         stderr.write(
             f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
@@ -182,6 +182,12 @@ def _audit(args, stderr):
     if args.format == "csv":
         return _csv(results)
     return _table(results)
+
+
+def _damage(path, offsets, logdir):
+    """A damaged file, and the byte its first bad record starts at when known."""
+    where = f" (from byte {offsets[path]})" if path in offsets else ""
+    return os.path.relpath(path, logdir) + where
 
 
 # -- json / csv -------------------------------------------------------------

@@ -140,12 +140,15 @@ class Logdir:
       runs: `{name: Run}` in name order, only runs with LR data.
       damaged: event files read only up to a truncated or corrupt record,
         or not readable at all.
+      damage_offsets: `{path: byte offset}` of the first bad record of each
+        damaged file that could be read.
       files: how many event files were read.
       bytes: their total size.
     """
 
     runs: dict
     damaged: list
+    damage_offsets: dict = dataclasses.field(default_factory=dict)
     files: int = 0
     bytes: int = 0
 
@@ -282,17 +285,24 @@ def load(logdir, run=None, progress=None, workers=None):
     total = sum(sizes)
     groups = _groups(files, sizes)
 
-    runs, unreadable = {}, []
+    runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
     with _map(_workers(workers, total, len(groups))) as imap:
         for group_runs, group_bad, n, size in imap(_read_group, groups):
             runs.update(group_runs)
             unreadable += group_bad
+            offsets.update((path, offset) for path, offset in group_bad if offset is not None)
             done_files, done_bytes = done_files + n, done_bytes + size
             if progress is not None:
                 progress(done_files, len(files), done_bytes, total)
     runs = {name: runs[name] for name in sorted(runs)}
-    return Logdir(runs=runs, damaged=sorted(unreadable), files=len(files), bytes=total)
+    return Logdir(
+        runs=runs,
+        damaged=sorted(path for path, _ in unreadable),
+        damage_offsets=offsets,
+        files=len(files),
+        bytes=total,
+    )
 
 
 def _groups(files, sizes):
@@ -313,8 +323,9 @@ def _read_group(files):
 
     Returns:
       `(runs, unreadable, files, bytes)`: `{name: Run}` of the runs with LR
-      data, the files read only in part or not at all, and how many files
-      and bytes were read.
+      data, `(path, offset)` of the files read only up to the bad record at
+      `offset` or (offset `None`) not at all, and how many files and bytes
+      were read.
     """
     readers, unreadable = {}, []
     for name, path, _ in files:
@@ -322,8 +333,10 @@ def _read_group(files):
         try:
             for event in event_file.events(path, metadata.PLUGIN_NAME):
                 reader.add_event(event)
+        except event_file.DamagedFile as e:
+            unreadable.append((path, e.offset))
         except Exception:  # noqa: BLE001 - one bad file must not stop the rest
-            unreadable.append(path)
+            unreadable.append((path, None))
     return _build_runs(readers), unreadable, len(files), sum(size for *_, size in files)
 
 

@@ -193,3 +193,19 @@ def test_runs_and_their_sub_runs_are_read_in_one_group():
         ["a", "a/train", "a/validation"],
         ["b"],
     ]
+
+
+def test_the_cli_says_where_a_file_is_damaged(tmp_path):
+    import shutil
+
+    run = tmp_path / "6_reduce_on_plateau"
+    shutil.copytree(os.path.join(DEMO, "6_reduce_on_plateau"), run)
+    path = _event_files(str(run))[0]
+    data = open(path, "rb").read()
+    fifth = int(event_file.frame(data).offsets[5])
+    open(path, "wb").write(data[: fifth + 30])
+    err = io.StringIO()
+    assert cli.run([str(tmp_path), "--format", "json"], stdout=io.StringIO(), stderr=err) == 0
+    name = os.path.relpath(path, tmp_path)
+    assert f"1 truncated or corrupt event file: {name} (from byte {fifth})" in err.getvalue()
+    assert loader.load(str(tmp_path)).damage_offsets == {path: fifth}
