@@ -16,8 +16,6 @@ is kept.
   but Keras logged `epoch_learning_rate`.
 - A truncated or corrupt event file is read up to the damage (what
   TensorBoard also does) and reported once.
-- A large logdir is read by one forked process per core, a run and its
-  sub-runs in one process; the result is the same as read in one.
 
 TensorFlow is never imported by this module. `use_tensorboard_stub()`,
 which the command line calls first, makes TensorBoard use its TF-free
@@ -26,7 +24,6 @@ seconds), and makes the stub's record reader (`CheckedRecordReader`)
 check CRCs in bulk rather than a byte at a time in pure Python.
 """
 
-import contextlib
 import dataclasses
 import os
 import sys
@@ -42,10 +39,6 @@ KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
 SCALARS_PLUGIN = "scalars"
 
 _NOTF = "tensorboard.compat.notf"
-# Below this many bytes of event files, reading in this process alone is
-# faster than starting workers.
-_PARALLEL_BYTES = 16 << 20
-_MAX_WORKERS = 8
 
 
 def use_tensorboard_stub():
@@ -252,7 +245,7 @@ class _DirReader:
         }
 
 
-def load(logdir, run=None, progress=None, workers=None):
+def load(logdir, run=None, progress=None):
     """Reads every run with learning-rate data under `logdir`.
 
     Args:
@@ -260,9 +253,6 @@ def load(logdir, run=None, progress=None, workers=None):
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
         bytes_total)` as event files are read.
-      workers: processes that read runs side by side; `None` picks one
-        per core for a logdir large enough to gain from it (see
-        `_workers`).
 
     Returns:
       A `Logdir`.
@@ -287,14 +277,13 @@ def load(logdir, run=None, progress=None, workers=None):
 
     runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
-    with _map(_workers(workers, total, len(groups))) as imap:
-        for group_runs, group_bad, n, size in imap(_read_group, groups):
-            runs.update(group_runs)
-            unreadable += group_bad
-            offsets.update((path, offset) for path, offset in group_bad if offset is not None)
-            done_files, done_bytes = done_files + n, done_bytes + size
-            if progress is not None:
-                progress(done_files, len(files), done_bytes, total)
+    for group_runs, group_bad, n, size in map(_read_group, groups):
+        runs.update(group_runs)
+        unreadable += group_bad
+        offsets.update((path, offset) for path, offset in group_bad if offset is not None)
+        done_files, done_bytes = done_files + n, done_bytes + size
+        if progress is not None:
+            progress(done_files, len(files), done_bytes, total)
     runs = {name: runs[name] for name in sorted(runs)}
     return Logdir(
         runs=runs,
@@ -306,7 +295,8 @@ def load(logdir, run=None, progress=None, workers=None):
 
 
 def _groups(files, sizes):
-    """The event files in groups that are read together: a run with its sub-runs.
+    """The event files in groups that are read together: a run with its
+    sub-runs (a group's runs depend on its files only).
 
     Returns:
       `[[(name, path, size), ...], ...]`, in file order.
@@ -338,39 +328,6 @@ def _read_group(files):
         except Exception:  # noqa: BLE001 - one bad file must not stop the rest
             unreadable.append((path, None))
     return _build_runs(readers), unreadable, len(files), sum(size for *_, size in files)
-
-
-def _workers(workers, total_bytes, groups):
-    """How many processes read the logdir (1: this one, no pool)."""
-    # Forking is unsafe once TensorFlow's threads run (the CLI never
-    # imports it; a caller may have).
-    if "tensorflow" in sys.modules:
-        return 1
-    if workers is None:
-        # Starting workers costs tens of ms: not worth it on a small logdir.
-        if total_bytes < _PARALLEL_BYTES:
-            return 1
-        try:
-            workers = len(os.sched_getaffinity(0))
-        except AttributeError:
-            workers = os.cpu_count() or 1
-    return max(1, min(workers, groups, _MAX_WORKERS))
-
-
-@contextlib.contextmanager
-def _map(workers):
-    """An ordered `imap` over `workers` forked processes, or the builtin `map`."""
-    if workers <= 1:
-        yield map
-        return
-    import multiprocessing
-
-    def imap(fn, items):
-        # A few tasks per worker: fewer round trips, progress still moves.
-        return pool.imap(fn, items, chunksize=max(1, len(items) // (4 * workers)))
-
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield imap
 
 
 def _build_runs(readers):

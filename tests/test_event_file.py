@@ -5,13 +5,12 @@
 file the tests have: the demo logdir (our records, Keras's `train` and
 `validation` files), a benchmark-shaped logdir, and hand-made files with
 old-style values, a graph and damage. The CLI's output read both ways is
-the same, and so is it read by one process or by two.
+the same.
 """
 
 import io
 import os
 import struct
-import subprocess
 import sys
 
 import pytest
@@ -160,30 +159,6 @@ def test_cli_output_is_the_same_as_read_by_tensorboards_loader(bench_logdir, mon
             )
             theirs = _cli_json(logdir)
         assert ours == theirs, logdir
-
-
-_BY_WORKERS = """
-import io, sys
-from tb_lr_plugin import cli, loader
-loader.use_tensorboard_stub()
-load = loader.load
-loader.load = lambda *a, **k: load(*a, workers=int(sys.argv[2]), **k)
-out = io.StringIO()
-cli.run([sys.argv[1], "--format", "json"], stdout=out, stderr=io.StringIO())
-sys.stdout.write(out.getvalue())
-"""
-
-
-def test_two_processes_give_the_same_output_as_one(bench_logdir):
-    outputs = {}
-    for workers in (1, 2):
-        outputs[workers] = subprocess.run(
-            [sys.executable, "-c", _BY_WORKERS, bench_logdir, str(workers)],
-            capture_output=True,
-            check=True,
-        ).stdout
-    assert outputs[1] == outputs[2] and outputs[1].count(b'"run":') == 3
-    assert outputs[1].decode() == _cli_json(bench_logdir)
 
 
 def test_runs_and_their_sub_runs_are_read_in_one_group():
