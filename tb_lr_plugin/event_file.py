@@ -2,7 +2,7 @@
 
 `events(path)` yields exactly what TensorBoard's
 `event_file_loader.EventFileLoader(path).Load()` yields (the same `Event`
-protos after its read-time compat layers), several times faster:
+protos after its read-time compat layers), with less work per record:
 
 - the file is read at once and framed into records in one pass; every
   record's two CRCs are checked in bulk (`frame`): the header CRC is a
