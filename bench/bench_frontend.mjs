@@ -31,15 +31,27 @@ const BOOTED = `const booted = () => {
 // when no run has a range test).
 const MAIN_CHARTS = '.lr-chart[data-role="loss"], .lr-chart[data-role="lr"]';
 
+// The tab's requests (made from its iframe) and the page's own, on the
+// page's clock: [path, start ms, end ms] each, in start order.
+const WATERFALL = `const waterfall = (f) => {
+  const offset = f.contentWindow.performance.timeOrigin - performance.timeOrigin;
+  const short = (name) => new URL(name).pathname.replace('/data/plugin/learning_rate/', 'lr/') + new URL(name).search;
+  const own = f.contentWindow.performance.getEntriesByType('resource').map((e) => [short(e.name), e.startTime + offset, e.responseEnd + offset]);
+  const page = performance.getEntriesByType('resource').filter((e) => e.name.includes('/data/')).map((e) => [short(e.name), e.startTime, e.responseEnd]);
+  const frame = [['(iframe document)', offset, offset]];
+  return [...page, ...frame, ...own].sort((a, b) => a[1] - b[1]).map(([n, a, b]) => [n, Math.round(a), Math.round(b)]);
+};`;
+
 const OURS_DRAWN = `(() => {
   ${BOOTED}
+  ${WATERFALL}
   const f = document.querySelector('iframe');
   const d = f && f.contentDocument;
   if (!d) return null;
   const boxes = [...d.querySelectorAll(${JSON.stringify(MAIN_CHARTS)})];
   if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
   const labels = d.querySelectorAll('.lr-chart[data-role="lr"] .u-legend .u-series').length;
-  return { t: performance.now(), series: labels, booted: booted() };
+  return { t: performance.now(), series: labels, booted: booted(), waterfall: waterfall(f) };
 })()`;
 
 // TensorBoard's Scalars dashboard (Polymer, Plottable SVG in shadow roots):
@@ -133,6 +145,7 @@ try {
   // Warm up both (server caches, disk) once, untimed.
   for (const [hash, probe] of [['#learning_rate', OURS_DRAWN], ['#scalars', THEIRS_DRAWN(2 * 3 * runs)]]) {
     const r = await timeNavigation(browser, hash, probe);
+    if (hash === '#learning_rate') result.waterfall = { first: { drawn: Math.round(r.ms), booted: Math.round(r.info.booted), requests: r.info.waterfall } };
     await r.context.close();
   }
   for (let i = 0; i < repeats; i++) {
@@ -140,6 +153,7 @@ try {
     result.ours.push(ours.ms);
     result.oursAfterBoot.push(ours.ms - ours.info.booted);
     result.info.lrSeries = ours.info.series - 1;
+    result.waterfall.later = { drawn: Math.round(ours.ms), booted: Math.round(ours.info.booted), requests: ours.info.waterfall };
     if (ours.errors.length) result.info.oursErrors = ours.errors;
     result.zoom.push(...(await zoomTimes(ours.page, 3)));
     await ours.context.close();

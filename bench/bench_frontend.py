@@ -324,9 +324,26 @@ def main():
     )
     for key, value in result.get("info", {}).items():
         print(f"  {key}: {value}")
+    print_waterfall(result.get("waterfall") or {})
     ok = ratio <= 1 and zoom < 50
     print("targets " + ("met" if ok else "MISSED"))
     return 0 if ok else 1
+
+
+def print_waterfall(waterfall):
+    """Each request of our tab's first and of a later navigation: start, end
+    (ms since navigation start), and when TensorBoard had booted and both
+    charts were drawn."""
+    for which in ("first", "later"):
+        nav = waterfall.get(which)
+        if not nav:
+            continue
+        print(
+            f"waterfall, {which} navigation (booted at {nav['booted']} ms, "
+            f"charts drawn at {nav['drawn']} ms):"
+        )
+        for name, start, end in nav["requests"]:
+            print(f"  {start:6d} -> {end:6d} ms  {name[:90]}")
 
 
 def _fmt(values, digits=0):

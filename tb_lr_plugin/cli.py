@@ -209,7 +209,7 @@ def _audit_loaded(args, found, stderr):
 
     logdir = args.logdir
     if found.damaged:
-        names = ", ".join(_relative(p, logdir) for p in found.damaged[:3])
+        names = ", ".join(_damage(p, found.damage_offsets, logdir) for p in found.damaged[:3])
         more = f" and {len(found.damaged) - 3} more" if len(found.damaged) > 3 else ""
         stderr.write(
             f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
@@ -279,6 +279,12 @@ def _relative(path, logdir):
     if storage.is_url(path):
         return path.rsplit("/", 1)[-1]
     return os.path.relpath(path, logdir)
+
+
+def _damage(path, offsets, logdir):
+    """A damaged file, and the byte its first bad record starts at when known."""
+    where = f" (from byte {offsets[path]})" if path in offsets else ""
+    return _relative(path, logdir) + where
 
 
 # -- json / csv -------------------------------------------------------------

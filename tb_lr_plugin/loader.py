@@ -1,9 +1,11 @@
-"""Reading a logdir for `tb-lr-audit`, with TensorBoard's own loading code.
+"""Reading a logdir for `tb-lr-audit`, as TensorBoard reads it, without TensorFlow.
 
-Discovery is `io_wrapper.GetLogdirSubdirectories` and every event file is
-read by `event_file_loader.EventFileLoader` (with TensorBoard's read-time
-compat layers), exactly as TensorBoard's Python loader reads them; what
-differs is that nothing is sampled away: every record is kept.
+Discovery is TensorBoard's `io_wrapper.GetLogdirSubdirectories`, and every
+event file is read by `event_file.events`, which yields exactly the events
+TensorBoard's `event_file_loader.EventFileLoader` (with its read-time
+compat layers) yields, framed and CRC-checked in bulk; what differs from
+TensorBoard's Python loader is that nothing is sampled away: every record
+is kept.
 
 - A directory holding records of this plugin is a run, named as
   TensorBoard names it (its path relative to the logdir, `.` for the
@@ -18,18 +20,13 @@ differs is that nothing is sampled away: every record is kept.
 TensorFlow is never imported by this module. `use_tensorboard_stub()`,
 which the command line calls first, makes TensorBoard use its TF-free
 stub even where TensorFlow is installed (importing TensorFlow costs
-seconds). The stub's record reader checks CRC32C in pure Python, a byte at
-a time (about 6 MB/s), so that one piece is replaced by
-`CheckedRecordReader`: the same interface and the same errors, reading a
-file's records at once and checking every CRC in one vectorized numpy
-pass (about 150 MB/s). Everything above the record level stays
-TensorBoard's.
+seconds), and makes the stub's record reader (`CheckedRecordReader`)
+check CRCs in bulk rather than a byte at a time in pure Python.
 """
 
+import contextlib
 import dataclasses
-import logging
 import os
-import struct
 import sys
 import tempfile
 import time
@@ -37,16 +34,13 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import metadata, record, run_model, storage
+from tb_lr_plugin import event_file, metadata, run_model, storage
 from tb_lr_plugin.sources import records as records_source
 
 KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
 SCALARS_PLUGIN = "scalars"
 
 _NOTF = "tensorboard.compat.notf"
-# Records are CRC-checked this many bytes at a time: bounds the memory the
-# check takes on huge files.
-_BATCH_BYTES = 8 << 20
 
 
 def use_tensorboard_stub():
@@ -74,12 +68,6 @@ def use_tensorboard_stub():
 
     pywrap_tensorflow.PyRecordReader_New = CheckedRecordReader
     return True
-
-
-def _u32_at(buf, offsets):
-    """Little-endian uint32s stored at `offsets` of `buf`."""
-    raw = buf[offsets[:, None] + np.arange(4)].astype(np.uint32)
-    return raw[:, 0] | (raw[:, 1] << 8) | (raw[:, 2] << 16) | (raw[:, 3] << 24)
 
 
 class CheckedRecordReader:
@@ -113,51 +101,9 @@ class CheckedRecordReader:
     def _load(self):
         with open(self.filename, "rb") as f:
             data = f.read()
-        offsets, lengths = [], []
-        pos, size = 0, len(data)
-        while pos < size:
-            if pos + 12 > size:
-                self._error = "truncated record header"
-                break
-            (length,) = struct.unpack_from("<Q", data, pos)
-            if pos + 16 + length > size:
-                self._error = "truncated record data"
-                break
-            offsets.append(pos)
-            lengths.append(length)
-            pos += 16 + length
-        offsets = np.array(offsets, dtype=np.int64)
-        lengths = np.array(lengths, dtype=np.int64)
-        buf = np.frombuffer(data, dtype=np.uint8)
-        good = len(offsets)
-        start = 0
-        while start < good:
-            stop = start + 1
-            budget = int(lengths[start])
-            while stop < good and budget + lengths[stop] <= _BATCH_BYTES:
-                budget += int(lengths[stop])
-                stop += 1
-            bad = self._check(data, buf, offsets[start:stop], lengths[start:stop])
-            if bad is not None:
-                good = start + bad
-                break
-            start = stop
-        self._records = [
-            data[o + 12 : o + 12 + n]
-            for o, n in zip(offsets[:good].tolist(), lengths[:good].tolist(), strict=True)
-        ]
-
-    def _check(self, data, buf, offsets, lengths):
-        """Index of the first record whose header or data CRC is wrong."""
-        head = record.mask(record.crc32c_many(buf, offsets, np.full(len(offsets), 8), lane=8))
-        body = record.mask(record.crc32c_many(buf, offsets + 12, lengths))
-        stored_head = _u32_at(buf, offsets + 8)
-        stored_body = _u32_at(buf, offsets + 12 + lengths)
-        wrong = np.flatnonzero((head != stored_head) | (body != stored_body))
-        if len(wrong):
-            self._error = "failed crc32 check"
-            return int(wrong[0])
-        return None
+        framed = event_file.frame(data)
+        self._records = framed.payloads(data)
+        self._error = framed.error
 
     def GetNext(self):  # noqa: N802 - TensorBoard's reader interface
         from tensorboard.compat.tensorflow_stub import errors
@@ -189,35 +135,17 @@ class Logdir:
       runs: `{name: Run}` in name order, only runs with LR data.
       damaged: event files read only up to a truncated or corrupt record,
         or not readable at all.
+      damage_offsets: `{path: byte offset}` of the first bad record of each
+        damaged file that could be read.
       files: how many event files were read.
       bytes: their total size.
     """
 
     runs: dict
     damaged: list
+    damage_offsets: dict = dataclasses.field(default_factory=dict)
     files: int = 0
     bytes: int = 0
-
-
-class _DamageWatch(logging.Filter):
-    """Notes the files TensorBoard's loader stopped reading at a bad record.
-
-    `RawEventFileLoader.Load` swallows a truncated or corrupt record and
-    logs it at debug level ("Truncated record in <path>"); this filter,
-    installed on TensorBoard's logger while loading, records those paths
-    and lets through only what would have been emitted anyway.
-    """
-
-    def __init__(self, level):
-        super().__init__()
-        self.level = level
-        self.paths = set()
-
-    def filter(self, record):
-        msg = record.msg if isinstance(record.msg, str) else ""
-        if msg.startswith("Truncated record in") and record.args:
-            self.paths.add(str(record.args[0]))
-        return record.levelno >= self.level
 
 
 def run_name(logdir, directory):
@@ -327,7 +255,7 @@ def load(logdir, run=None, progress=None, options=None):
         `gs://...`, any fsspec URL: see `storage`).
       run: only this run (and its Keras `train`/`validation` siblings).
       progress: called as `progress(files_done, files_total, bytes_done,
-        bytes_total)` after each event file.
+        bytes_total)` as event files are read.
       options: the user's tag patterns (`sources.patterns.Options`, from
         `--lr-tag` and `--loss-tag`), or `None` for the defaults.
 
@@ -343,35 +271,65 @@ def load(logdir, run=None, progress=None, options=None):
         wanted = {run, *run_model.siblings(run)}
         listing = {n: f for n, f in listing.items() if n in wanted}
     files = [(name, path, size) for name, found in listing.items() for path, size in found]
-    total = sum(size for _, _, size in files)
+    total = sum(size for *_, size in files)
+    groups = _groups(files)
 
-    tb_logger = logging.getLogger("tensorboard")
-    watch = _DamageWatch(tb_logger.getEffectiveLevel())
-    old_level = tb_logger.level
-    tb_logger.addFilter(watch)
-    tb_logger.setLevel(logging.DEBUG)
-    readers = {}
-    unreadable = []
-    done_bytes = 0
-    try:
-        with _Opener(logdir, [path for _, path, _ in files]) as opener:
-            for i, (name, path, size) in enumerate(files):
-                reader = readers.setdefault(name, _DirReader())
-                try:
-                    for event in opener.events(path):
-                        reader.add_event(event)
-                except Exception:  # noqa: BLE001 - one bad file must not stop the rest
-                    unreadable.append(path)
-                done_bytes += size
-                if progress is not None:
-                    progress(i + 1, len(files), done_bytes, total)
-            damaged = sorted(set(unreadable) | {opener.source(p) for p in watch.paths})
-    finally:
-        tb_logger.removeFilter(watch)
-        tb_logger.setLevel(old_level)
+    runs, unreadable, offsets = {}, [], {}
+    done_files = done_bytes = 0
+    with _Opener(logdir, [path for group in groups for _, path, _ in group]) as opener:
+        for group in groups:
+            group_runs, group_bad, n, size = _read_group(group, opener, options)
+            runs.update(group_runs)
+            unreadable += group_bad
+            offsets.update((path, offset) for path, offset in group_bad if offset is not None)
+            done_files, done_bytes = done_files + n, done_bytes + size
+            if progress is not None:
+                progress(done_files, len(files), done_bytes, total)
+    runs = {name: runs[name] for name in sorted(runs)}
     return Logdir(
-        runs=_build_runs(readers, options), damaged=damaged, files=len(files), bytes=total
+        runs=runs,
+        damaged=sorted(path for path, _ in unreadable),
+        damage_offsets=offsets,
+        files=len(files),
+        bytes=total,
     )
+
+
+def _groups(files):
+    """The event files in groups that are read together: a run with its
+    sub-runs (a group's runs depend on its files only).
+
+    Returns:
+      `[[(name, path, size), ...], ...]`, in file order.
+    """
+    groups = {}
+    for name, path, size in files:
+        owner = run_model.parent_of(name)
+        groups.setdefault(owner[0] if owner else name, []).append((name, path, size))
+    return list(groups.values())
+
+
+def _read_group(files, opener, options=None):
+    """Reads one group's event files and builds its runs.
+
+    Returns:
+      `(runs, unreadable, files, bytes)`: `{name: Run}` of the runs with LR
+      data, `(path, offset)` of the files read only up to the bad record at
+      `offset` or (offset `None`) not at all, and how many files and bytes
+      were read.
+    """
+    readers, unreadable = {}, []
+    for name, path, _ in files:
+        reader = readers.setdefault(name, _DirReader())
+        try:
+            with opener.local(path) as local:
+                for event in event_file.events(local, metadata.PLUGIN_NAME):
+                    reader.add_event(event)
+        except event_file.DamagedFile as e:
+            unreadable.append((path, e.offset))
+        except Exception:  # noqa: BLE001 - one bad file must not stop the rest
+            unreadable.append((path, None))
+    return _build_runs(readers, options), unreadable, len(files), sum(size for *_, size in files)
 
 
 def list_files(logdir):
@@ -390,19 +348,18 @@ def list_files(logdir):
 
 
 class _Opener:
-    """Gives TensorBoard's `EventFileLoader` a local file for each event file.
+    """A local file for each event file: in place, or a temporary copy of a URL's object.
 
-    Local files are read in place. Objects of a URL logdir are fetched in
-    concurrent batches (`storage.read_many`) and each is read from a
-    temporary local copy, so every record still goes through TensorBoard's
-    own loader, with TensorFlow or without.
+    Objects of a URL logdir are fetched in concurrent batches
+    (`storage.read_many`, in the order they are read) and each is read from a
+    temporary local copy, so every record goes through the same reader as a
+    local file's.
     """
 
     def __init__(self, logdir, paths):
         self._remote = storage.is_url(logdir)
         self._fetched = storage.read_many(paths) if self._remote else None
         self._tmp = None
-        self._sources = {}  # temporary copy -> URL
 
     def __enter__(self):
         if self._remote:
@@ -413,27 +370,24 @@ class _Opener:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def events(self, path):
-        from tensorboard.backend.event_processing import event_file_loader
-
+    @contextlib.contextmanager
+    def local(self, path):
+        """The local path to read `path` (an event file or a URL) from."""
         if not self._remote:
-            return event_file_loader.EventFileLoader(path).Load()
+            yield path
+            return
         url, data = next(self._fetched)
+        if url != path:
+            raise RuntimeError(f"fetched {url!r} while reading {path!r}")
         if data is None:
             raise OSError(f"could not read {url}")
-        copy = os.path.join(self._tmp.name, f"events.out.tfevents.{len(self._sources)}")
+        copy = os.path.join(self._tmp.name, "events.out.tfevents.copy")
         with open(copy, "wb") as f:
             f.write(data)
-        self._sources[os.path.abspath(copy)] = url
         try:
-            return list(event_file_loader.EventFileLoader(copy).Load())
+            yield copy
         finally:
             os.unlink(copy)
-
-    def source(self, path):
-        """The event file (or URL) a damage report about `path` is about."""
-        path = os.path.abspath(path)
-        return self._sources.get(path, path)
 
 
 def _build_runs(readers, options=None):

@@ -333,11 +333,15 @@ def decode_array(value, width):
     if isinstance(value, tensor_pb2.TensorProto):
         if value.dtype != types_pb2.DT_DOUBLE:
             return None
-        shape = tuple(d.size for d in value.tensor_shape.dim)
-        data = value.tensor_content
-        if len(shape) != 2 or len(data) != 8 * shape[0] * shape[1]:
+        dims = value.tensor_shape.dim
+        if len(dims) != 2 or dims[1].size != width:
             return None
-        value = np.frombuffer(data, dtype="<f8").reshape(shape)
+        rows = dims[0].size
+        data = value.tensor_content
+        if len(data) != 8 * rows * width:
+            return None
+        # Little-endian float64 [rows, width]: nothing more to check.
+        return np.frombuffer(data, dtype="<f8").reshape(rows, width).astype(np.float64, copy=False)
     arr = np.asarray(value)
     if arr.ndim != 2 or arr.shape[1] != width or arr.dtype.kind != "f":
         return None

@@ -13,6 +13,7 @@ Rules, in the order records were written (wall time, then file order):
 """
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -91,7 +92,12 @@ def assemble(records):
     for order, (tag, meta, wall_time, step, value) in enumerate(records):
         kind = meta.get("kind")
         item = metadata.decode(kind, value)
-        if item is not None and kind in metadata.ARRAY_KINDS:
+        # A finite sum means every step is finite (no copy needed then).
+        if (
+            item is not None
+            and kind in metadata.ARRAY_KINDS
+            and not math.isfinite(item[:, 0].sum())
+        ):
             item = item[np.isfinite(item[:, 0])]
         if item is None:
             skipped += 1

@@ -14,8 +14,6 @@ The plugin (`provider.RunReader`) and the CLI (`loader.load`) both call
 `clean_records` on what they read, so they keep and drop the same things.
 """
 
-import math
-
 from tb_lr_plugin import formatting, metadata
 
 # Steps and epochs beyond this are not integers a float64 holds exactly;
@@ -24,11 +22,49 @@ MAX_COUNT = 2**53
 
 
 def _is_count(x):
-    return formatting.is_number(x) and math.isfinite(x) and abs(x) <= MAX_COUNT
+    # The range test is also false for NaN and the infinities.
+    return formatting.is_number(x) and -MAX_COUNT <= x <= MAX_COUNT
+
+
+def _is_string(x):
+    return isinstance(x, str)
+
+
+def _is_dict(x):
+    return isinstance(x, dict)
+
+
+def _all_of(checks):
+    if len(checks) == 1:
+        return checks[0]
+    return lambda x: all(ok(x) for ok in checks)
+
+
+def _field_checks(count_only):
+    """`{field: check}`: what each known field's value must pass."""
+    groups = [(metadata.COUNT_FIELDS, _is_count)]
+    if not count_only:
+        groups += [
+            (metadata.NUMBER_FIELDS, formatting.is_number),
+            (metadata.STRING_FIELDS, _is_string),
+            (metadata.DICT_FIELDS, _is_dict),
+        ]
+    checks = {}
+    for names, ok in groups:
+        for name in names:
+            checks.setdefault(name, []).append(ok)
+    return {name: _all_of(oks) for name, oks in checks.items()}
+
+
+_CHECKS = _field_checks(count_only=False)
+# A range test's `lr` and `loss` are lists; `lr_finder` checks them.
+_FINDER_CHECKS = _field_checks(count_only=True)
 
 
 def valid_item(kind, item):
     """Whether a decoded JSON item's known fields have the types readers assume.
+
+    A field that is absent or `None` is not checked.
 
     Args:
       kind: the record's kind (`metadata.KIND_*`).
@@ -37,20 +73,12 @@ def valid_item(kind, item):
     Returns:
       bool.
     """
-    for name in metadata.COUNT_FIELDS:
-        if item.get(name) is not None and not _is_count(item[name]):
+    checks = _FINDER_CHECKS if kind == metadata.KIND_FINDER else _CHECKS
+    # Over the item's own fields: an item has far fewer than are known.
+    for name, value in item.items():
+        ok = checks.get(name)
+        if ok is not None and value is not None and not ok(value):
             return False
-    if kind == metadata.KIND_FINDER:
-        # A range test's `lr` and `loss` are lists; `lr_finder` checks them.
-        return True
-    for names, ok in (
-        (metadata.NUMBER_FIELDS, formatting.is_number),
-        (metadata.STRING_FIELDS, lambda x: isinstance(x, str)),
-        (metadata.DICT_FIELDS, lambda x: isinstance(x, dict)),
-    ):
-        for name in names:
-            if item.get(name) is not None and not ok(item[name]):
-                return False
     return True
 
 

@@ -1,0 +1,186 @@
+"""The bulk event-file reader against TensorBoard's own loader, event by event.
+
+`event_file.events` must yield what `EventFileLoader(path).Load()` yields
+(the compat layers' output, byte for byte once serialized) on every event
+file the tests have: the demo logdir (our records, Keras's `train` and
+`validation` files), a benchmark-shaped logdir, and hand-made files with
+old-style values, a graph and damage. The CLI's output read both ways is
+the same.
+"""
+
+import io
+import os
+import struct
+import sys
+
+import pytest
+from tensorboard.backend.event_processing import event_file_loader
+from tensorboard.compat.proto import event_pb2, graph_pb2, summary_pb2
+
+from tb_lr_plugin import cli, event_file, loader, metadata, record
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+DEMO = os.path.join(HERE, "data", "demo_logs")
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+import bench_audit  # noqa: E402
+
+
+def _event_files(logdir):
+    return sorted(os.path.join(d, f) for d, _, fs in os.walk(logdir) for f in fs if "tfevents" in f)
+
+
+def _ours(path):
+    """`(serialized events, damage)` read by `event_file.events`."""
+    out = []
+    try:
+        for event in event_file.events(path, metadata.PLUGIN_NAME):
+            out.append(event.SerializeToString(deterministic=True))
+    except event_file.DamagedFile as e:
+        return out, (e.offset, e.reason)
+    return out, None
+
+
+def _tensorboards(path):
+    return [
+        e.SerializeToString(deterministic=True)
+        for e in event_file_loader.EventFileLoader(path).Load()
+    ]
+
+
+@pytest.fixture(scope="module")
+def bench_logdir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("bench_shape")
+    bench_audit.write_logdir(str(logdir), runs=3, steps=1200)
+    return str(logdir)
+
+
+def _old_style_file(path):
+    """Events as TF 1.x, PyTorch and Keras write them, which TensorBoard migrates."""
+    events = [event_pb2.Event(wall_time=1.0, file_version="brain.Event:2")]
+    events.append(
+        event_pb2.Event(wall_time=2.0, step=1, graph_def=graph_pb2.GraphDef().SerializeToString())
+    )
+    for step in range(3):
+        summary = summary_pb2.Summary(
+            value=[
+                summary_pb2.Summary.Value(tag="loss", simple_value=0.5 / (step + 1)),
+                summary_pb2.Summary.Value(
+                    tag="lr/adam",
+                    metadata=summary_pb2.SummaryMetadata(
+                        plugin_data=summary_pb2.SummaryMetadata.PluginData(
+                            plugin_name=metadata.PLUGIN_NAME, content=b"{}"
+                        )
+                    )
+                    if step == 0
+                    else None,
+                    simple_value=1e-3,
+                ),
+            ]
+        )
+        events.append(event_pb2.Event(wall_time=3.0 + step, step=step, summary=summary))
+    with open(path, "wb") as f:
+        f.write(b"".join(record.frame(e.SerializeToString()) for e in events))
+
+
+def test_demo_and_bench_files_read_as_tensorboard_reads_them(bench_logdir):
+    paths = _event_files(DEMO) + _event_files(bench_logdir)
+    assert len(paths) >= 15
+    for path in paths:
+        ours, damage = _ours(path)
+        assert damage is None, path
+        assert ours == _tensorboards(path), path
+
+
+def test_old_style_values_and_graphs_are_migrated_as_tensorboard_does(tmp_path):
+    path = str(tmp_path / "events.out.tfevents.1.old")
+    _old_style_file(path)
+    ours, damage = _ours(path)
+    theirs = _tensorboards(path)
+    assert damage is None and ours == theirs
+    # The graph became two events and every simple_value a tensor.
+    assert len(theirs) == 6
+    assert all(b"simple_value" not in e for e in theirs)
+
+
+@pytest.mark.parametrize("cut", ["header", "data", "crc"])
+def test_damage_ends_the_file_where_tensorboard_stops_and_says_where(tmp_path, cut):
+    source = _event_files(os.path.join(DEMO, "6_reduce_on_plateau"))[0]
+    data = open(source, "rb").read()
+    framed = event_file.frame(data)
+    third = int(framed.offsets[3])
+    if cut == "header":
+        damaged = data[: third + 5]
+    elif cut == "data":
+        damaged = data[: third + 20]
+    else:
+        body = third + 12
+        damaged = data[:body] + bytes([data[body] ^ 1]) + data[body + 1 :]
+    path = str(tmp_path / "events.out.tfevents.1.cut")
+    with open(path, "wb") as f:
+        f.write(damaged)
+    ours, damage = _ours(path)
+    assert ours == _tensorboards(path) and len(ours) == 3
+    assert damage[0] == third
+    assert (
+        damage[1]
+        == {
+            "header": "truncated record header",
+            "data": "truncated record data",
+            "crc": "failed crc32 check",
+        }[cut]
+    )
+
+
+def test_header_crc_is_checked(tmp_path):
+    data = record.frame(b"x" * 40) + record.frame(b"y" * 40)
+    second = 56
+    length = struct.pack("<Q", 40)
+    bad = data[:second] + length + struct.pack("<I", 0) + data[second + 12 :]
+    assert event_file.frame(bad).error_offset == second
+    assert event_file.frame(data).error is None
+
+
+def _cli_json(logdir):
+    out = io.StringIO()
+    assert cli.run([logdir, "--format", "json"], stdout=out, stderr=io.StringIO()) == 0
+    return out.getvalue()
+
+
+def test_cli_output_is_the_same_as_read_by_tensorboards_loader(bench_logdir, monkeypatch):
+    for logdir in (DEMO, bench_logdir):
+        ours = _cli_json(logdir)
+        with monkeypatch.context() as m:
+            m.setattr(
+                event_file,
+                "events",
+                lambda path, _plugin: event_file_loader.EventFileLoader(path).Load(),
+            )
+            theirs = _cli_json(logdir)
+        assert ours == theirs, logdir
+
+
+def test_runs_and_their_sub_runs_are_read_in_one_group():
+    files = [("a", "a/f"), ("a/train", "a/train/f"), ("a/validation", "a/v/f"), ("b", "b/f")]
+    groups = loader._groups(files, [1, 2, 3, 4])
+    assert [[name for name, _, _ in g] for g in groups] == [
+        ["a", "a/train", "a/validation"],
+        ["b"],
+    ]
+
+
+def test_the_cli_says_where_a_file_is_damaged(tmp_path):
+    import shutil
+
+    run = tmp_path / "6_reduce_on_plateau"
+    shutil.copytree(os.path.join(DEMO, "6_reduce_on_plateau"), run)
+    path = _event_files(str(run))[0]
+    data = open(path, "rb").read()
+    fifth = int(event_file.frame(data).offsets[5])
+    open(path, "wb").write(data[: fifth + 30])
+    err = io.StringIO()
+    assert cli.run([str(tmp_path), "--format", "json"], stdout=io.StringIO(), stderr=err) == 0
+    name = os.path.relpath(path, tmp_path)
+    assert f"1 truncated or corrupt event file: {name} (from byte {fifth})" in err.getvalue()
+    assert loader.load(str(tmp_path)).damage_offsets == {path: fifth}
