@@ -198,7 +198,23 @@ export function parseLr(json) {
     points: num(json && json.points) ?? shown,
     shown,
     downsampled: Boolean(json && json.downsampled),
+    plans: parsePlans(json && json.plans),
   };
+}
+
+// `plans`: optimizer -> {class, plan, initial_lr} as recorded ({} when none).
+function parsePlans(plans) {
+  const out = {};
+  if (!plans || typeof plans !== 'object' || Array.isArray(plans)) return out;
+  for (const [name, p] of Object.entries(plans)) {
+    if (!p || typeof p !== 'object') continue;
+    out[name] = {
+      class: typeof p.class === 'string' ? p.class : null,
+      plan: p.plan && typeof p.plan === 'object' ? p.plan : null,
+      initialLr: num(p.initial_lr),
+    };
+  }
+  return out;
 }
 
 /** `loss?run=` -> {run, monitor, series: [{name, source, resolution, step, epoch, value}], epochs}. */
@@ -355,6 +371,7 @@ export function emptyLr(run) {
     points: 0,
     shown: 0,
     downsampled: false,
+    plans: {},
   };
 }
 

@@ -113,7 +113,7 @@ await withBrowser(
       return {
         runNames: names,
         imgCount: document.querySelectorAll('img').length,
-        legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) =>
+        legendHasName: [...document.querySelectorAll('.u-legend .u-label, .lr-legend-run')].some((n) =>
           n.textContent.includes('<img src=x onerror=alert(1)>'),
         ),
       };
