@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_ARGS } from '../tests/browser/lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'frontend', 'package.json'));
@@ -106,19 +107,26 @@ async function zoomTimes(page, n) {
         }),
       MAIN_CHARTS,
     );
-    const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
-    const x1 = x0 + box.width * 0.3;
-    const y = box.y + box.height / 2;
-    await page.mouse.move(x0, y);
-    await page.mouse.down();
-    await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
-    await page.mouse.move(x1, y, { steps: 2 });
-    await page.mouse.up();
-    times.push(await armed);
-    await page.mouse.dblclick(box.x + box.width / 2, y); // back to the full range
-    await page.waitForTimeout(100);
+    times.push(await dragZoom(page, box, i, 0.3, armed));
   }
   return times;
+}
+
+// A drag over `span` of the chart in `box` (a little further right each
+// time), the time `armed` resolves to, then a double-click back to the full range.
+async function dragZoom(page, box, i, span, armed) {
+  const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
+  const x1 = x0 + box.width * span;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
+  await page.mouse.move(x1, y, { steps: 2 });
+  await page.mouse.up();
+  const ms = await armed;
+  await page.mouse.dblclick(box.x + box.width / 2, y);
+  await page.waitForTimeout(150);
+  return ms;
 }
 
 // ------------------------------------------------ comparing many runs
@@ -186,17 +194,7 @@ async function gridZoomTimes(page, n, runs) {
         }),
       2 * runs,
     );
-    const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
-    const x1 = x0 + box.width * 0.4;
-    const y = box.y + box.height / 2;
-    await page.mouse.move(x0, y);
-    await page.mouse.down();
-    await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
-    await page.mouse.move(x1, y, { steps: 2 });
-    await page.mouse.up();
-    times.push(await armed);
-    await page.mouse.dblclick(box.x + box.width / 2, y);
-    await page.waitForTimeout(150);
+    times.push(await dragZoom(page, box, i, 0.4, armed));
   }
   return times;
 }
@@ -226,16 +224,7 @@ try {
   browser = await chromium.launch({
     executablePath: arg('chromium', '/usr/bin/chromium'),
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
   });
   if (arg('mode') === 'compare') await compareBench(browser, result);
   else await dashboards(browser, result);
