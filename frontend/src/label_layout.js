@@ -56,19 +56,20 @@ function labelStart({ anchor, width }, right) {
 }
 
 /**
- * Markers at the same x (runs reducing at the same step) as one group:
- * one line, one label per run. Sorted by x.
+ * Markers of one kind at the same x (runs reducing at the same step) as
+ * one group: one line, one label per marker. Sorted by x.
  *
  * @param {{x: number}[]} markers
  * @returns {{x: number, markers: object[]}[]}
  */
 export function groupMarkers(markers) {
-  const byX = new Map();
+  const byPlace = new Map();
   for (const m of markers) {
-    if (!byX.has(m.x)) byX.set(m.x, []);
-    byX.get(m.x).push(m);
+    const key = `${m.x}\u0000${m.kind ?? ''}`;
+    if (!byPlace.has(key)) byPlace.set(key, { x: m.x, markers: [] });
+    byPlace.get(key).markers.push(m);
   }
-  return [...byX.entries()].sort((a, b) => a[0] - b[0]).map(([x, ms]) => ({ x, markers: ms }));
+  return [...byPlace.values()].sort((a, b) => a.x - b.x);
 }
 
 /** Whether the charts label each marker: only with few runs having markers. */

@@ -25,7 +25,7 @@ export function chartLegend(view, colours, { runs, highlight, onPick }) {
       'li',
       {
         cls: `lr-legend-run${highlight && highlight !== run ? ' lr-legend-run--dim' : ''}`,
-        attrs: { tabindex: '0', 'data-run': run, title: `${run}: highlight (again: clear)` },
+        attrs: { tabindex: '0', 'data-run': run, title: entryTitle(view, run) },
       },
       [...swatches.map((colour) => swatch(colour)), el('span', { text: run })],
     );
@@ -44,6 +44,12 @@ export function chartLegend(view, colours, { runs, highlight, onPick }) {
     el('ul', { cls: 'lr-legend-runs' }, entries),
     el('div', { cls: 'lr-legend-key lr-muted' }, key),
   ]);
+}
+
+// The run's series, one a line (names as text: a title attribute).
+function entryTitle(view, run) {
+  const labels = [...view.loss.series, ...view.lr.series].filter((s) => s.run === run).map((s) => s.label);
+  return [run, ...labels, 'Click: highlight this run (again: clear)'].join('\n');
 }
 
 function swatch(colour) {

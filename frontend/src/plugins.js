@@ -60,6 +60,7 @@ function markerLine(g, left) {
   if (g.markers.every((x) => x.dim)) line.classList.add('lr-marker--dim');
   line.dataset.kind = m.kind;
   line.dataset.runs = String(new Set(g.markers.map((x) => x.run)).size);
+  line.dataset.count = String(g.markers.length);
   line.style.left = `${left}px`;
   line.style.borderLeftColor = (g.markers.find((x) => !x.dim) || m).color;
   return line;

@@ -83,11 +83,12 @@ test('labels go whole while they fit, then as dots, then not at all', () => {
   assert.equal(placeLabels([{ anchor: 290, width: 80 }], { right: 300 })[0].start, 290 - 3 - 80);
 });
 
-test('markers at one step share a group; labels only with a few runs', () => {
+test('markers of one kind at one step share a group; labels only with a few runs', () => {
   const ms = [
-    { x: 5, run: 'a' },
-    { x: 2, run: 'b' },
-    { x: 5, run: 'b' },
+    { x: 5, run: 'a', kind: 'reduction' },
+    { x: 2, run: 'b', kind: 'reduction' },
+    { x: 5, run: 'b', kind: 'reduction' },
+    { x: 5, run: 'b', kind: 'min_lr_floor' },
   ];
   const g = groupMarkers(ms);
   assert.deepEqual(
@@ -95,6 +96,7 @@ test('markers at one step share a group; labels only with a few runs', () => {
     [
       [2, ['b']],
       [5, ['a', 'b']],
+      [5, ['b']],
     ],
   );
   assert.equal(labelsWanted(ms), true);
