@@ -239,12 +239,13 @@ export function withAlpha(hex, alpha) {
  *
  * @param {'loss'|'lr'} role
  * @param {object} view shape.buildView's for the one run.
- * @param {{theme: object, ranges: object, hooks: object, cursor: object, stepped: Function}} ctx
+ * @param {{theme: object, ranges: object, hooks: object, cursor: object, stepped: Function,
+ *   lossSeries: object[]}} ctx `lossSeries`: the loss series the cell draws.
  */
-export function multipleOptions(role, view, { theme, ranges, hooks, cursor, stepped }) {
+export function multipleOptions(role, view, { theme, ranges, hooks, cursor, stepped, lossSeries }) {
   const style = { ...axisStyle(theme), font: `10px ${FONT}` };
   const lr = role === 'lr';
-  const series = lr ? view.lr.series : view.loss.series.filter((s) => s.scale === 'y');
+  const series = lr ? view.lr.series : lossSeries;
   const yLog = lr || view.loss.log;
   const fmtY = lr ? (v) => formatLR(v, 1) : formatValue;
   const yRange = lr ? ranges.lr : ranges.loss;

@@ -67,21 +67,31 @@ function cell(grid, run, view, ctx) {
   const cursor = { drag: { x: true, y: false, setScale: true }, focus: { prox: 16 } };
   const loss = managedPlot(box, lossTarget, { height: HEIGHT.loss, minWidth: MIN_WIDTH });
   const lr = managedPlot(box, lrTarget, { height: HEIGHT.lr, minWidth: MIN_WIDTH });
-  const opts = (role) => () => multipleOptions(role, view, { ...ctx, cursor });
-  if (view.loss.series.some((s) => s.scale === 'y')) loss.draw('loss', opts('loss'), lossColumns(view));
+  const opts = (role) => () => multipleOptions(role, view, { ...ctx, cursor, lossSeries: cellSeries(view) });
+  if (cellSeries(view).length) loss.draw('loss', opts('loss'), lossColumns(view));
   if (view.lr.series.length) lr.draw('lr', opts('lr'), view.lr.data);
   return { loss, lr };
 }
 
-// The loss chart's columns without the right-axis monitor (the cells have one y axis).
+// The loss chart's columns (the series cellSeries keeps).
 function lossColumns(view) {
+  const keep = new Set(cellSeries(view));
   return [
     view.loss.data[0],
-    ...view.loss.series
-      .map((s, i) => [s, view.loss.data[i + 1]])
-      .filter(([s]) => s.scale === 'y')
-      .map(([, c]) => c),
+    ...view.loss.series.map((s, i) => (keep.has(s) ? view.loss.data[i + 1] : null)).filter(Boolean),
   ];
+}
+
+/**
+ * The loss series of a cell: on the left axis only (a cell has one y
+ * axis), and the epoch losses without the per-step batch loss when the run
+ * has both (a small chart cannot show the batch noise, and it is the
+ * costliest line to redraw on every zoom of 100 charts).
+ */
+export function cellSeries(view) {
+  const left = view.loss.series.filter((s) => s.scale === 'y');
+  const epochs = left.filter((s) => s.kind !== 'batch');
+  return epochs.length ? epochs : left;
 }
 
 function recolour(view, colour) {
@@ -103,9 +113,10 @@ export function sharedRanges(views) {
     }
   };
   for (const v of views) {
+    const kept = new Set(cellSeries(v));
     if (v.extent) v.extent.forEach((e) => widen(x, e));
     v.loss.series.forEach(
-      (s, i) => s.scale === 'y' && v.loss.data[i + 1].forEach((y) => widen(loss, v.loss.log && y <= 0 ? NaN : y)),
+      (s, i) => kept.has(s) && v.loss.data[i + 1].forEach((y) => widen(loss, v.loss.log && y <= 0 ? NaN : y)),
     );
     for (let i = 1; i < v.lr.data.length; i++) for (const y of v.lr.data[i]) widen(lr, y > 0 ? y : NaN);
   }
