@@ -5,6 +5,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM_ARGS } from '../tests/browser/lib.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const require = createRequire(path.join(here, '..', 'frontend', 'package.json'));
@@ -50,7 +51,7 @@ const OURS_DRAWN = `(() => {
   if (!d) return null;
   const boxes = [...d.querySelectorAll(${JSON.stringify(MAIN_CHARTS)})];
   if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
-  const labels = d.querySelectorAll('.lr-chart[data-role="lr"] .u-legend .u-series').length;
+  const labels = d.querySelectorAll('.lr-legend-run').length;
   return { t: performance.now(), series: labels, booted: booted(), waterfall: waterfall(f) };
 })()`;
 
@@ -118,19 +119,128 @@ async function zoomTimes(page, n) {
         }),
       MAIN_CHARTS,
     );
-    const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
-    const x1 = x0 + box.width * 0.3;
-    const y = box.y + box.height / 2;
-    await page.mouse.move(x0, y);
-    await page.mouse.down();
-    await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
-    await page.mouse.move(x1, y, { steps: 2 });
-    await page.mouse.up();
-    times.push(await armed);
-    await page.mouse.dblclick(box.x + box.width / 2, y); // back to the full range
-    await page.waitForTimeout(100);
+    times.push(await dragZoom(page, box, i, 0.3, armed));
   }
   return times;
+}
+
+// A drag over `span` of the chart in `box` (a little further right each
+// time), the time `armed` resolves to, then a double-click back to the full range.
+async function dragZoom(page, box, i, span, armed) {
+  const x0 = box.x + box.width * (0.2 + 0.05 * (i % 3));
+  const x1 = x0 + box.width * span;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(x0, y);
+  await page.mouse.down();
+  await page.mouse.move((x0 + x1) / 2, y, { steps: 2 });
+  await page.mouse.move(x1, y, { steps: 2 });
+  await page.mouse.up();
+  const ms = await armed;
+  await page.mouse.dblclick(box.x + box.width / 2, y);
+  await page.waitForTimeout(150);
+  return ms;
+}
+
+// ------------------------------------------------ comparing many runs
+// `--mode compare`: every run selected (saved in the tab's storage before
+// it boots), then: the run table and both charts drawn; the small-multiples
+// grid drawn (one loss and one LR chart per run); drag-zooms in the grid.
+
+const COMPARE_DRAWN = (runs, grid) => `(() => {
+  ${BOOTED}
+  const f = document.querySelector('iframe');
+  const d = f && f.contentDocument;
+  if (!d) return null;
+  if (d.querySelectorAll('.lr-runtable tbody tr').length !== ${runs}) return null;
+  if (${grid}) {
+    const g = d.querySelector('.lr-multiples');
+    if (!g || Number(g.dataset.cells) !== ${runs} || Number(g.dataset.draws) < ${2 * runs}) return null;
+    // The grid's own work: from the last chart route's answer (not the audit's) to the grid drawn.
+    const data = f.contentWindow.performance
+      .getEntriesByType('resource')
+      .filter((e) => ['/lr?', '/loss?', '/events?'].some((route) => e.name.includes(route)))
+      .map((e) => e.responseEnd);
+    const drawAfterData = Number(g.dataset.drawnAt) - Math.max(...data);
+    return { t: performance.now(), drawAfterData, booted: booted() };
+  }
+  const boxes = [...d.querySelectorAll(${JSON.stringify(MAIN_CHARTS)})];
+  if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
+  return { t: performance.now(), booted: booted() };
+})()`;
+
+async function compareNavigation(browser, names, grid) {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+  const state = JSON.stringify({ selected: names, multiples: grid });
+  await context.addInitScript((s) => {
+    try {
+      window.localStorage.setItem('tb-lr-plugin/v1', s);
+    } catch {}
+  }, state);
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e.message || e)));
+  await page.goto(`${base}/#learning_rate`, { waitUntil: 'commit' });
+  const deadline = Date.now() + 180000;
+  while (Date.now() < deadline) {
+    const r = await page.evaluate(COMPARE_DRAWN(names.length, grid)).catch(() => null);
+    if (r) return { ms: r.t, afterBoot: r.t - r.booted, drawAfterData: r.drawAfterData, errors, page, context };
+    await page.waitForTimeout(POLL_MS);
+  }
+  await context.close();
+  throw new Error(`the ${grid ? 'grid' : 'run table and charts'} never drew`);
+}
+
+async function gridZoomTimes(page, n, runs) {
+  const frame = page.frames().find((f) => f.url().includes('plugin_entry.html?name=learning_rate'));
+  const over = frame.locator('.lr-multiple .u-over').first();
+  await over.scrollIntoViewIfNeeded();
+  const box = await over.boundingBox();
+  const times = [];
+  for (let i = 0; i < n; i++) {
+    const armed = frame.evaluate(
+      (plots) =>
+        new Promise((resolve) => {
+          const g = document.querySelector('.lr-multiples');
+          const before = Number(g.dataset.draws);
+          let t0 = null;
+          window.addEventListener('mouseup', () => (t0 = performance.now()), { capture: true, once: true });
+          const check = () => {
+            if (t0 !== null && Number(g.dataset.draws) >= before + plots) resolve(Number(g.dataset.drawnAt) - t0);
+            else setTimeout(check, 5);
+          };
+          check();
+        }),
+      2 * runs,
+    );
+    times.push(await dragZoom(page, box, i, 0.4, armed));
+  }
+  return times;
+}
+
+async function compareBench(browser, result) {
+  const names = JSON.parse(arg('names'));
+  Object.assign(result, {
+    table: [],
+    tableAfterBoot: [],
+    grid: [],
+    gridAfterBoot: [],
+    gridAfterData: [],
+    gridZoom: [],
+  });
+  for (const grid of [false, true]) (await compareNavigation(browser, names, grid)).context.close(); // warm-up
+  for (let i = 0; i < repeats; i++) {
+    const t = await compareNavigation(browser, names, false);
+    result.table.push(t.ms);
+    result.tableAfterBoot.push(t.afterBoot);
+    await t.context.close();
+    const g = await compareNavigation(browser, names, true);
+    result.grid.push(g.ms);
+    result.gridAfterBoot.push(g.afterBoot);
+    result.gridAfterData.push(g.drawAfterData);
+    result.gridZoom.push(...(await gridZoomTimes(g.page, 3, names.length)));
+    if (g.errors.length) result.info.errors = g.errors;
+    await g.context.close();
+  }
 }
 
 const result = { ours: [], theirs: [], oursAfterBoot: [], theirsAfterBoot: [], zoom: [], info: {} };
@@ -140,10 +250,23 @@ try {
   browser = await chromium.launch({
     executablePath: arg('chromium', '/usr/bin/chromium'),
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: CHROMIUM_ARGS,
   });
+  if (arg('mode') === 'compare') await compareBench(browser, result);
+  else await dashboards(browser, result);
+} catch (e) {
+  result.error = String(e && e.stack ? e.stack : e);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+}
+process.stdout.write(JSON.stringify(result) + '\n');
+
+async function dashboards(browser, result) {
   // Warm up both (server caches, disk) once, untimed.
-  for (const [hash, probe] of [['#learning_rate', OURS_DRAWN], ['#scalars', THEIRS_DRAWN(2 * 3 * runs)]]) {
+  for (const [hash, probe] of [
+    ['#learning_rate', OURS_DRAWN],
+    ['#scalars', THEIRS_DRAWN(2 * 3 * runs)],
+  ]) {
     const r = await timeNavigation(browser, hash, probe);
     if (hash === '#learning_rate') result.waterfall = { first: { drawn: Math.round(r.ms), booted: Math.round(r.info.booted), requests: r.info.waterfall } };
     await r.context.close();
@@ -152,7 +275,7 @@ try {
     const ours = await timeNavigation(browser, '#learning_rate', OURS_DRAWN);
     result.ours.push(ours.ms);
     result.oursAfterBoot.push(ours.ms - ours.info.booted);
-    result.info.lrSeries = ours.info.series - 1;
+    result.info.legendRuns = ours.info.series;
     result.waterfall.later = { drawn: Math.round(ours.ms), booted: Math.round(ours.info.booted), requests: ours.info.waterfall };
     if (ours.errors.length) result.info.oursErrors = ours.errors;
     result.zoom.push(...(await zoomTimes(ours.page, 3)));
@@ -164,9 +287,4 @@ try {
     result.info.scalarLines = theirs.info.lines;
     await theirs.context.close();
   }
-} catch (e) {
-  result.error = String(e && e.stack ? e.stack : e);
-} finally {
-  if (browser) await browser.close().catch(() => {});
 }
-process.stdout.write(JSON.stringify(result) + '\n');

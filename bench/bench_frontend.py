@@ -14,7 +14,14 @@ on 127.0.0.1 and, in headless Chromium (bench_frontend.mjs), times:
 Interleaved repeats; medians printed with the ratio ours / yours.
 Targets (issue 5): ratio <= 1, zoom redraw < 50 ms.
 
+Then the comparison of many runs (issue 19): 50 runs x 100,000 steps
+(`--compare-runs`, `--compare-steps`; 0 runs skips it), every run selected:
+navigation -> run table and both charts drawn; navigation -> the
+small-multiples grid drawn (target <= 1.5 s after TensorBoard's app
+booted); a drag-zoom in the grid -> every cell redrawn (target < 30 ms).
+
     python bench/bench_frontend.py [--steps N] [--runs N] [--repeats N] [--logdir DIR]
+        [--compare-runs N] [--compare-steps N]
 """
 
 import argparse
@@ -174,6 +181,30 @@ def write_logdir(logdir, runs, total):
     return True
 
 
+def compare_run_name(r):
+    return f"run_{r:02d}"
+
+
+def write_compare_logdir(logdir, runs, total):
+    """`runs` runs as `LearningRateLogger` records them (no Keras scalars),
+    each reducing at its own epochs and reaching its own best val_loss, for
+    the comparison view (run table, small multiples)."""
+    marker = os.path.join(logdir, f".bench-compare-{runs}x{total}")
+    if os.path.exists(marker):
+        return False
+    shutil.rmtree(logdir, ignore_errors=True)
+    os.makedirs(logdir)
+    for r in range(runs):
+        steps, planned, actual, batch, ends, epoch_loss, val_loss, events = simulate(
+            total, seed=r % 4
+        )
+        val_loss = val_loss + 0.004 * ((r * 7) % runs)  # every run its own best
+        sim = (steps, planned, actual, batch, ends, epoch_loss, val_loss, events)
+        write_ours(os.path.join(logdir, compare_run_name(r)), sim)
+    open(marker, "w").close()
+    return True
+
+
 class TensorBoard:
     """A `tensorboard` process on 127.0.0.1 and a free port."""
 
@@ -243,6 +274,8 @@ def main():
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--logdir", help="keep the written logs here (reused when present)")
+    parser.add_argument("--compare-runs", type=int, default=50)
+    parser.add_argument("--compare-steps", type=int, default=100_000)
     args = parser.parse_args()
 
     node = shutil.which("node")
@@ -271,28 +304,9 @@ def main():
         t0 = time.time()
         wait_loaded(tb, args.runs, args.steps)
         print(f"tensorboard loaded them in {time.time() - t0:.1f} s", flush=True)
-        out = subprocess.run(
-            [
-                node,
-                os.path.join(HERE, "bench_frontend.mjs"),
-                "--url",
-                tb.url,
-                "--repeats",
-                str(args.repeats),
-                "--runs",
-                str(args.runs),
-                "--chromium",
-                CHROMIUM,
-            ],
-            capture_output=True,
-            text=True,
-            timeout=1800,
-        )
-        lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            print(out.stdout[-2000:], out.stderr[-3000:])
+        result = run_browser(node, tb.url, "--repeats", str(args.repeats), "--runs", str(args.runs))
+        if result is None:
             return 1
-        result = json.loads(lines[-1])
     finally:
         tb.close()
         if tmp:
@@ -326,6 +340,11 @@ def main():
         print(f"  {key}: {value}")
     print_waterfall(result.get("waterfall") or {})
     ok = ratio <= 1 and zoom < 50
+    if args.compare_runs:
+        compared = bench_compare(node, args, logdir)
+        if compared is None:
+            return 1
+        ok = ok and compared
     print("targets " + ("met" if ok else "MISSED"))
     return 0 if ok else 1
 
@@ -344,6 +363,99 @@ def print_waterfall(waterfall):
         )
         for name, start, end in nav["requests"]:
             print(f"  {start:6d} -> {end:6d} ms  {name[:90]}")
+
+
+def bench_compare(node, args, logdir):
+    """The comparison of many runs; prints its figures, returns whether the targets hold."""
+    runs, steps = args.compare_runs, args.compare_steps
+    compare_dir = logdir.rstrip("/") + f"-compare-{runs}x{steps}"
+    t0 = time.time()
+    wrote = write_compare_logdir(compare_dir, runs, steps)
+    print(
+        f"{'wrote' if wrote else 'reused'} {runs} runs x {steps:,} steps "
+        f"in {time.time() - t0:.1f} s ({compare_dir})",
+        flush=True,
+    )
+    names = [compare_run_name(r) for r in range(runs)]
+    tb = TensorBoard(compare_dir)
+    try:
+        wait_listed(tb, names, steps)
+        result = run_browser(
+            node,
+            tb.url,
+            "--mode",
+            "compare",
+            "--names",
+            json.dumps(names),
+            "--repeats",
+            str(args.repeats),
+        )
+    finally:
+        tb.close()
+        if not args.logdir:
+            shutil.rmtree(compare_dir, ignore_errors=True)
+    if result is None or result.get("error"):
+        print("browser error:", result and result["error"])
+        return None
+    table = statistics.median(result["tableAfterBoot"])
+    grid = statistics.median(result["gridAfterBoot"])
+    zoom = statistics.median(result["gridZoom"])
+    print(f"comparing {runs} runs x {steps:,} steps, all selected (median of {args.repeats}):")
+    print(
+        f"  run table + both charts drawn:   {statistics.median(result['table']):8.0f} ms   "
+        f"{_fmt(result['table'])}, after boot {table:.0f} ms"
+    )
+    print(
+        f"  small-multiples grid drawn:      {statistics.median(result['grid']):8.0f} ms   "
+        f"{_fmt(result['grid'])}, after boot {grid:.0f} ms (target <= 1500 ms)"
+    )
+    after_data = statistics.median(result["gridAfterData"])
+    print(
+        "  of which the grid's own drawing (last chart route answered -> grid drawn): "
+        f"{after_data:.0f} ms   {_fmt(result['gridAfterData'])}"
+    )
+    print(
+        f"  zoom redraw, the whole grid:     {zoom:8.1f} ms   {_fmt(result['gridZoom'], 1)}   "
+        f"(target < 30 ms)"
+    )
+    return grid <= 1500 and zoom < 30
+
+
+def wait_listed(tb, names, steps, timeout=900):
+    """Until the runs route lists every run at its last step."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            got = {r["run"]: r["steps"] for r in tb.get("/data/plugin/learning_rate/runs")["runs"]}
+            if all(got.get(n) == steps for n in names):
+                return
+        except (OSError, ValueError, KeyError):
+            pass
+        time.sleep(1)
+    raise RuntimeError("TensorBoard did not load the runs in time")
+
+
+def run_browser(node, url, *args):
+    """bench_frontend.mjs against `url`; its JSON result, or None (printed why)."""
+    out = subprocess.run(
+        [
+            node,
+            os.path.join(HERE, "bench_frontend.mjs"),
+            "--url",
+            url,
+            *args,
+            "--chromium",
+            CHROMIUM,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        print(out.stdout[-2000:], out.stderr[-3000:])
+        return None
+    return json.loads(lines[-1])
 
 
 def _fmt(values, digits=0):

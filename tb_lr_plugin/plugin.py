@@ -293,6 +293,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "epochs": _epochs(snap),
             "points": points,
             "downsampled": thinned,
+            "plans": _plans(snap.data.sessions),
         }
         if snap.scalar is not None:
             body["limits"] = snap.scalar.limits
@@ -430,6 +431,16 @@ class LearningRateLoader(base_plugin.TBLoader):
 
     def load(self, context):
         return LearningRatePlugin(context)
+
+
+def _plans(sessions):
+    """Each optimizer's plan as the last `fit` call recorded it (class, config, initial LR)."""
+    plans = {}
+    for session in sessions:
+        for opt in session.get("optimizers") or []:
+            if isinstance(opt, dict) and isinstance(opt.get("name"), str):
+                plans[opt["name"]] = {k: opt.get(k) for k in ("class", "plan", "initial_lr")}
+    return responses.clean(plans)
 
 
 def _parse_samples_per_plugin(value):

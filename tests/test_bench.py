@@ -30,11 +30,24 @@ def run_bench(script, *args, timeout=600):
 
 def test_bench_frontend_times_both_dashboards_and_the_zoom():
     stdout, output = run_bench(
-        "bench_frontend.py", "--steps", "3000", "--runs", "2", "--repeats", "1"
+        "bench_frontend.py",
+        "--steps",
+        "3000",
+        "--runs",
+        "2",
+        "--repeats",
+        "1",
+        "--compare-runs",
+        "6",
+        "--compare-steps",
+        "4000",
     )
     assert "browser error" not in output, output[-3000:]
     assert "ratio ours / scalars:" in stdout, output[-3000:]
     assert "zoom redraw, both charts:" in stdout
+    assert "comparing 6 runs x 4,000 steps" in stdout, output[-3000:]
+    assert "small-multiples grid drawn:" in stdout
+    assert "zoom redraw, the whole grid:" in stdout
 
 
 def test_bench_routes_times_ours_against_tensorboards_scalars():

@@ -162,8 +162,8 @@ def test_cli_output_is_the_same_as_read_by_tensorboards_loader(bench_logdir, mon
 
 
 def test_runs_and_their_sub_runs_are_read_in_one_group():
-    files = [("a", "a/f"), ("a/train", "a/train/f"), ("a/validation", "a/v/f"), ("b", "b/f")]
-    groups = loader._groups(files, [1, 2, 3, 4])
+    files = [("a", "a/f", 1), ("a/train", "a/train/f", 2), ("a/validation", "a/v/f", 3)]
+    groups = loader._groups([*files, ("b", "b/f", 4)])
     assert [[name for name, _, _ in g] for g in groups] == [
         ["a", "a/train", "a/validation"],
         ["b"],

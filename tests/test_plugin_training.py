@@ -121,3 +121,12 @@ def test_a_stock_keras_run_is_served_with_its_lr_changes(served):
     for e in events:
         assert e["new_lr"] == pytest.approx(e["old_lr"] / 2, rel=1e-6)
     assert isinstance(get(served, "audit", run="stock")["findings"], list)
+
+
+def test_lr_gives_each_optimizers_recorded_plan(served):
+    # The run table's "schedule" column: what the logger's session recorded.
+    plans = get(served, "lr", run="ours")["plans"]
+    assert plans == {
+        "sgd": {"class": "SGD", "plan": {"type": "constant"}, "initial_lr": pytest.approx(0.05)}
+    }
+    assert get(served, "lr", run="stock")["plans"] == {}

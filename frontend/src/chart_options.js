@@ -3,7 +3,7 @@
 // No DOM and no uPlot import, so the options are unit-tested with node; the
 // plugins are only called at draw time.
 
-import { bandsPlugin, floorPlugin, markersPlugin } from './plugins.js';
+import { bandsPlugin, floorPlugin, markersPlugin, tooltipPlugin } from './plugins.js';
 import { formatCompact, formatEpochX, formatLR, formatStep, formatValue } from './format.js';
 
 export const FONT = 'Roboto, sans-serif';
@@ -26,6 +26,9 @@ const AXIS_BASE = Object.freeze({
   ticks: { width: 1 },
 });
 
+// The loss and LR charts: one legend entry per run above them (legend.js)
+// and the values under the cursor in a tooltip (plugins.tooltipPlugin).
+const NO_LEGEND = Object.freeze({ show: false });
 const DRAG = { x: true, y: false, setScale: true };
 const FOCUS = { prox: 24 };
 const LOG10 = { distr: 3, log: 10 };
@@ -77,6 +80,7 @@ export function lossOptions(view, { theme, current, cursor, hooks, onMarkerClick
   const y2 = { ...style, scale: 'y2', side: 1, size: Y_AXIS_SIZE, grid: { show: false }, label: 'monitor' };
   return {
     ...PLOT_BASE,
+    legend: NO_LEGEND,
     padding: [8, hasY2 ? 0 : RIGHT_PAD, 0, 0],
     cursor,
     scales: { x: { time: false }, y: log ? LOG10 : {}, ...(hasY2 ? { y2: {} } : {}) },
@@ -97,7 +101,12 @@ export function lossOptions(view, { theme, current, cursor, hooks, onMarkerClick
     hooks,
     plugins: [
       bandsPlugin({ getBands: () => current().bands }),
-      markersPlugin({ getMarkers: () => current().markers, labels: true, onClick: onMarkerClick }),
+      markersPlugin({
+        getMarkers: () => current().markers,
+        labels: () => current().markerLabels,
+        onClick: onMarkerClick,
+      }),
+      tooltipPlugin({ formatX: xFormat(view.axis) }),
     ],
   };
 }
@@ -116,6 +125,7 @@ export function lrOptions(view, { theme, current, cursor, hooks, stepped }) {
   const y = { ...style, size: Y_AXIS_SIZE, label: 'learning rate (log)', labelSize: 16 };
   return {
     ...PLOT_BASE,
+    legend: NO_LEGEND,
     padding: [8, right, 0, 0],
     cursor,
     scales: { x: { time: false }, y: LOG10 },
@@ -137,6 +147,7 @@ export function lrOptions(view, { theme, current, cursor, hooks, stepped }) {
       bandsPlugin({ getBands: () => current().bands }),
       markersPlugin({ getMarkers: () => current().markers.filter((m) => m.kind !== 'min_lr_floor'), labels: false }),
       floorPlugin({ getFloors: () => current().floors, textColor: () => theme.muted }),
+      tooltipPlugin({ formatX: xFormat(view.axis) }),
     ],
   };
 }
@@ -177,13 +188,20 @@ function xAxis(view, style) {
   return { ...style, values: (u, splits) => splits.map(fmt) };
 }
 
+function xFormat(axis) {
+  const fmt = axis === 'epoch' ? formatEpochX : formatStep;
+  return (v) => (v == null ? '–' : `${axis} ${fmt(v)}`);
+}
+
 function xSeries(axis) {
   const fmt = axis === 'epoch' ? formatEpochX : formatStep;
   return { label: axis, value: (u, v) => (v == null ? '–' : fmt(v)) };
 }
 
 function lineSeries(s) {
-  return { label: s.label, stroke: withAlpha(s.color, s.alpha ?? 1), width: s.width, dash: s.dash || undefined };
+  const stroke = withAlpha(s.color, s.alpha ?? 1);
+  // `swatch` and `dimmed`: for the tooltip (uPlot keeps extra keys on its series).
+  return { label: s.label, stroke, width: s.width, dash: s.dash || undefined, swatch: s.color, dimmed: !!s.dimmed };
 }
 
 function thinSplits(u, splits, scale, gap) {
@@ -212,4 +230,46 @@ export function withAlpha(hex, alpha) {
   if (alpha >= 1 || !/^#[0-9a-f]{6}$/i.test(hex)) return hex;
   const n = parseInt(hex.slice(1), 16);
   return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
+}
+
+/**
+ * One small chart of the small-multiples grid (`role` 'loss' or 'lr'): a
+ * run's series on the axes every cell shares (`ranges`: {x, loss, lr}),
+ * no legend, the values in the tooltip.
+ *
+ * @param {'loss'|'lr'} role
+ * @param {object} view shape.buildView's for the one run.
+ * @param {{theme: object, ranges: object, hooks: object, cursor: object, stepped: Function,
+ *   lossSeries: object[]}} ctx `lossSeries`: the loss series the cell draws.
+ */
+export function multipleOptions(role, view, { theme, ranges, hooks, cursor, stepped, lossSeries }) {
+  const style = { ...axisStyle(theme), font: `10px ${FONT}` };
+  const lr = role === 'lr';
+  const series = lr ? view.lr.series : lossSeries;
+  const yLog = lr || view.loss.log;
+  const fmtY = lr ? (v) => formatLR(v, 1) : formatValue;
+  const yRange = lr ? ranges.lr : ranges.loss;
+  const y = { ...style, size: 44, values: tickValues(fmtY), ticks: { show: false } };
+  return {
+    ...PLOT_BASE,
+    legend: NO_LEGEND,
+    padding: [4, 8, 0, 0],
+    cursor,
+    scales: { x: { time: false }, y: { ...(yLog ? LOG10 : {}), ...(yRange ? { range: () => yRange } : {}) } },
+    axes: [
+      { ...xAxis(view, style), size: lr ? 22 : 0, show: lr, ticks: { show: false } },
+      yLog ? logAxis(y, 'y', 14) : y,
+    ],
+    series: [
+      xSeries(view.axis),
+      ...series.map((s) => ({
+        ...lineSeries(s),
+        paths: lr && s.stepped ? stepped : undefined,
+        points: { show: false },
+        value: (u, v) => (lr ? formatLR(v) : formatValue(v)),
+      })),
+    ],
+    hooks,
+    plugins: [tooltipPlugin({ formatX: xFormat(view.axis), max: 4 })],
+  };
 }

@@ -205,6 +205,7 @@ export function parseLr(json) {
     sampled: (json && Array.isArray(json.sampled) ? json.sampled : []).filter(
       (s) => s && typeof s.name === 'string' && num(s.shown) !== null && num(s.steps) !== null,
     ),
+    plans: parsePlans(json && json.plans),
   };
 }
 
@@ -219,6 +220,21 @@ export function parseHyper(json) {
       const cols = alignColumns(s.step, [s.value]);
       if (cols.x.length) out.push({ name, param, step: cols.x, value: cols.ys[0] });
     }
+  }
+  return out;
+}
+
+// `plans`: optimizer -> {class, plan, initial_lr} as recorded ({} when none).
+function parsePlans(plans) {
+  const out = {};
+  if (!plans || typeof plans !== 'object' || Array.isArray(plans)) return out;
+  for (const [name, p] of Object.entries(plans)) {
+    if (!p || typeof p !== 'object') continue;
+    out[name] = {
+      class: typeof p.class === 'string' ? p.class : null,
+      plan: p.plan && typeof p.plan === 'object' ? p.plan : null,
+      initialLr: num(p.initial_lr),
+    };
   }
   return out;
 }
@@ -381,6 +397,7 @@ export function emptyLr(run) {
     points: 0,
     shown: 0,
     downsampled: false,
+    plans: {},
   };
 }
 

@@ -13,8 +13,11 @@ import { makeEpochMap } from './axis.js';
 import { el } from './dom.js';
 import { createRunSelector } from './run_selector.js';
 import { hyperPanel } from './hyper_panel.js';
+import { createComparison } from './comparison.js';
+import { loadState, saveState } from './storage.js';
 import {
   createToolbar,
+  detailCards,
   diagnosisPanel,
   emptyState,
   errorState,
@@ -23,7 +26,6 @@ import {
   finderSummary,
 } from './views.js';
 
-const STORAGE_KEY = 'tb-lr-plugin/v1';
 // Selected when the tab first opens: every run of a usual logdir, as
 // TensorBoard's dashboards select every run; the first ones of a large
 // one, so that it opens quickly (each selected run costs a request per route).
@@ -64,7 +66,11 @@ class App {
       selected: saved.selected ? new Set(saved.selected) : null,
       axis: saved.axis === 'epoch' ? 'epoch' : 'step',
       lossLog: Boolean(saved.lossLog),
+      multiples: Boolean(saved.multiples),
       range: null,
+      highlight: null, // the run the run table highlights in the charts
+      filter: '',
+      thisRunOnly: false,
     };
     this.cache = new Map(); // run -> runData
     this.view = null;
@@ -100,12 +106,19 @@ class App {
   applyTheme(t) {
     document.documentElement.classList.toggle('lr-dark', t.name === 'dark');
     if (this.charts) this.charts.rebuild();
+    if (this.comparison) this.comparison.invalidate();
     if (this.finderChart) this.finderChart.rebuild();
   }
 
   buildLayout() {
     this.root.textContent = '';
-    this.selector = createRunSelector({ onChange: (sel) => this.onSelection(sel) });
+    this.selector = createRunSelector({
+      onChange: (sel) => this.onSelection(sel),
+      onFilter: (text) => {
+        this.state.filter = text;
+        this.draw();
+      },
+    });
     this.toolbar = createToolbar({
       onAxis: (axis) => this.setAxis(axis),
       onLossLog: (on) => {
@@ -118,6 +131,11 @@ class App {
         this.charts.setRange(null);
       },
       onRefresh: () => this.refresh(),
+      onMultiples: (on) => {
+        this.state.multiples = on;
+        this.save();
+        this.draw();
+      },
     });
     this.banner = el('div', { cls: 'lr-banner', attrs: { role: 'status' } });
     this.notes = el('div', { cls: 'lr-notes lr-muted' });
@@ -127,11 +145,25 @@ class App {
     this.finderText = el('div', { cls: 'lr-finder-text' });
     this.finderHost.hidden = true;
     this.hyperHost = el('div', { cls: 'lr-hyper-host' });
-    Object.assign(this, detailCards());
+    Object.assign(
+      this,
+      detailCards((on) => {
+        this.state.thisRunOnly = on;
+        this.drawDetails();
+      }),
+    );
+    this.comparison = createComparison({
+      theme: () => this.theme.current(),
+      onHighlight: (run) => this.setHighlight(run),
+    });
+    const { tableCard, legendHost, gridHost } = this.comparison;
     this.content = el('div', { cls: 'lr-content' }, [
       this.notes,
+      tableCard,
+      legendHost,
       this.chartHost,
       this.hyperHost,
+      gridHost,
       this.finderHost,
       this.details,
     ]);
@@ -246,6 +278,7 @@ class App {
       if (a.error) d.errors.push(a.error);
     }
     this.drawDiagnosis();
+    this.drawComparison();
   }
 
   onSelection(selected) {
@@ -285,6 +318,8 @@ class App {
     return {
       axis: this.axis(),
       lossLog: this.state.lossLog,
+      multiples: this.state.multiples,
+      multiplesAvailable: datas.length >= 2,
       zoomed: Boolean(this.state.range),
       epochAvailable: datas.some((d) => makeEpochMap(d.epochs)),
       stepAvailable: !datas.length || datas.some((d) => d.axis !== 'epoch'),
@@ -326,16 +361,25 @@ class App {
     const colours = assignColours(datas);
     this.selector.setColours(colours);
     const axis = this.axis();
-    const view = buildView(datas, { axis, lossLog: this.state.lossLog });
+    if (this.state.highlight && !datas.some((d) => d.run === this.state.highlight)) this.state.highlight = null;
+    const { highlight, lossLog } = this.state;
+    const view = buildView(datas, { axis, lossLog, highlight });
     this.view = view;
     this.showState('ready');
     this.notes.textContent = view.notes.join(' · ');
-    this.charts.update(view, this.state.range);
-    this.drawHyper(datas);
+    const grid = this.state.multiples && datas.length >= 2;
+    this.chartHost.hidden = grid;
+    this.comparison.legendHost.hidden = grid;
+    if (!grid) this.charts.update(view, this.state.range);
+    this.hyperHost.hidden = grid;
+    if (!grid) this.drawHyper(datas);
+    this.app.dataset.highlight = highlight || '';
+    this.drawComparison();
+    this.comparison.drawGrid({ on: grid, datas, axis, lossLog, colours });
     this.app.dataset.axis = axis;
     const finder = buildFinderView(datas);
     // A run with only a range test: no empty loss and LR charts above it.
-    this.chartHost.hidden = view.empty && finder.tests.length > 0;
+    if (!grid) this.chartHost.hidden = view.empty && finder.tests.length > 0;
     this.finderText.textContent = '';
     this.finderText.append(finderSummary(finder.tests));
     this.finderChart.update(finder);
@@ -358,18 +402,22 @@ class App {
   drawDetails() {
     const datas = this.selectedData();
     if (!datas.length || !this.view) return;
-    const showRun = datas.length > 1;
+    const { highlight, thisRunOnly } = this.state;
+    this.onlyRunBox.disabled = !highlight;
+    this.onlyRunText.textContent = highlight ? `${highlight} only` : 'this run only (highlight one)';
+    const listed = highlight && thisRunOnly ? datas.filter((d) => d.run === highlight) : datas;
+    const showRun = listed.length > 1;
     this.rowsByEvent = new Map();
     const onPick = (run, item, node) => this.zoomTo(run, item, node);
     const table = eventTable(
-      datas.map((d) => ({ run: d.run, events: d.events })),
+      listed.map((d) => ({ run: d.run, events: d.events })),
       { onPick, showRun },
     );
     this.eventsBody.textContent = '';
     this.eventsBody.append(table);
     const rows = table.querySelectorAll ? table.querySelectorAll('tbody tr') : [];
     let i = 0;
-    for (const d of datas) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
+    for (const d of listed) for (const e of d.events) this.rowsByEvent.set(e, rows[i++]);
     this.drawDiagnosis();
     this.exportBody.textContent = '';
     this.exportBody.append(
@@ -407,6 +455,21 @@ class App {
     if (node) node.classList.add('lr-active');
   }
 
+  /** The run table and the legend (again once the findings are in). */
+  drawComparison() {
+    const datas = this.selectedData();
+    if (!datas.length || !this.view) return;
+    const runs = this.state.runs.filter((r) => this.state.selected.has(r.run));
+    const { highlight, filter } = this.state;
+    this.comparison.draw({ runs, datas, view: this.view, colours: assignColours(datas), highlight, filter });
+  }
+
+  /** Highlights `run` in the charts and the tables (null: none). */
+  setHighlight(run) {
+    this.state.highlight = run;
+    this.draw();
+  }
+
   highlight(event) {
     const row = this.rowsByEvent.get(event);
     if (!row) return;
@@ -420,6 +483,7 @@ class App {
       selected: this.state.selected ? [...this.state.selected] : null,
       axis: this.state.axis,
       lossLog: this.state.lossLog,
+      multiples: this.state.multiples,
     });
   }
 
@@ -429,23 +493,9 @@ class App {
     this.stopReload();
     this.charts.destroy();
     this.finderChart.destroy();
+    this.comparison.destroy();
     this.root.textContent = '';
   }
-}
-
-// The cards below the charts: {details, eventsBody, diagBody, exportBody}.
-function detailCards() {
-  const card = (cls, title, body) =>
-    el('section', { cls: `lr-card ${cls}` }, [el('h2', { cls: 'lr-card-title', text: title }), body]);
-  const [eventsBody, diagBody, exportBody] = [el('div'), el('div'), el('div')];
-  const details = el('div', { cls: 'lr-details' }, [
-    card('lr-events-card', 'Plateau decisions and LR changes', eventsBody),
-    el('div', { cls: 'lr-side-cards' }, [
-      card('lr-diagnosis', 'Diagnosis', diagBody),
-      card('lr-export', 'Export every step', exportBody),
-    ]),
-  ]);
-  return { details, eventsBody, diagBody, exportBody };
 }
 
 function withRun(e, run) {
@@ -459,22 +509,4 @@ function injectStyle(text) {
   style.id = 'tb-lr-style';
   style.textContent = text;
   document.head.append(style);
-}
-
-function loadState() {
-  try {
-    const raw = window.localStorage.getItem(STORAGE_KEY);
-    const parsed = raw ? JSON.parse(raw) : {};
-    return parsed && typeof parsed === 'object' ? parsed : {};
-  } catch {
-    return {};
-  }
-}
-
-function saveState(state) {
-  try {
-    window.localStorage.setItem(STORAGE_KEY, JSON.stringify(state));
-  } catch {
-    /* storage disabled: the state lives for this page only */
-  }
 }

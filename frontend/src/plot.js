@@ -19,15 +19,15 @@ export function steppedPaths() {
  *
  * @param {HTMLElement} host whose width the plot follows.
  * @param {HTMLElement} target where uPlot draws.
- * @param {{height: number}} options
+ * @param {{height: number, minWidth?: number}} options
  * @returns {{plot: object|null, isCurrent(sig: string): boolean,
  *   draw(sig: string, options: () => object|null, data: Array, resetScales?: boolean): void,
  *   clear(): void, invalidate(): void, resize(): void, destroy(): void}}
  */
-export function managedPlot(host, target, { height }) {
+export function managedPlot(host, target, { height, minWidth = MIN_WIDTH }) {
   let plot = null;
   let signature = '';
-  const width = () => Math.max(MIN_WIDTH, Math.floor(host.clientWidth || 800));
+  const width = () => Math.max(minWidth, Math.floor(host.clientWidth || 800));
   const resize = () => {
     if (plot && plot.width !== width()) plot.setSize({ width: width(), height });
   };

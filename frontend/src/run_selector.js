@@ -2,6 +2,7 @@
 
 import { el } from './dom.js';
 import { formatStep } from './format.js';
+import { runMatcher } from './compare.js';
 
 /**
  * The run list: a filter box, "all shown" / "none", and one checkbox per
@@ -10,13 +11,14 @@ import { formatStep } from './format.js';
  *
  * @returns {{element: HTMLElement, setRuns(runs, selected, colours): void, setColours(colours): void}}
  */
-export function createRunSelector({ onChange }) {
-  return new RunSelector(onChange);
+export function createRunSelector({ onChange, onFilter = () => {} }) {
+  return new RunSelector(onChange, onFilter);
 }
 
 class RunSelector {
-  constructor(onChange) {
+  constructor(onChange, onFilter) {
     this.onChange = onChange;
+    this.onFilter = onFilter;
     this.filterText = '';
     this.rows = [];
     this.selected = new Set();
@@ -30,6 +32,7 @@ class RunSelector {
       filter: (text) => {
         this.filterText = text;
         this.applyFilter();
+        this.onFilter(text);
       },
       all: () => pick(() => this.rows.forEach((r) => !r.row.hidden && this.selected.add(r.run))),
       none: () => pick(() => this.selected.clear()),
@@ -85,18 +88,11 @@ class RunSelector {
   }
 }
 
-// A filter: a case-insensitive regex, or plain text when it is none (the box then says so).
+// A filter (compare.runMatcher); the box says when its text is no regex.
 function matcher(text, input) {
-  if (!text) return () => true;
-  try {
-    const re = new RegExp(text, 'i');
-    input.classList.remove('lr-filter--bad');
-    return (s) => re.test(s);
-  } catch {
-    input.classList.add('lr-filter--bad');
-    const needle = text.toLowerCase();
-    return (s) => s.toLowerCase().includes(needle);
-  }
+  const { test, valid } = runMatcher(text);
+  input.classList.toggle('lr-filter--bad', !valid);
+  return test;
 }
 
 // One run's row: checkbox, colour swatch, name and what it holds.

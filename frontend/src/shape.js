@@ -4,6 +4,7 @@
 
 import { epochX, makeEpochMap, mapAll } from './axis.js';
 import { alignColumns } from './data.js';
+import { labelsWanted } from './label_layout.js';
 import {
   formatDownsampling,
   formatEpoch,
@@ -36,6 +37,7 @@ export function assignColours(runDatas) {
 }
 
 const LOSS_NAME = /(^|_)loss$/;
+const MAX_THINNED_NOTES = 3;
 
 /**
  * Builds both charts' data for the selected runs.
@@ -43,11 +45,11 @@ const LOSS_NAME = /(^|_)loss$/;
  * @param {object[]} runDatas what `client.runData()` returned, per run, in order.
  * @param {{axis?: 'step'|'epoch', lossLog?: boolean}} options
  */
-export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
+export function buildView(runDatas, { axis = 'step', lossLog = false, highlight = null } = {}) {
   const colours = assignColours(runDatas);
   const multi = runDatas.length > 1;
   const acc = { notes: [], lossTables: [], lossSeries: [], lrTables: [], lrSeries: [], markers: [], bands: [] };
-  Object.assign(acc, { floors: [], hasY2: false, epochLens: [] });
+  Object.assign(acc, { floors: [], hasY2: false, epochLens: [], thinned: [] });
   for (const d of runDatas) {
     const run = runAxis(d, axis, acc);
     if (!run) continue;
@@ -56,7 +58,24 @@ export function buildView(runDatas, { axis = 'step', lossLog = false } = {}) {
     addLrSeries(acc, d, ctx);
     addEventMarks(acc, d, ctx);
   }
-  return finishView(acc, axis, lossLog);
+  const view = finishView(acc, axis, lossLog);
+  return highlight ? dimOthers(view, highlight) : view;
+}
+
+// DIM: what is left of a series or marker of a run other than the highlighted one.
+export const DIM = 0.15;
+
+// The highlighted run as drawn, every other run faint (its markers unlabelled).
+function dimOthers(view, run) {
+  if (!view.loss.series.concat(view.lr.series).some((s) => s.run === run)) return view;
+  const dim = (s) => (s.run === run ? s : { ...s, alpha: (s.alpha ?? 1) * DIM, dimmed: true });
+  view.loss.series = view.loss.series.map(dim);
+  view.lr.series = view.lr.series.map(dim);
+  view.markers = view.markers.map((m) => (m.run === run ? m : { ...m, dim: true }));
+  view.bands = view.bands.filter((b) => b.run === run);
+  view.floors = view.floors.filter((f) => f.run === run);
+  view.highlight = run;
+  return view;
 }
 
 // How a run's steps map to the drawn axis ({map, xOfStep}), or null when
@@ -102,6 +121,7 @@ function addLossSeries(acc, d, { axis, lossLog, multi, colour, xOfStep }) {
       dash: val ? [6, 4] : scale === 'y2' ? [2, 3] : null,
       points: !batch,
       scale,
+      kind: batch ? 'batch' : scale === 'y2' ? 'monitor' : val ? 'val' : 'train',
     });
   }
 }
@@ -127,7 +147,7 @@ function addLrSeries(acc, d, { multi, single, colour, xOfStep }) {
     }
   }
   const thinned = formatDownsampling(d.lr.shown, d.lr.points, d.lr.downsampled);
-  if (thinned) acc.notes.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
+  if (thinned) acc.thinned.push(`${multi ? d.run + ': ' : 'LR chart '}${thinned}; the export has every step`);
   const who = multi ? `${d.run}: ` : '';
   for (const s of d.lr.sampled || []) {
     acc.notes.push(
@@ -191,6 +211,12 @@ function finishView(acc, axis, lossLog) {
     markers.map((m) => m.x),
   );
   for (const b of bands) if (b.to === null) b.to = extent ? extent[1] : b.from;
+  // One note per thinned run reads well for a few runs; for many, one for all.
+  if (acc.thinned.length > MAX_THINNED_NOTES) {
+    acc.notes.push(
+      `LR chart: ${acc.thinned.length} runs thinned for display (every LR change kept); the export has every step`,
+    );
+  } else acc.notes.push(...acc.thinned);
   const meanEpoch = epochLens.length ? epochLens.reduce((a, b) => a + b, 0) / epochLens.length : null;
   return {
     axis,
@@ -203,6 +229,8 @@ function finishView(acc, axis, lossLog) {
     unitsPerEpoch: axis === 'epoch' ? 1 : meanEpoch,
     notes: acc.notes,
     empty: lossSeries.length === 0 && lrSeries.length === 0,
+    markerLabels: labelsWanted(markers),
+    highlight: null,
   };
 }
 

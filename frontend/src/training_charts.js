@@ -87,8 +87,8 @@ function signature(view, themeName) {
     view.loss.log,
     view.loss.hasY2,
     themeName,
-    view.loss.series.map((s) => [s.label, s.color, s.scale]),
-    view.lr.series.map((s) => [s.label, s.color, s.stepped]),
+    view.loss.series.map((s) => [s.label, s.color, s.scale, s.alpha]),
+    view.lr.series.map((s) => [s.label, s.color, s.stepped, s.alpha]),
   ]);
 }
 

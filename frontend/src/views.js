@@ -7,13 +7,20 @@ import { formatEpoch, formatLR, formatLRChange, formatStep, formatValue, formatW
 
 // ------------------------------------------------------------ toolbar
 
-export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
+export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh, onMultiples = () => {} }) {
   const stepBtn = el('button', { cls: 'lr-seg', text: 'Step', attrs: { type: 'button', 'data-axis': 'step' } });
   const epochBtn = el('button', { cls: 'lr-seg', text: 'Epoch', attrs: { type: 'button', 'data-axis': 'epoch' } });
   stepBtn.addEventListener('click', () => onAxis('step'));
   epochBtn.addEventListener('click', () => onAxis('epoch'));
   const log = el('input', { attrs: { type: 'checkbox', 'data-control': 'loss-log' } });
   log.addEventListener('change', () => onLossLog(log.checked));
+  const multiples = el('input', { attrs: { type: 'checkbox', 'data-control': 'multiples' } });
+  multiples.addEventListener('change', () => onMultiples(multiples.checked));
+  const multiplesLabel = el(
+    'label',
+    { cls: 'lr-check', attrs: { title: 'One small loss and LR pair per run, on shared axes' } },
+    [multiples, el('span', { text: 'Small multiples' })],
+  );
   const reset = el('button', {
     cls: 'lr-button',
     text: 'Reset zoom',
@@ -34,13 +41,24 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
       epochBtn,
     ]),
     el('label', { cls: 'lr-check' }, [log, el('span', { text: 'Log-scale loss' })]),
+    multiplesLabel,
     reset,
     refresh,
     status,
   ]);
   return {
     element,
-    set({ axis, lossLog, zoomed, epochAvailable, stepAvailable = true }) {
+    set({
+      axis,
+      lossLog,
+      zoomed,
+      epochAvailable,
+      stepAvailable = true,
+      multiples: grid = false,
+      multiplesAvailable = false,
+    }) {
+      multiples.checked = grid;
+      multiplesLabel.hidden = !multiplesAvailable;
       stepBtn.classList.toggle('lr-seg--on', axis === 'step');
       epochBtn.classList.toggle('lr-seg--on', axis === 'epoch');
       stepBtn.setAttribute('aria-pressed', String(axis === 'step'));
@@ -58,6 +76,30 @@ export function createToolbar({ onAxis, onLossLog, onResetZoom, onRefresh }) {
       status.textContent = text;
     },
   };
+}
+
+// ------------------------------------------------------------ cards
+
+/**
+ * The cards below the charts: {details, eventsBody, diagBody, exportBody,
+ * onlyRunBox, onlyRunText}; the "this run only" box calls onOnlyRun(checked).
+ */
+export function detailCards(onOnlyRun) {
+  const card = (cls, title, body, extra = null) =>
+    el('section', { cls: `lr-card ${cls}` }, [el('h2', { cls: 'lr-card-title', text: title }), extra, body]);
+  const [eventsBody, diagBody, exportBody] = [el('div'), el('div'), el('div')];
+  const onlyRunBox = el('input', { attrs: { type: 'checkbox', 'data-control': 'this-run-only' } });
+  onlyRunBox.addEventListener('change', () => onOnlyRun(onlyRunBox.checked));
+  const onlyRunText = el('span');
+  const onlyRun = el('label', { cls: 'lr-check lr-only-run' }, [onlyRunBox, onlyRunText]);
+  const details = el('div', { cls: 'lr-details' }, [
+    card('lr-events-card', 'Plateau decisions and LR changes', eventsBody, onlyRun),
+    el('div', { cls: 'lr-side-cards' }, [
+      card('lr-diagnosis', 'Diagnosis', diagBody),
+      card('lr-export', 'Export every step', exportBody),
+    ]),
+  ]);
+  return { details, eventsBody, diagBody, exportBody, onlyRunBox, onlyRunText };
 }
 
 // ------------------------------------------------------------ event table
@@ -83,7 +125,17 @@ export function eventTable(perRun, { onPick, showRun }) {
       cls: 'lr-muted',
       text: 'No plateau reduction, cooldown or LR change recorded for the selected runs.',
     });
-  const head = ['kind', 'epoch', 'step', 'monitor', 'value', 'best', 'wait/patience', 'old → new LR', 'cooldown'];
+  const head = [
+    'kind',
+    'epoch',
+    'step',
+    'monitor',
+    'value',
+    'best',
+    ['wait', 'wait/patience'],
+    ['LR', 'old → new LR'],
+    ['cool-down', 'cooldown'],
+  ];
   if (showRun) head.unshift('run');
   const tbody = el('tbody');
   for (const { run, events } of perRun) {
@@ -101,7 +153,10 @@ export function eventTable(perRun, { onPick, showRun }) {
       ];
       if (showRun) cells.unshift(run);
       const tr = el('tr', { cls: 'lr-row', attrs: { tabindex: '0', 'data-kind': e.kind } });
-      for (const c of cells) tr.append(el('td', {}, [typeof c === 'string' ? document.createTextNode(c) : c]));
+      for (const c of cells) {
+        const text = typeof c === 'string' ? c : c.textContent;
+        tr.append(el('td', { attrs: { title: text } }, [typeof c === 'string' ? document.createTextNode(c) : c]));
+      }
       tr.title = 'Zoom the charts to this event';
       onActivate(tr, () => onPick(run, e, tr));
       tbody.append(tr);
@@ -113,7 +168,9 @@ export function eventTable(perRun, { onPick, showRun }) {
         el(
           'tr',
           {},
-          head.map((h) => el('th', { text: h })),
+          head.map((h) =>
+            Array.isArray(h) ? el('th', { text: h[0], attrs: { title: h[1] } }) : el('th', { text: h }),
+          ),
         ),
       ]),
       tbody,

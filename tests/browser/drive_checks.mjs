@@ -32,7 +32,7 @@ const STATE = `(() => {
     count: document.querySelector('.lr-run-count')?.textContent || '',
     lossInk: canvasInk('loss'),
     lrInk: canvasInk('lr'),
-    legend: [...document.querySelectorAll('.u-legend .u-label')].map((n) => n.textContent),
+    legend: [...document.querySelectorAll('.u-legend .u-label, .lr-legend-run')].map((n) => [n.textContent, n.title].join(' ')),
   };
 })()`;
 

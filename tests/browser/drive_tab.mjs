@@ -29,7 +29,10 @@ async function charts(frame) {
     return {
       loss: { ink: ${inkScript('loss')}, range: range('loss'), draws: Number(box('loss')?.dataset.draws || 0) },
       lr: { ink: ${inkScript('lr')}, range: range('lr'), draws: Number(box('lr')?.dataset.draws || 0) },
-      reductionMarkers: document.querySelectorAll('.lr-chart[data-role="loss"] .lr-marker[data-kind="reduction"]').length,
+      // Reductions at one step share a line (data-count of them).
+      reductionMarkers: [...document.querySelectorAll('.lr-chart[data-role="loss"] .lr-marker[data-kind="reduction"]')]
+        .map((m) => Number(m.dataset.count))
+        .reduce((a, b) => a + b, 0),
       eventRows: document.querySelectorAll('.lr-events tbody tr').length,
       axis: document.querySelector('.lr-app')?.dataset.axis,
       state: document.querySelector('.lr-app')?.dataset.state,
@@ -88,7 +91,10 @@ await withBrowser(
         return {
           route: route.tests[0],
           text: { valley: text('valley'), steepest: text('steepest') },
-          markers: [...document.querySelectorAll('.lr-chart[data-role="finder"] .lr-marker')].map((m) => m.textContent),
+          // A label's text, or an elided label's (a dot) full text.
+          markers: [...document.querySelectorAll('.lr-chart[data-role="finder"] .lr-marker-label')].map(
+            (m) => m.dataset.text || m.textContent,
+          ),
         };
       });
       seen.ink = inked;
@@ -113,8 +119,8 @@ await withBrowser(
       return {
         runNames: names,
         imgCount: document.querySelectorAll('img').length,
-        legendHasName: [...document.querySelectorAll('.u-legend .u-label')].some((n) =>
-          n.textContent.includes('<img src=x onerror=alert(1)>'),
+        legendHasName: [...document.querySelectorAll('.u-legend .u-label, .lr-legend-run')].some((n) =>
+          [n.textContent, n.title].join(' ').includes('<img src=x onerror=alert(1)>'),
         ),
       };
     });
