@@ -133,33 +133,25 @@ def _repeats(values, same, convert):
 
 
 class _Routes:
-    """The routes' answers for runs the CLI loaded, from the plugin's own code."""
-
-    def __init__(self):
-        from tensorboard.plugins import base_plugin
-
-        from tb_lr_plugin import plugin
-
-        context = base_plugin.TBContext(data_provider=None, flags=None)
-        self._plugin = plugin.LearningRatePlugin(context)
-        self._plugin_module = plugin
+    """The routes' answers for runs the CLI loaded: `answers`, as the plugin serves them."""
 
     def summary(self, snap):
         """The run's entry in the `runs` route."""
-        return self._plugin.run_summary(snap)
+        from tb_lr_plugin import answers
+
+        return answers.run_summary(snap)
 
     def bodies(self, snap):
         """`{"lr", "loss", "events", "audit", "finder"}`: what each route answers."""
-        from tb_lr_plugin import formatting, lr_finder
+        from tb_lr_plugin import answers, formatting
 
-        p = self._plugin
         return formatting.strict_json(
             {
-                "lr": p._lr_body(snap),
-                "loss": p._loss_body(snap),
-                "events": {"events": p._events(snap)},
-                "audit": {"findings": self._plugin_module._audit(snap)},
-                "finder": {"run": snap.run, "tests": lr_finder.range_tests(snap.data.finder)},
+                "lr": answers.lr_body(snap),
+                "loss": answers.loss_body(snap),
+                "events": {"events": answers.events(snap)},
+                "audit": {"findings": answers.audit_body(snap)},
+                "finder": answers.finder_body(snap),
             }
         )
 

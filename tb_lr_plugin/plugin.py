@@ -19,16 +19,7 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import (
-    audit,
-    downsample,
-    export,
-    lr_finder,
-    metadata,
-    reader,
-    responses,
-    run_model,
-)
+from tb_lr_plugin import answers, metadata, reader, responses
 from tb_lr_plugin.sources import patterns
 
 logger = logging.getLogger(__name__)
@@ -112,7 +103,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         samples = getattr(context.flags, "samples_per_plugin", None)
         samples = samples if isinstance(samples, dict) else {}
         # What TensorBoard keeps of each `scalars` tag (its default: 1,000).
-        self._scalars_kept = samples.get("scalars", _SCALARS_KEPT)
+        self._scalars_kept = samples.get("scalars", answers.SCALARS_KEPT)
         self._export_lock = threading.Lock()
 
     def get_plugin_apps(self):
@@ -155,20 +146,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         (`RunReader.summaries`), so listing hundreds of runs reads only those
         that changed.
         """
-        return {"runs": self._reader.summaries(ctx, experiment, self.run_summary)}
-
-    def run_summary(self, snap):
-        """One run's entry in `runs` (also what a report lists)."""
-        return {
-            "run": snap.run,
-            "optimizers": list(snap.optimizers),
-            "source": snap.source,
-            "limits": snap.scalar.limits if snap.scalar is not None else [],
-            "steps": snap.last_step,
-            "epochs": len(snap.epoch),
-            "events": len(self._events(snap)),
-            "finder": len(snap.data.finder),
-        }
+        return {"runs": self._reader.summaries(ctx, experiment, answers.run_summary)}
 
     def lr_impl(self, ctx, experiment, run):
         """Planned and actual LR per optimizer, downsampled for display.
@@ -177,22 +155,24 @@ class LearningRatePlugin(base_plugin.TBPlugin):
           The serialized JSON (`str`), computed once per version of the run.
         """
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("lr", lambda: responses.dumps(self._lr_body(snap)))
+        body = lambda: answers.lr_body(snap, self._scalars_kept)  # noqa: E731 - memoized
+        return snap.memoize("lr", lambda: responses.dumps(body()))
 
     def events_impl(self, ctx, experiment, run):
         """`{"events": [...]}` sorted by step."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("events", lambda: responses.dumps({"events": self._events(snap)}))
+        return snap.memoize("events", lambda: responses.dumps({"events": answers.events(snap)}))
 
     def loss_impl(self, ctx, experiment, run):
         """The loss and metric series to draw under the LR."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("loss", lambda: responses.dumps(self._loss_body(snap)))
+        return snap.memoize("loss", lambda: responses.dumps(answers.loss_body(snap)))
 
     def audit_impl(self, ctx, experiment, run):
         """`{"findings": [...]}` from `tb_lr_plugin.audit.find`."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("audit", lambda: responses.dumps({"findings": _audit(snap)}))
+        findings = lambda: {"findings": answers.audit_body(snap)}  # noqa: E731 - memoized
+        return snap.memoize("audit", lambda: responses.dumps(findings()))
 
     def finder_impl(self, ctx, experiment, run):
         """`{"run", "tests": [...]}`: the LR range tests, never downsampled.
@@ -202,9 +182,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         snap = self._reader.snapshot(ctx, experiment, run)
         return snap.memoize(
             "finder",
-            lambda: responses.dumps(
-                {"run": snap.run, "tests": responses.clean(lr_finder.range_tests(snap.data.finder))}
-            ),
+            lambda: responses.dumps(answers.finder_body(snap)),
         )
 
     def export_impl(self, ctx, experiment, run, fmt):
@@ -232,116 +210,11 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # Built on the reader's one thread (see `RunReader.__init__`): an
         # export allocates several times its size for a moment; concurrent
         # downloads of a large run also take that memory once, not once each.
-        result = self._reader.on_worker(self._export, snap, fmt)
+        result = self._reader.on_worker(answers.export_body, snap, fmt)
         if len(result[0]) <= _EXPORT_KEPT_BYTES:
             with self._export_lock:
                 self._exports[fmt] = (key, result)
         return result
-
-    def _export(self, snap, fmt):
-        # Encoded here, once: a `str` answer would be encoded again (copied)
-        # at every request.
-        if fmt == "csv":
-            return _export_csv(snap).encode("utf-8"), "text/csv"
-        body = {
-            "run": snap.run,
-            "optimizers": {
-                name: {
-                    "step": responses.column(rows[:, 0], integer=True),
-                    "planned": responses.column(rows[:, 1]),
-                    "actual": responses.column(rows[:, 2]),
-                }
-                for name, rows in snap.optimizers.items()
-            },
-            "events": self._events(snap),
-        }
-        if snap.scalar is not None and snap.scalar.hyper:
-            body["hyperparameters"] = responses.hyper_columns(snap.scalar.hyper)
-        return responses.dumps(body).encode("utf-8"), responses.JSON
-
-    # Helpers.
-
-    def _events(self, snap):
-        def compute():
-            return responses.clean(snap.events())
-
-        return snap.memoize("events_list", compute)
-
-    def _lr_body(self, snap):
-        keep = _event_steps(self._events(snap))
-        optimizers = []
-        points = 0
-        thinned = False
-        for name, rows in snap.optimizers.items():
-            idx = downsample.select(rows[:, 0], rows[:, 1:], keep_steps=keep)
-            points += len(rows)
-            thinned = thinned or len(idx) < len(rows)
-            kept = rows[idx]
-            optimizers.append(
-                {
-                    "name": name,
-                    "step": responses.column(kept[:, 0], integer=True),
-                    "planned": responses.display_column(kept[:, 1]),
-                    "actual": responses.display_column(kept[:, 2]),
-                }
-            )
-        body = {
-            "run": snap.run,
-            "source": snap.source,
-            "axis": snap.axis,
-            "optimizers": optimizers,
-            "epochs": _epochs(snap),
-            "points": points,
-            "downsampled": thinned,
-            "plans": _plans(snap.data.sessions),
-        }
-        if snap.scalar is not None:
-            body["limits"] = snap.scalar.limits
-            body["sampled"] = run_model.sampled(snap, self._scalars_kept)
-            if snap.scalar.hyper:
-                body["hyperparameters"] = responses.hyper_columns(
-                    snap.scalar.hyper,
-                    lambda rows: downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep),
-                )
-        return body
-
-    def _loss_body(self, snap):
-        keep = _event_steps(self._events(snap))
-        series = []
-        thinned = False
-        for item in run_model.loss_series(snap):
-            name, source, resolution, x, values = item
-            if resolution == "step":
-                idx = downsample.select(x, values, keep_steps=keep)
-                thinned = thinned or len(idx) < len(x)
-                axes = {"step": responses.column(x[idx], integer=True)}
-                values = values[idx]
-            else:
-                steps = snap.epoch_steps(x)
-                ok = steps >= 0
-                axes = {
-                    "epoch": responses.column(x[ok], integer=True),
-                    "step": responses.column(steps[ok], integer=True),
-                }
-                values = values[ok]
-            series.append(
-                {
-                    "name": name,
-                    "source": source,
-                    "resolution": resolution,
-                    **axes,
-                    "value": responses.display_column(values),
-                }
-            )
-        return {
-            "run": snap.run,
-            "source": snap.source,
-            "axis": snap.axis,
-            "monitor": run_model.monitor(snap.data, snap.scalar),
-            "series": series,
-            "epochs": _epochs(snap),
-            "downsampled": thinned,
-        }
 
     # Routes: parse the query, call the impl, answer.
 
@@ -391,7 +264,6 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             return http_util.Respond(request, f.read(), content_type)
 
 
-_SCALARS_KEPT = 1000  # TensorBoard's default reservoir for the scalars plugin
 
 
 class LearningRateLoader(base_plugin.TBLoader):
@@ -431,16 +303,6 @@ class LearningRateLoader(base_plugin.TBLoader):
 
     def load(self, context):
         return LearningRatePlugin(context)
-
-
-def _plans(sessions):
-    """Each optimizer's plan as the last `fit` call recorded it (class, config, initial LR)."""
-    plans = {}
-    for session in sessions:
-        for opt in session.get("optimizers") or []:
-            if isinstance(opt, dict) and isinstance(opt.get("name"), str):
-                plans[opt["name"]] = {k: opt.get(k) for k in ("class", "plan", "initial_lr")}
-    return responses.clean(plans)
 
 
 def _parse_samples_per_plugin(value):
@@ -486,22 +348,3 @@ def static_path(request_path):
 
 def _request_context(request):
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
-
-
-def _event_steps(events):
-    return [e["step"] for e in events if isinstance(e.get("step"), (int, float))]
-
-
-def _epochs(snap):
-    return {
-        "epoch": responses.column(snap.epoch, integer=True),
-        "step": responses.column(snap.step, integer=True),
-    }
-
-
-def _export_csv(snap):
-    return export.to_csv([(snap.run, snap.optimizers)])
-
-
-def _audit(snap):
-    return responses.clean(list(audit.find_run(snap)))

@@ -397,7 +397,7 @@ def test_reads_answers_and_exports_are_built_on_one_thread(logdir, tensorboard_a
     short-lived work (reading a run, an answer, an export) is done on the
     reader's one thread, so TensorBoard's memory does not follow the size
     of a growing run (`make soak`)."""
-    from tb_lr_plugin import responses, run_data
+    from tb_lr_plugin import answers, responses, run_data
 
     for i in range(3):
         write_run(logdir / f"run{i}", steps=300, epochs=3)
@@ -413,7 +413,7 @@ def test_reads_answers_and_exports_are_built_on_one_thread(logdir, tensorboard_a
 
     monkeypatch.setattr(run_data, "assemble", spy("read", run_data.assemble))
     monkeypatch.setattr(responses, "dumps", spy("answer", responses.dumps))
-    monkeypatch.setattr(lr_plugin, "_export_csv", spy("export", lr_plugin._export_csv))
+    monkeypatch.setattr(answers, "export_body", spy("export", answers.export_body))
     requesters, statuses = set(), []
 
     def client(i):
