@@ -432,8 +432,16 @@ function sameArray(a, b) {
 }
 
 // On a log axis a value <= 0 cannot be drawn: skip it (undefined joins across).
+/**
+ * The smallest value a log axis draws. Below about 1e-21 uPlot's log-axis split
+ * generator (1.6.32) never reaches the next power of ten and throws "Invalid
+ * array length", leaving the chart blank: an LR halved a hundred times gets
+ * there. Such values are left out, as non-positive ones are.
+ */
+export const LOG_FLOOR = 1e-20;
+
 function positiveOnly(values) {
-  return values.map((v) => (v === null ? null : v > 0 ? v : undefined));
+  return values.map((v) => (v === null ? null : v >= LOG_FLOOR ? v : undefined));
 }
 
 function dataExtent(xCols, extra) {

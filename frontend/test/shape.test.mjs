@@ -11,6 +11,7 @@ import {
   joinTables,
   zoomAround,
   describeEvent,
+  LOG_FLOOR,
 } from '../src/shape.js';
 import { makeEpochMap } from '../src/axis.js';
 
@@ -315,4 +316,12 @@ test('LR series are drawn as steps unless the server thinned them', () => {
   assert.ok(buildView([full]).lr.series.every((s) => s.stepped));
   const thinned = runData({ steps: [1, 500, 1000], actual: [1, 1, 0.5], downsampled: true, points: 1000 });
   assert.ok(buildView([thinned]).lr.series.every((s) => !s.stepped));
+});
+
+test('LRs below the log floor are left out of the LR chart, not drawn at 1e-40', () => {
+  // 121 halvings from 1e-3 reach 3.8e-40, where uPlot's log splits throw.
+  const actual = [1e-3, 1e-20, 1e-21, 3.8e-40, 0];
+  const view = buildView([runData({ steps: [1, 2, 3, 4, 5], actual })]);
+  assert.deepEqual(view.lr.data[1], [1e-3, 1e-20, undefined, undefined, undefined]);
+  assert.equal(LOG_FLOOR, 1e-20);
 });
