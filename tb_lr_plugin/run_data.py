@@ -87,6 +87,38 @@ def assemble(records):
       >>> run.optimizers["adam"].tolist()
       [[1.0, 0.1, 0.1]]
     """
+    decoded, skipped = _decoded(records)
+    run = RunData(skipped=skipped)
+    arrays = {}  # (kind, name) -> [chunks]
+    lists = {k: [] for k in metadata.JSON_KINDS}
+    for _, _, kind, tag, meta, _, item in decoded:
+        if kind == metadata.KIND_SESSION:
+            for session in item:
+                start = session.get("start_step")
+                if isinstance(start, (int, float)):
+                    _truncate(arrays, lists, start)
+            lists[kind].extend(item)
+        elif kind in metadata.ARRAY_KINDS:
+            arrays.setdefault((kind, _array_name(kind, tag, meta)), []).append(item)
+        else:
+            lists[kind].extend(i for i in item if _has_step(i))
+
+    for (kind, name), chunks in arrays.items():
+        rows = last_per_step(np.concatenate(chunks))
+        target = {metadata.KIND_LR: run.optimizers, metadata.KIND_HPARAM: run.hparams}.get(
+            kind, run.batch
+        )
+        target[name] = rows
+    run.epochs = _last_per_key(lists[metadata.KIND_EPOCHS], "epoch")
+    run.plateau = _last_per_key(lists[metadata.KIND_PLATEAU], "epoch")
+    run.events = sorted(lists[metadata.KIND_EVENTS], key=lambda e: e["step"])
+    run.sessions = lists[metadata.KIND_SESSION]
+    run.finder = lists[metadata.KIND_FINDER]
+    return run
+
+
+def _decoded(records):
+    """`(decoded, skipped)`: each record decoded once, in the order it was written."""
     decoded = []
     skipped = 0
     for order, (tag, meta, wall_time, step, value) in enumerate(records):
@@ -104,39 +136,17 @@ def assemble(records):
             continue
         decoded.append((wall_time, order, kind, tag, meta, step, item))
     decoded.sort(key=lambda d: (d[0], d[1]))
+    return decoded, skipped
 
-    run = RunData(skipped=skipped)
-    arrays = {}  # (kind, name) -> [chunks]
-    lists = {k: [] for k in metadata.JSON_KINDS}
-    for _, _, kind, tag, meta, _, item in decoded:
-        if kind == metadata.KIND_SESSION:
-            for session in item:
-                start = session.get("start_step")
-                if isinstance(start, (int, float)):
-                    _truncate(arrays, lists, start)
-            lists[kind].extend(item)
-        elif kind in metadata.ARRAY_KINDS:
-            name = meta.get("optimizer" if kind == metadata.KIND_LR else "metric")
-            if kind == metadata.KIND_HPARAM:
-                name = f"{meta.get('group')}/{meta.get('hparam')}"
-            if not isinstance(name, str):
-                name = tag.split("/", 1)[-1]
-            arrays.setdefault((kind, name), []).append(item)
-        else:
-            lists[kind].extend(i for i in item if _has_step(i))
 
-    for (kind, name), chunks in arrays.items():
-        rows = last_per_step(np.concatenate(chunks))
-        target = {metadata.KIND_LR: run.optimizers, metadata.KIND_HPARAM: run.hparams}.get(
-            kind, run.batch
-        )
-        target[name] = rows
-    run.epochs = _last_per_key(lists[metadata.KIND_EPOCHS], "epoch")
-    run.plateau = _last_per_key(lists[metadata.KIND_PLATEAU], "epoch")
-    run.events = sorted(lists[metadata.KIND_EVENTS], key=lambda e: e["step"])
-    run.sessions = lists[metadata.KIND_SESSION]
-    run.finder = lists[metadata.KIND_FINDER]
-    return run
+def _array_name(kind, tag, meta):
+    """The series an array record belongs to: its optimizer, metric or group/hparam."""
+    name = meta.get("optimizer" if kind == metadata.KIND_LR else "metric")
+    if kind == metadata.KIND_HPARAM:
+        name = f"{meta.get('group')}/{meta.get('hparam')}"
+    if not isinstance(name, str):
+        name = tag.split("/", 1)[-1]
+    return name
 
 
 def _has_step(item):
