@@ -408,3 +408,27 @@ export function emptyFinder(run) {
 export function emptyLoss(run) {
   return { run, axis: 'step', monitor: null, series: [], epochs: { epoch: [], step: [] } };
 }
+
+/**
+ * `fn` (async) run one at a time: a call while it runs returns that run and
+ * asks for exactly one more after it, however many calls came.
+ */
+export function singleFlight(fn) {
+  let inFlight = null;
+  let again = false;
+  const run = () => {
+    if (inFlight) {
+      again = true;
+      return inFlight;
+    }
+    inFlight = fn().finally(() => {
+      inFlight = null;
+      if (again) {
+        again = false;
+        run();
+      }
+    });
+    return inFlight;
+  };
+  return run;
+}

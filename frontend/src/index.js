@@ -6,7 +6,7 @@ import css from './style.css';
 import { CHART_CSS } from './plot.js';
 import { createCharts } from './training_charts.js';
 import { createFinderChart } from './finder_chart.js';
-import { createClient } from './data.js';
+import { createClient, singleFlight } from './data.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
@@ -75,7 +75,8 @@ class App {
     this.cache = new Map(); // run -> runData
     this.view = null;
     this.rowsByEvent = new Map();
-    this.inFlight = null;
+    // One refresh at a time; asked for during one, one more follows it.
+    this.refresh = singleFlight(() => this.doRefresh());
     this.lastRefresh = 0;
     this.generation = 0;
   }
@@ -193,21 +194,6 @@ class App {
   }
 
   /** Reloads the runs and the selected runs' data; keeps zoom and selection. */
-  refresh() {
-    if (this.inFlight) {
-      this.pending = true;
-      return this.inFlight;
-    }
-    this.inFlight = this.doRefresh().finally(() => {
-      this.inFlight = null;
-      if (this.pending) {
-        this.pending = false;
-        this.refresh();
-      }
-    });
-    return this.inFlight;
-  }
-
   async doRefresh() {
     this.lastRefresh = Date.now();
     this.toolbar.setStatus('Loading…');

@@ -268,3 +268,22 @@ test('a transport other than fetch serves the client: answers inlined as JSON', 
   const routes = ['lr', 'loss', 'events', 'audit', 'finder'].map((r) => `${r}:${name}`);
   assert.deepEqual(asked.sort(), ['runs', ...routes].sort());
 });
+
+test('singleFlight runs one at a time and once more for the calls made meanwhile', async () => {
+  const { singleFlight } = await import('../src/data.js');
+  let runs = 0;
+  let release;
+  const refresh = singleFlight(() => {
+    runs += 1;
+    return new Promise((resolve) => (release = resolve));
+  });
+  const first = refresh();
+  assert.equal(refresh(), first);
+  assert.equal(refresh(), first);
+  assert.equal(runs, 1);
+  release();
+  await first;
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(runs, 2);
+  release();
+});
