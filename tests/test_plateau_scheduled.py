@@ -6,8 +6,10 @@ import keras
 import numpy as np
 import pytest
 from keras_backend import on_every_backend
-from tb_lr_plugin.callbacks import LearningRateLogger, PlateauScheduled, ReduceLROnPlateau
+from tb_lr_plugin.callbacks import PlateauScheduled
 from training import data, model, read_run
+
+from tb_lr_plugin import callbacks
 
 pytestmark = on_every_backend
 
@@ -20,12 +22,14 @@ def cosine_warmup(step):
     return np.where(step < 12, warm, decayed)
 
 
-def train(tmp_path, epochs=12, capsys=None, **plateau):
-    base = keras.optimizers.schedules.CosineDecay(
+def train(tmp_path, epochs=12, capsys=None, k=keras, cb=callbacks, **plateau):
+    """Trains with `cb`'s callbacks (a module: `tb_lr_plugin.callbacks` or
+    its `tf_keras`) on the Keras module `k`."""
+    base = k.optimizers.schedules.CosineDecay(
         0.0, 200, alpha=0.1, warmup_target=0.05, warmup_steps=12
     )
     x, y = data(noise=2.0)
-    m = model(keras.optimizers.SGD(PlateauScheduled(base)))
+    m = model(k.optimizers.SGD(cb.PlateauScheduled(base)), k=k)
     m.fit(
         x,
         y,
@@ -33,7 +37,7 @@ def train(tmp_path, epochs=12, capsys=None, **plateau):
         epochs=epochs,
         validation_split=0.25,
         verbose=0,
-        callbacks=[ReduceLROnPlateau(verbose=1, **plateau), LearningRateLogger(tmp_path)],
+        callbacks=[cb.ReduceLROnPlateau(verbose=1, **plateau), cb.LearningRateLogger(tmp_path)],
     )
     return m, read_run(tmp_path)
 

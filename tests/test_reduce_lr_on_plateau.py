@@ -30,11 +30,11 @@ CONFIGS = [
 ]
 
 
-def drive(callback, sequence, monitor):
-    """Runs a callback's epoch hooks on a real model and optimizer,
-    with the monitored metric scripted. Returns the LR after each epoch
-    and what the callback printed."""
-    m = model(keras.optimizers.SGD(0.1))
+def drive(callback, sequence, monitor, k=keras):
+    """Runs a callback's epoch hooks on a real model and optimizer (of the
+    Keras module `k`), with the monitored metric scripted. Returns the LR
+    after each epoch and what the callback printed."""
+    m = model(k.optimizers.SGD(0.1), k=k)
     callback.set_model(m)
     out = io.StringIO()
     lrs = []
