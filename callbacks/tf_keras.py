@@ -82,7 +82,8 @@ class TfKerasApi(opt_lib.Api):
         return "tensorflow"
 
     def _advice(self, cls):
-        return f"For a Keras 3 model (`import keras`): `from {self.other_import_path} import {cls}`."
+        path = self.other_import_path
+        return f"For a Keras 3 model (`import keras`): `from {path} import {cls}`."
 
     def lr_object(self, optimizer):
         if hasattr(optimizer, "_hyper"):  # a legacy optimizer
