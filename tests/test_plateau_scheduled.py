@@ -44,8 +44,15 @@ def train(tmp_path, epochs=12, capsys=None, k=keras, cb=callbacks, **plateau):
 
 def test_actual_is_base_times_the_reduced_factor_at_every_step(tmp_path, capsys):
     m, run = train(tmp_path, factor=0.5, patience=1, min_delta=10.0, cooldown=1)
+    plateau_factor = float(keras.ops.convert_to_numpy(m.optimizer._learning_rate.plateau_factor))
+    check_base_times_factor(run, capsys.readouterr().out, plateau_factor)
+
+
+def check_base_times_factor(run, printed, plateau_factor):
+    """Planned is the base schedule and actual the base times the factor,
+    at every step; the model's factor is the product of the reductions."""
     printed = re.findall(
-        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", capsys.readouterr().out
+        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", printed
     )
     reductions = [e for e in run.events if e["kind"] == "reduction"]
     assert len(reductions) >= 3
@@ -58,11 +65,7 @@ def test_actual_is_base_times_the_reduced_factor_at_every_step(tmp_path, capsys)
     for e in reductions:
         factor[rows[:, 0] > e["step"]] *= 0.5
     np.testing.assert_allclose(rows[:, 2], base * factor, rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(
-        float(keras.ops.convert_to_numpy(m.optimizer._learning_rate.plateau_factor)),
-        0.5 ** len(reductions),
-        rtol=1e-5,
-    )
+    np.testing.assert_allclose(plateau_factor, 0.5 ** len(reductions), rtol=1e-5)
 
 
 def test_min_lr_is_honoured_at_a_reduction(tmp_path):

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from keras_backend import on_tf_keras
 from test_learning_rate_logger import STEPS_PER_EPOCH, assert_float32_equal, plans
-from test_plateau_scheduled import cosine_warmup, train
-from test_reduce_lr_on_plateau import CONFIGS, SEQUENCES, drive
+from test_plateau_scheduled import check_base_times_factor, cosine_warmup, train
+from test_reduce_lr_on_plateau import CONFIGS, SEQUENCES, check_same_decisions
 from training import data, model, read_run
 
 pytestmark = on_tf_keras
@@ -51,23 +51,7 @@ def test_schedule_planned_and_actual_match_formula_every_step(tmp_path, name, ki
 )
 @pytest.mark.parametrize("sequence", sorted(SEQUENCES))
 def test_same_decisions_as_tf_keras(tmp_path, config, sequence):
-    values = SEQUENCES[sequence]
-    if config["monitor"] == "val_acc":
-        values = [-v for v in values]
-    ours, our_lines = drive(
-        cb.ReduceLROnPlateau(verbose=1, log_dir=tmp_path, **config), values, config["monitor"], K
-    )
-    theirs, their_lines = drive(
-        K.callbacks.ReduceLROnPlateau(verbose=1, **config), values, config["monitor"], K
-    )
-    assert ours == theirs
-    assert our_lines == their_lines
-    printed = [(int(e) - 1, float(lr)) for e, lr in re.findall(REDUCING, their_lines)]
-    run = read_run(tmp_path)
-    recorded = [(e["epoch"], e["new_lr"]) for e in run.events if e["kind"] == "reduction"]
-    assert [r[0] for r in recorded] == [p[0] for p in printed]
-    np.testing.assert_allclose([r[1] for r in recorded], [p[1] for p in printed], rtol=1e-6)
-    assert [p["epoch"] for p in run.plateau] == list(range(len(values)))
+    check_same_decisions(tmp_path, config, sequence, cb.ReduceLROnPlateau, K)
 
 
 @contextlib.contextmanager
@@ -173,19 +157,8 @@ def test_scheduler_sets_the_same_lrs_as_tf_keras_and_records_them(tmp_path, kind
 
 def test_plateau_scheduled_actual_is_base_times_the_reduced_factor(tmp_path, capsys):
     m, run = train(tmp_path, k=K, cb=cb, factor=0.5, patience=1, min_delta=10.0, cooldown=1)
-    printed = re.findall(REDUCING, capsys.readouterr().out)
-    reductions = [e for e in run.events if e["kind"] == "reduction"]
-    assert len(reductions) >= 3
-    assert [e["epoch"] + 1 for e in reductions] == [int(p[0]) for p in printed]
-    rows = run.optimizers["sgd"]
-    base = cosine_warmup(rows[:, 0] - 1)
-    np.testing.assert_allclose(rows[:, 1], base, rtol=2e-6, atol=1e-9)
-    factor = np.ones(len(rows))
-    for e in reductions:
-        factor[rows[:, 0] > e["step"]] *= 0.5
-    np.testing.assert_allclose(rows[:, 2], base * factor, rtol=1e-5, atol=1e-9)
-    plateau_factor = m.optimizer._learning_rate.plateau_factor.numpy()
-    assert plateau_factor == pytest.approx(0.5 ** len(reductions), rel=1e-5)
+    plateau_factor = float(m.optimizer._learning_rate.plateau_factor.numpy())
+    check_base_times_factor(run, capsys.readouterr().out, plateau_factor)
 
 
 def test_plateau_scheduled_factor_is_saved_and_restored(tmp_path):
