@@ -64,7 +64,7 @@ $(FLOOR_VENV)/.ready: $(VENV)/.installed
 	ln -sf $(CURDIR)/$(VENV)/bin/tensorboard $(FLOOR_VENV)/bin/tensorboard
 	touch $@
 
-# (tf_keras does not depend on Keras 3: its tests run once, in `test-py`.)
+# (tf_keras is the same in the floor venv: its tests run once, in `test-py`.)
 test-backends: install $(FLOOR_VENV)/.ready
 	$(FLOOR_VENV)/bin/python -m pytest $(TF_CALLBACK_TESTS) -k "not tf_keras"
 	KERAS_BACKEND=jax $(VENV)/bin/pytest $(CALLBACK_TESTS)

@@ -69,9 +69,10 @@ def bench_training():
     if keras.backend.backend() == "tensorflow":
         variants[TB] = lambda: [keras.callbacks.TensorBoard(os.path.join(tmp, "tb"), update_freq=1)]
     times = {name: [] for name in variants}
-    for _ in range(REPEATS):
-        for name, callbacks in variants.items():
-            times[name].append(train(callbacks()))
+    for i in range(REPEATS):
+        # Alternating order: a variant is not always the one after another's run.
+        for name in list(variants) if i % 2 == 0 else list(variants)[::-1]:
+            times[name].append(train(variants[name]()))
     base = statistics.median(times["none"])
     print(
         f"training on {keras.__name__} {keras.__version__} with {keras.backend.backend()}, "
