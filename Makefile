@@ -10,10 +10,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-py test-js test-backends lint bench soak build clean install
 
-$(VENV)/.deps: requirements-dev.txt
+$(VENV)/.deps: requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" "setuptools>=70" wheel
 	$(PY) -m pip install -q -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
 
 frontend/node_modules/.package-lock.json: frontend/package-lock.json
@@ -63,8 +64,9 @@ $(FLOOR_VENV)/.ready: $(VENV)/.installed
 	ln -sf $(CURDIR)/$(VENV)/bin/tensorboard $(FLOOR_VENV)/bin/tensorboard
 	touch $@
 
+# (tf_keras is the same in the floor venv: its tests run once, in `test-py`.)
 test-backends: install $(FLOOR_VENV)/.ready
-	$(FLOOR_VENV)/bin/python -m pytest $(TF_CALLBACK_TESTS)
+	$(FLOOR_VENV)/bin/python -m pytest $(TF_CALLBACK_TESTS) -k "not tf_keras"
 	KERAS_BACKEND=jax $(VENV)/bin/pytest $(CALLBACK_TESTS)
 	KERAS_BACKEND=torch $(VENV)/bin/pytest $(CALLBACK_TESTS)
 

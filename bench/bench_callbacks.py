@@ -7,8 +7,10 @@ Targets (issue 3): logger at per-step resolution <= 1.05x, and below
 `keras.callbacks.TensorBoard(update_freq=1)`; writer >= 200,000 rows/s.
 Run with `KERAS_BACKEND=jax` or `torch` to measure those backends (Keras's
 TensorBoard callback needs TensorFlow, so it is compared under TensorFlow),
-and with the floor Keras's venv (`.venv-keras-3.5.0/bin/python
-bench/bench_callbacks.py`, after `make test-backends`) to measure that release.
+with the floor Keras's venv (`.venv-keras-3.5.0/bin/python
+bench/bench_callbacks.py`, after `make test-backends`) to measure that release,
+and with `--tf-keras` to measure `tb_lr_plugin.callbacks.tf_keras` on tf_keras
+(Keras 2).
 """
 
 import os
@@ -19,9 +21,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import numpy as np  # noqa: E402
-from tb_lr_plugin.callbacks import LearningRateLogger  # noqa: E402
+
+if "--tf-keras" in sys.argv[1:]:
+    import tf_keras as keras
+    from tb_lr_plugin.callbacks.tf_keras import LearningRateLogger
+else:
+    import keras
+    from tb_lr_plugin.callbacks import LearningRateLogger
 
 from tb_lr_plugin import metadata  # noqa: E402
 from tb_lr_plugin.event_writer import EventWriter  # noqa: E402
@@ -62,12 +69,13 @@ def bench_training():
     if keras.backend.backend() == "tensorflow":
         variants[TB] = lambda: [keras.callbacks.TensorBoard(os.path.join(tmp, "tb"), update_freq=1)]
     times = {name: [] for name in variants}
-    for _ in range(REPEATS):
-        for name, callbacks in variants.items():
-            times[name].append(train(callbacks()))
+    for i in range(REPEATS):
+        # Alternating order: a variant is not always the one after another's run.
+        for name in list(variants) if i % 2 == 0 else list(variants)[::-1]:
+            times[name].append(train(variants[name]()))
     base = statistics.median(times["none"])
     print(
-        f"training on keras {keras.__version__} with {keras.backend.backend()}, "
+        f"training on {keras.__name__} {keras.__version__} with {keras.backend.backend()}, "
         f"{STEPS_PER_EPOCH * EPOCHS} steps, "
         f"median of {REPEATS}: "
         f"{base / (STEPS_PER_EPOCH * EPOCHS) * 1e3:.3f} ms/step with no callback"

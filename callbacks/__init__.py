@@ -1,4 +1,7 @@
-"""Keras callbacks that record learning rates for the Learning Rate tab.
+"""Keras 3 callbacks that record learning rates for the Learning Rate tab.
+
+For tf_keras (Keras 2) models, the same classes are in
+`tb_lr_plugin.callbacks.tf_keras`.
 
 Example:
 

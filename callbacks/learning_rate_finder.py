@@ -5,7 +5,6 @@ import time
 import warnings
 
 import numpy as np
-from keras import ops
 from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 
@@ -13,7 +12,7 @@ from tb_lr_plugin import lr_finder, metadata, storage
 from tb_lr_plugin.remote_writer import writer_for
 
 
-class LearningRateFinder(Callback):
+class LearningRateFinderMixin:
     """Sweeps the learning rate up exponentially and records loss against it.
 
     The LR range test: for `num_steps` updates the LR rises from `min_lr` to
@@ -45,6 +44,8 @@ class LearningRateFinder(Callback):
       verbose: 1 prints the suggestions.
     """
 
+    _api = None  # the Keras served: set by the concrete class
+
     def __init__(
         self,
         log_dir,
@@ -73,7 +74,7 @@ class LearningRateFinder(Callback):
         self.result = None
 
     def set_model(self, model):
-        opt_lib.check_model(self, model)
+        self._api.check_model(self, model)
         super().set_model(model)
 
     def lr_at(self, i):
@@ -81,27 +82,27 @@ class LearningRateFinder(Callback):
         return self.min_lr * (self.max_lr / self.min_lr) ** (i / (self.num_steps - 1))
 
     def on_train_begin(self, logs=None):
-        opts = opt_lib.named_optimizers(self.model.optimizer)
-        if len(opts) != 1 or opt_lib.is_schedule(opt_lib.lr_object(opts[0][1])):
+        opts = self._api.named_optimizers(self.model.optimizer)
+        if len(opts) != 1 or self._api.is_schedule(self._api.lr_object(opts[0][1])):
             raise ValueError(
                 "LearningRateFinder needs one optimizer with a settable learning rate "
                 "(not a LearningRateSchedule)."
             )
         self._opt = opts[0][1]
-        self._saved_lr = opt_lib.read_lr(self._opt)
+        self._saved_lr = self._api.read_lr(self._opt)
         self._saved_weights = self.model.get_weights()
         # Build the optimizer now if need be (fit would, with the same
         # variables), so that its whole state, step counter included, can be
         # put back as it was before the test.
-        outer = self.model.optimizer
-        if not outer.built:
-            outer.build(self.model.trainable_variables)
-        self._saved_optimizer = [np.array(ops.convert_to_numpy(v)) for v in outer.variables]
+        self._saved_optimizer = [
+            np.array(self._api.ops.convert_to_numpy(v))
+            for v in self._api.optimizer_variables(self.model)
+        ]
         self._lrs, self._losses, self._smoothed = [], [], []
         self._best = math.inf
         self._avg = 0.0
         self._i = 0
-        self._start_step = opt_lib.read_iterations(self.model.optimizer)
+        self._start_step = self._api.read_iterations(self.model.optimizer)
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._i < self.num_steps:
@@ -138,7 +139,8 @@ class LearningRateFinder(Callback):
 
     def on_train_end(self, logs=None):
         self.model.set_weights(self._saved_weights)
-        for var, value in zip(self.model.optimizer.variables, self._saved_optimizer, strict=True):
+        variables = self._api.optimizer_variables(self.model)
+        for var, value in zip(variables, self._saved_optimizer, strict=True):
             var.assign(value)
         self._opt.learning_rate = self._saved_lr
         lrs, smoothed = np.array(self._lrs), np.array(self._smoothed)
@@ -167,12 +169,17 @@ class LearningRateFinder(Callback):
                 "more batches, or a lower max_lr / higher stop_factor.",
                 stacklevel=2,
             )
-        if opt_lib.is_chief():
+        if self._api.is_chief():
             writer = writer_for(self.log_dir)
             writer.add_json(
                 metadata.KIND_FINDER, metadata.TAG_FINDER, [self.result], self._start_step
             )
             writer.close()
+
+
+class LearningRateFinder(LearningRateFinderMixin, Callback):
+    __doc__ = LearningRateFinderMixin.__doc__
+    _api = opt_lib.KERAS
 
 
 def _fmt(lr):

@@ -9,7 +9,7 @@ import weakref
 import numpy as np
 from keras.callbacks import Callback
 from tb_lr_plugin.callbacks import optimizers as opt_lib
-from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
+from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduledMixin
 
 from tb_lr_plugin import metadata, storage
 from tb_lr_plugin.remote_writer import writer_for
@@ -51,7 +51,7 @@ def _never_raises(method):
     return wrapper
 
 
-class LearningRateLogger(Callback):
+class LearningRateLoggerMixin:
     """Records the planned and the actual learning rate for TensorBoard.
 
     One line in `callbacks=[...]` records, for every optimizer update, what
@@ -89,6 +89,8 @@ class LearningRateLogger(Callback):
       log_loss: also record the per-step `loss` log and the epoch logs.
     """
 
+    _api = None  # the Keras served: set by the concrete class
+
     def __init__(self, log_dir, update_freq="batch", schedule=None, flush_secs=5.0, log_loss=True):
         super().__init__()
         if not isinstance(log_dir, (str, bytes)) and not hasattr(log_dir, "__fspath__"):
@@ -112,6 +114,8 @@ class LearningRateLogger(Callback):
         # Set for JAX/torch, whose Keras may run batch-end hooks in a thread
         # pool: `on_train_batch_end` only appends.
         self.async_safe = True
+        # tf_keras then hands the batch logs over as tensors, unsynced.
+        self._supports_tf_logs = True
         self._writer = None
         self._disabled = False
         self._initial_lr = {}  # name -> the constant plan
@@ -138,7 +142,7 @@ class LearningRateLogger(Callback):
         self._last_flush = time.monotonic()
 
     def set_model(self, model):
-        opt_lib.check_model(self, model)
+        self._api.check_model(self, model)
         super().set_model(model)
 
     # -- what other callbacks of this package call -------------------------
@@ -173,10 +177,10 @@ class LearningRateLogger(Callback):
     def on_train_begin(self, logs=None):
         self._finish_interrupted_fit()
         self._reset_fit_state()
-        if not opt_lib.is_chief():
+        if not self._api.is_chief():
             return
         self._optimizer = self.model.optimizer
-        self._opts = opt_lib.named_optimizers(self._optimizer)
+        self._opts = self._api.named_optimizers(self._optimizer)
         if not self._opts:
             warnings.warn("LearningRateLogger: the model has no optimizer.", stacklevel=2)
             return
@@ -189,11 +193,11 @@ class LearningRateLogger(Callback):
         self._echo = any(_same_fit_and_dir(other, self) for other in registered)
         if self not in registered:  # an interrupted fit left it registered
             registered.append(self)
-        self._done = self._rows_done = opt_lib.read_iterations(self.model.optimizer)
+        self._done = self._rows_done = self._api.read_iterations(self.model.optimizer)
         self._fresh_initial = [n for n, _ in self._opts if n not in self._initial_lr]
         for name, opt in self._opts:
-            if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
-                lr = opt_lib.read_lr(opt)
+            if not self._api.is_schedule(self._api.lr_object(opt)):
+                lr = self._api.read_lr(opt)
                 self._initial_lr.setdefault(name, lr)
                 self._last_lr[name] = lr
         self._session_pending = True
@@ -238,7 +242,7 @@ class LearningRateLogger(Callback):
         if self._need_lr_read:  # an epoch with no batch
             self._need_lr_read = False
             self._read_epoch_lr(epoch)
-        self._done = opt_lib.read_iterations(self.model.optimizer)
+        self._done = self._api.read_iterations(self.model.optimizer)
         if self.log_loss and logs:
             numeric = {k: _to_float(v) for k, v in logs.items()}
             numeric = {k: v for k, v in numeric.items() if v is not None}
@@ -254,9 +258,9 @@ class LearningRateLogger(Callback):
         self._detect_changes(
             self._epoch,
             {
-                n: opt_lib.read_lr(o)
+                n: self._api.read_lr(o)
                 for n, o in self._opts
-                if not opt_lib.is_schedule(opt_lib.lr_object(o))
+                if not self._api.is_schedule(self._api.lr_object(o))
             },
         )
         self._flush()
@@ -276,7 +280,7 @@ class LearningRateLogger(Callback):
         """
         if not self._opts or self._writer is None or self._writer.closed:
             return
-        done = opt_lib.read_iterations(self._optimizer)
+        done = self._api.read_iterations(self._optimizer)
         if done >= self._rows_done:
             self._done = done
         self._flush()
@@ -289,13 +293,13 @@ class LearningRateLogger(Callback):
         (and the constant LRs) read there are then those of the fresh
         optimizer, and the session would claim a restart from step 0.
         """
-        done = opt_lib.read_iterations(self.model.optimizer)
+        done = self._api.read_iterations(self.model.optimizer)
         if done == self._done:
             return
         self._done = self._rows_done = done
         for name, opt in self._opts:
-            if not opt_lib.is_schedule(opt_lib.lr_object(opt)):
-                lr = opt_lib.read_lr(opt)
+            if not self._api.is_schedule(self._api.lr_object(opt)):
+                lr = self._api.read_lr(opt)
                 self._last_lr[name] = lr
                 if name in self._fresh_initial:
                     self._initial_lr[name] = lr
@@ -316,7 +320,7 @@ class LearningRateLogger(Callback):
                     "class": type(opt).__name__,
                     "plan": {"type": "function", "name": getattr(self.schedule, "__name__", "")}
                     if self.schedule is not None
-                    else opt_lib.describe(opt_lib.lr_object(opt)),
+                    else self._api.describe(self._api.lr_object(opt)),
                     "initial_lr": self._initial_lr.get(name),
                 }
                 for name, opt in self._opts
@@ -339,11 +343,11 @@ class LearningRateLogger(Callback):
     def _read_epoch_lr(self, epoch):
         values = {}
         for name, opt in self._opts:
-            holder = opt_lib.lr_object(opt)
-            if isinstance(holder, PlateauScheduled):
-                self._epoch_factor[name] = opt_lib.read_float(holder.plateau_factor)
-            elif not opt_lib.is_schedule(holder):
-                values[name] = opt_lib.read_lr(opt)
+            holder = self._api.lr_object(opt)
+            if isinstance(holder, PlateauScheduledMixin):
+                self._epoch_factor[name] = self._api.read_float(holder.plateau_factor)
+            elif not self._api.is_schedule(holder):
+                values[name] = self._api.read_lr(opt)
         # A change seen before this epoch's first update happened at the
         # boundary after the previous epoch (or before the first one).
         plan = self._planned_by_epoch.get(epoch, {}) if self.schedule is not None else {}
@@ -380,16 +384,16 @@ class LearningRateLogger(Callback):
 
     def _lr_rows(self, steps):
         for name, opt in self._opts:
-            holder = opt_lib.lr_object(opt)
+            holder = self._api.lr_object(opt)
             base = None
-            if isinstance(holder, PlateauScheduled):
+            if isinstance(holder, PlateauScheduledMixin):
                 # The factor in force during this epoch (it changes at epoch
                 # ends), times the base schedule: the product in float32.
-                base = opt_lib.evaluate_schedule(holder.base_schedule, steps - 1)
+                base = self._api.evaluate_schedule(holder.base_schedule, steps - 1)
                 factor = np.float32(self._epoch_factor.get(name, 1.0))
                 actual = (base.astype(np.float32) * factor).astype(np.float64)
-            elif opt_lib.is_schedule(holder):
-                actual = opt_lib.evaluate_schedule(holder, steps - 1)
+            elif self._api.is_schedule(holder):
+                actual = self._api.evaluate_schedule(holder, steps - 1)
             else:
                 actual = np.full(len(steps), self._epoch_lr.get(name, np.nan))
             if name in self._prescribed:
@@ -399,7 +403,7 @@ class LearningRateLogger(Callback):
                 planned = np.full(len(steps), plan)
             elif base is not None:
                 planned = base
-            elif opt_lib.is_schedule(holder):
+            elif self._api.is_schedule(holder):
                 planned = actual
             else:
                 planned = np.full(len(steps), self._initial_lr.get(name, np.nan))
@@ -431,6 +435,11 @@ class LearningRateLogger(Callback):
                 metadata.KIND_BATCH, metadata.batch_tag("loss"), rows, metric="loss"
             )
         self._writer.flush()
+
+
+class LearningRateLogger(LearningRateLoggerMixin, Callback):
+    __doc__ = LearningRateLoggerMixin.__doc__
+    _api = opt_lib.KERAS
 
 
 def _same_fit_and_dir(first, logger):

@@ -5,14 +5,13 @@ import warnings
 
 import keras
 import numpy as np
-from keras import ops
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
 
 from tb_lr_plugin import metadata
 
 
-class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
+class LearningRateSchedulerMixin:
     """Sets the learning rate at each epoch start, and records it as the plan.
 
     A drop-in for `keras.callbacks.LearningRateScheduler`: the same
@@ -51,22 +50,24 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
       verbose: 1 prints Keras's line at every epoch.
     """
 
+    _api = None  # the Keras served: set by the concrete class
+
     def __init__(self, schedule, verbose=0):
         if not callable(schedule):
             raise ValueError(f"`schedule` must be callable. Received schedule={schedule!r}")
         # Keras's code calls the schedule, sets and prints; this wrapper only
         # turns a tensor or numpy result into the float Keras insists on.
-        super().__init__(functools.partial(_call, schedule), verbose=verbose)
+        super().__init__(functools.partial(_call, self._api, schedule), verbose=verbose)
         self.user_schedule = schedule
         self._plan = {}  # optimizer name -> planned LR of the last epoch
 
     def set_model(self, model):
-        opt_lib.check_model(self, model)
+        self._api.check_model(self, model)
         super().set_model(model)
 
     def on_epoch_begin(self, epoch, logs=None):
-        optimizers = opt_lib.named_optimizers(self.model.optimizer)
-        before = [opt_lib.read_lr(o) for _, o in optimizers]
+        optimizers = self._api.named_optimizers(self.model.optimizer)
+        before = [self._api.read_lr(o) for _, o in optimizers]
         super().on_epoch_begin(epoch, logs)
         try:
             self._record(epoch, optimizers, before)
@@ -77,10 +78,11 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
         loggers = loggers_for(self.model)
         if not loggers:
             return
-        step = opt_lib.read_iterations(self.model.optimizer)
+        step = self._api.read_iterations(self.model.optimizer)
         for (name, opt), old in zip(optimizers, before, strict=True):
-            new = opt_lib.read_lr(opt)  # what Keras's code set, as float32 holds it
-            planned = float(np.float32(_call(self.user_schedule, epoch, self._plan.get(name, old))))
+            new = self._api.read_lr(opt)  # what Keras's code set, as float32 holds it
+            plan = _call(self._api, self.user_schedule, epoch, self._plan.get(name, old))
+            planned = float(np.float32(plan))
             self._plan[name] = planned
             for logger in loggers:
                 logger.set_planned(name, planned)
@@ -96,18 +98,23 @@ class LearningRateScheduler(keras.callbacks.LearningRateScheduler):
                     logger.record_event(event, explains=(name, new))
 
 
-def _call(schedule, epoch, lr=None):
+class LearningRateScheduler(LearningRateSchedulerMixin, keras.callbacks.LearningRateScheduler):
+    __doc__ = LearningRateSchedulerMixin.__doc__
+    _api = opt_lib.KERAS
+
+
+def _call(api, schedule, epoch, lr=None):
     """Calls `schedule(epoch, lr)` (or `schedule(epoch)`), as a float."""
     try:
-        return _as_float(schedule(epoch, lr))
+        return _as_float(api, schedule(epoch, lr))
     except TypeError:
-        return _as_float(schedule(epoch))
+        return _as_float(api, schedule(epoch))
 
 
-def _as_float(value):
+def _as_float(api, value):
     """The schedule's result as a Python float, or Keras's own error."""
     try:
-        array = np.asarray(ops.convert_to_numpy(value), dtype=np.float64)
+        array = np.asarray(api.ops.convert_to_numpy(value), dtype=np.float64)
         if array.size == 1 and not isinstance(value, bool):
             return float(array.reshape(()))
     except (TypeError, ValueError):

@@ -1,11 +1,10 @@
 """`PlateauScheduled`: a schedule that plateau reductions can scale."""
 
 import keras
-from keras import ops
+from tb_lr_plugin.callbacks import optimizers as opt_lib
 
 
-@keras.saving.register_keras_serializable(package="tb_lr_plugin")
-class PlateauScheduled(keras.optimizers.schedules.LearningRateSchedule):
+class PlateauScheduledMixin:
     """Any learning-rate schedule, times a factor that plateaus can reduce.
 
     Keras refuses `ReduceLROnPlateau` on an optimizer with a schedule (its
@@ -38,11 +37,14 @@ class PlateauScheduled(keras.optimizers.schedules.LearningRateSchedule):
       name: optional name.
     """
 
+    _api = None  # the Keras served: set by the concrete class
+
     def __init__(self, base_schedule, plateau_factor=1.0, name="PlateauScheduled"):
         super().__init__()
+        api = self._api
         if isinstance(base_schedule, dict):
-            base_schedule = keras.saving.deserialize_keras_object(base_schedule)
-        if not isinstance(base_schedule, keras.optimizers.schedules.LearningRateSchedule):
+            base_schedule = api.deserialize(base_schedule)
+        if not isinstance(base_schedule, api.LearningRateSchedule):
             try:
                 base_schedule = float(base_schedule)
             except (TypeError, ValueError):
@@ -57,25 +59,30 @@ class PlateauScheduled(keras.optimizers.schedules.LearningRateSchedule):
         self.base_schedule = base_schedule
         self.name = name
         # A variable, not a float: the compiled train step reads it live.
-        self.plateau_factor = keras.Variable(
-            float(plateau_factor), trainable=False, dtype="float32", name="plateau_factor"
-        )
+        self.plateau_factor = api.variable(plateau_factor, "plateau_factor")
 
     def base(self, step):
         """The base schedule's value at `step` (the plan)."""
+        ops = self._api.ops
         if isinstance(self.base_schedule, float):
             return ops.full_like(ops.cast(step, "float32"), self.base_schedule)
         return ops.cast(self.base_schedule(step), "float32")
 
     def __call__(self, step):
-        return self.base(step) * ops.convert_to_tensor(self.plateau_factor)
+        return self.base(step) * self._api.ops.convert_to_tensor(self.plateau_factor)
 
     def get_config(self):
         base = self.base_schedule
         if not isinstance(base, float):
-            base = keras.saving.serialize_keras_object(base)
+            base = self._api.serialize(base)
         return {
             "base_schedule": base,
-            "plateau_factor": float(ops.convert_to_numpy(self.plateau_factor)),
+            "plateau_factor": self._api.read_float(self.plateau_factor),
             "name": self.name,
         }
+
+
+@keras.saving.register_keras_serializable(package="tb_lr_plugin")
+class PlateauScheduled(PlateauScheduledMixin, keras.optimizers.schedules.LearningRateSchedule):
+    __doc__ = PlateauScheduledMixin.__doc__
+    _api = opt_lib.KERAS

@@ -4,16 +4,15 @@ import warnings
 
 import keras
 import numpy as np
-from keras import backend
 from tb_lr_plugin.callbacks import optimizers as opt_lib
 from tb_lr_plugin.callbacks.learning_rate_logger import loggers_for
-from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduled
+from tb_lr_plugin.callbacks.plateau_scheduled import PlateauScheduledMixin
 
 from tb_lr_plugin import metadata, storage
 from tb_lr_plugin.remote_writer import writer_for
 
 
-class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
+class ReduceLROnPlateauMixin:
     """Reduce the learning rate on a plateau, and record why and when.
 
     A drop-in for `keras.callbacks.ReduceLROnPlateau`: the same arguments,
@@ -52,6 +51,8 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
       log_dir: where to write when no `LearningRateLogger` is in the same
         `fit` call. Optional.
     """
+
+    _api = None  # the Keras served: set by the concrete class
 
     def __init__(
         self,
@@ -93,17 +94,17 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         self._warned_no_sink = False
 
     def set_model(self, model):
-        opt_lib.check_model(self, model)
+        self._api.check_model(self, model)
         super().set_model(model)
 
     def on_epoch_end(self, epoch, logs=None):
-        optimizers = opt_lib.named_optimizers(self.model.optimizer)
-        before = [opt_lib.read_lr(o) for _, o in optimizers]
+        optimizers = self._api.named_optimizers(self.model.optimizer)
+        before = [self._api.read_lr(o) for _, o in optimizers]
         wait, cooldown_counter, best = self.wait, self.cooldown_counter, self.best
         logs = {} if logs is None else logs
-        if any(isinstance(opt_lib.lr_object(o), PlateauScheduled) for _, o in optimizers):
+        if any(isinstance(self._api.lr_object(o), PlateauScheduledMixin) for _, o in optimizers):
             # Keras's code decides; a reduction it makes scales the factor.
-            with opt_lib.routed_lr_writes(self, self._set_lr):
+            with self._api.routed_lr_writes(self, self._set_lr):
                 super().on_epoch_end(epoch, logs)
         else:
             super().on_epoch_end(epoch, logs)
@@ -113,14 +114,14 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
             warnings.warn(f"ReduceLROnPlateau could not record its decision: {e!r}", stacklevel=2)
 
     def _set_lr(self, optimizer, new_lr):
-        holder = opt_lib.lr_object(opt_lib.unwrap(optimizer))
-        if not isinstance(holder, PlateauScheduled):
+        holder = self._api.lr_object(self._api.unwrap(optimizer))
+        if not isinstance(holder, PlateauScheduledMixin):
             optimizer.learning_rate = new_lr
             return
-        old_lr = opt_lib.read_lr(optimizer)
-        factor = opt_lib.read_float(holder.plateau_factor)
+        old_lr = self._api.read_lr(optimizer)
+        factor = self._api.read_float(holder.plateau_factor)
         holder.plateau_factor.assign(factor * new_lr / old_lr)
-        if backend.backend() == "jax":
+        if self._api.backend() == "jax":
             # JAX's compiled step took the factor in as a constant (it is
             # not an optimizer variable, so checkpoints stay loadable by a
             # plain optimizer): compile the step again with the new one.
@@ -130,7 +131,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         sinks = self._sinks()
         if not sinks:
             return
-        after = [opt_lib.read_lr(o) for _, o in optimizers]
+        after = [self._api.read_lr(o) for _, o in optimizers]
         current = _float_or_none(logs.get(self.monitor))
         common = {"epoch": epoch, "step": self._steps_done(optimizers), "monitor": self.monitor}
         events = self._decision_events(common, current, optimizers, before, after, previous)
@@ -220,7 +221,7 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
         sinks = loggers_for(self.model)
         if sinks:
             return sinks
-        if not opt_lib.is_chief():
+        if not self._api.is_chief():
             return []  # only the chief records; nothing is missing here
         if self.log_dir is not None:
             if self._writer is None:
@@ -237,7 +238,12 @@ class ReduceLROnPlateau(keras.callbacks.ReduceLROnPlateau):
 
     def _steps_done(self, optimizers):
         # One read per epoch: exact wherever this callback sits in the list.
-        return opt_lib.read_iterations(self.model.optimizer) if optimizers else 0
+        return self._api.read_iterations(self.model.optimizer) if optimizers else 0
+
+
+class ReduceLROnPlateau(ReduceLROnPlateauMixin, keras.callbacks.ReduceLROnPlateau):
+    __doc__ = ReduceLROnPlateauMixin.__doc__
+    _api = opt_lib.KERAS
 
 
 class _WriterSink:

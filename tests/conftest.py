@@ -7,7 +7,7 @@ Nothing here imports TensorFlow or Keras: runs are written with
 """
 
 # First: under KERAS_BACKEND=jax/torch, TensorFlow must stay unimportable.
-from keras_backend import keras_backend  # noqa: F401, I001 - an autouse fixture
+from keras_backend import keras_backend, keras_flavour  # noqa: F401, I001 - fixtures
 
 import dataclasses
 import itertools

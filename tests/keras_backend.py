@@ -64,3 +64,32 @@ def keras_backend(request):
 def not_on(backend, reason):
     """Skips a test on a backend where Keras itself lacks the feature."""
     return pytest.mark.skipif(BACKEND == backend, reason=reason)
+
+
+def _tf_keras_version():
+    try:
+        return importlib.metadata.version("tf-keras")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+# tf_keras (Keras 2): always TensorFlow. Its tests' ids name the release:
+# `test_x[tf_keras-2.21.0]`.
+TF_KERAS_VERSION = _tf_keras_version()
+TF_KERAS_ID = f"tf_keras-{TF_KERAS_VERSION}"
+on_tf_keras = [
+    pytest.mark.skipif(BACKEND != "tensorflow", reason="tf_keras runs on TensorFlow only"),
+    pytest.mark.skipif(TF_KERAS_VERSION is None, reason="tf_keras is not installed"),
+    pytest.mark.parametrize("keras_backend", ["tensorflow"], indirect=True, ids=[TF_KERAS_ID]),
+]
+
+# The Kerases a test can run on here: Keras 3, and tf_keras under TensorFlow.
+KERAS_FLAVOURS = {"keras": TEST_ID}
+if BACKEND == "tensorflow" and TF_KERAS_VERSION:
+    KERAS_FLAVOURS["tf_keras"] = TF_KERAS_ID
+
+
+@pytest.fixture(scope="module", params=sorted(KERAS_FLAVOURS), ids=lambda f: KERAS_FLAVOURS[f])
+def keras_flavour(request):
+    """`"keras"` or `"tf_keras"`, for a module-scoped fixture run on each."""
+    return request.param

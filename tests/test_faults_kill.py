@@ -29,10 +29,10 @@ import warnings
 
 import numpy as np
 import pytest
-from keras_backend import on_every_backend
 from tensorboard.compat.proto import event_pb2
 
-pytestmark = on_every_backend
+# Each test runs on Keras 3 and on tf_keras: ids `[keras-3.15.1-tensorflow]`,
+# `[tf_keras-2.21.0]` (the `keras_flavour` of the `killed` fixture).
 
 SEEDS = range(10)
 STEPS_PER_EPOCH = 8
@@ -57,11 +57,16 @@ def _config(seed):
 # -- what runs in the forked trainings (python test_faults_kill.py LOGDIR) --
 
 
-def _train(logdir, config, started_fd):
-    import keras
+def _train(logdir, config, started_fd, flavour):
     import tensorflow as tf
-    from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
     from training import data, model
+
+    if flavour == "tf_keras":
+        import tf_keras as keras
+        from tb_lr_plugin.callbacks.tf_keras import LearningRateLogger, ReduceLROnPlateau
+    else:
+        import keras
+        from tb_lr_plugin.callbacks import LearningRateLogger, ReduceLROnPlateau
 
     from tb_lr_plugin.event_writer import EventWriter
 
@@ -106,22 +111,24 @@ def _train(logdir, config, started_fd):
     x, y = data(n=STEPS_PER_EPOCH * 8, noise=2.0)
     callbacks = [LearningRateLogger(run_dir, flush_secs=config["flush_secs"])]
     if config["plan"] == "plateau":
-        m = model(keras.optimizers.SGD(0.05), seed=config["seed"])
+        m = model(keras.optimizers.SGD(0.05), seed=config["seed"], k=keras)
         callbacks.insert(0, ReduceLROnPlateau("loss", factor=0.7, patience=1, min_delta=0.05))
     else:
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, 2000, warmup_target=0.05, warmup_steps=40
         )
-        m = model(keras.optimizers.SGD(schedule), seed=config["seed"])
+        m = model(keras.optimizers.SGD(schedule), seed=config["seed"], k=keras)
     callbacks.insert(0 if config["kill_first"] else len(callbacks), Kill())
     m.fit(x, y, batch_size=8, epochs=100_000, verbose=0, callbacks=callbacks)
 
 
-def _fork_and_kill(logdir):
+def _fork_and_kill(logdir, flavour):
     """Forks the trainings, two at a time; kills the odd seeds after a delay."""
+    import importlib
     import select
 
-    import keras  # noqa: F401 - imported once, before forking (TF starts no thread here)
+    # Imported once, before forking (TF starts no thread here).
+    importlib.import_module("tf_keras" if flavour == "tf_keras" else "keras")
 
     pending, children, report = [_config(s) for s in SEEDS], {}, []
     deadline = time.monotonic() + 120
@@ -133,7 +140,7 @@ def _fork_and_kill(logdir):
             if pid == 0:
                 os.close(read_fd)
                 try:
-                    _train(logdir, config, write_fd)
+                    _train(logdir, config, write_fd, flavour)
                 finally:
                     os._exit(3)  # only reached if the training was not killed
             os.close(write_fd)
@@ -165,12 +172,13 @@ def _fork_and_kill(logdir):
 
 
 @pytest.fixture(scope="module")
-def killed(tmp_path_factory):
+def killed(tmp_path_factory, keras_flavour):
     """The ten killed runs, plus a torn copy of each: `(logdir, report)`."""
     import faults
 
     logdir = tmp_path_factory.mktemp("killed")
-    result = faults.python([os.path.abspath(__file__), str(logdir)], timeout=170)
+    args = [os.path.abspath(__file__), str(logdir), keras_flavour]
+    result = faults.python(args, timeout=170)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     report = {r["seed"]: r for r in report}
@@ -349,4 +357,4 @@ def test_tensorboard_rust_loader_serves_every_flushed_record(killed, tensorboard
 
 if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-    _fork_and_kill(sys.argv[1])
+    _fork_and_kill(sys.argv[1], sys.argv[2])

@@ -16,7 +16,6 @@ from training import data, model, read_run
 
 pytestmark = on_every_backend
 
-S = keras.optimizers.schedules
 STEPS_PER_EPOCH = 8  # 64 samples, batch 8
 
 
@@ -78,31 +77,36 @@ def cosine_restarts(lr0, first, t_mul=2.0, m_mul=1.0, alpha=0.0):
     return f
 
 
-PLANS = {
-    "exponential": (S.ExponentialDecay(0.1, 10, 0.5), exponential(0.1, 10, 0.5)),
-    "exponential_staircase": (
-        S.ExponentialDecay(0.1, 10, 0.5, staircase=True),
-        exponential(0.1, 10, 0.5, True),
-    ),
-    "polynomial_power1": (
-        S.PolynomialDecay(0.1, 30, 0.01, power=1.0),
-        polynomial(0.1, 30, 0.01, 1.0, False),
-    ),
-    "polynomial_power2_cycle": (
-        S.PolynomialDecay(0.1, 12, 0.001, power=2.0, cycle=True),
-        polynomial(0.1, 12, 0.001, 2.0, True),
-    ),
-    "cosine_warmup": (
-        S.CosineDecay(0.0, 30, alpha=0.1, warmup_target=0.1, warmup_steps=10),
-        cosine(0.0, 30, 0.1, 0.1, 10),
-    ),
-    "piecewise": (
-        S.PiecewiseConstantDecay([10, 25], [0.1, 0.05, 0.01]),
-        piecewise([10, 25], [0.1, 0.05, 0.01]),
-    ),
-    "inverse_time": (S.InverseTimeDecay(0.1, 5, 0.5), inverse_time(0.1, 5, 0.5)),
-    "cosine_restarts": (S.CosineDecayRestarts(0.1, 8), cosine_restarts(0.1, 8)),
-}
+def plans(S):  # noqa: N803 - a Keras's `optimizers.schedules`
+    """`{name: (schedule, formula)}` for the schedules module `S`."""
+    return {
+        "exponential": (S.ExponentialDecay(0.1, 10, 0.5), exponential(0.1, 10, 0.5)),
+        "exponential_staircase": (
+            S.ExponentialDecay(0.1, 10, 0.5, staircase=True),
+            exponential(0.1, 10, 0.5, True),
+        ),
+        "polynomial_power1": (
+            S.PolynomialDecay(0.1, 30, 0.01, power=1.0),
+            polynomial(0.1, 30, 0.01, 1.0, False),
+        ),
+        "polynomial_power2_cycle": (
+            S.PolynomialDecay(0.1, 12, 0.001, power=2.0, cycle=True),
+            polynomial(0.1, 12, 0.001, 2.0, True),
+        ),
+        "cosine_warmup": (
+            S.CosineDecay(0.0, 30, alpha=0.1, warmup_target=0.1, warmup_steps=10),
+            cosine(0.0, 30, 0.1, 0.1, 10),
+        ),
+        "piecewise": (
+            S.PiecewiseConstantDecay([10, 25], [0.1, 0.05, 0.01]),
+            piecewise([10, 25], [0.1, 0.05, 0.01]),
+        ),
+        "inverse_time": (S.InverseTimeDecay(0.1, 5, 0.5), inverse_time(0.1, 5, 0.5)),
+        "cosine_restarts": (S.CosineDecayRestarts(0.1, 8), cosine_restarts(0.1, 8)),
+    }
+
+
+PLANS = plans(keras.optimizers.schedules)
 
 
 def assert_float32_equal(recorded, expected):

@@ -6,8 +6,10 @@ import keras
 import numpy as np
 import pytest
 from keras_backend import on_every_backend
-from tb_lr_plugin.callbacks import LearningRateLogger, PlateauScheduled, ReduceLROnPlateau
+from tb_lr_plugin.callbacks import PlateauScheduled
 from training import data, model, read_run
+
+from tb_lr_plugin import callbacks
 
 pytestmark = on_every_backend
 
@@ -20,12 +22,14 @@ def cosine_warmup(step):
     return np.where(step < 12, warm, decayed)
 
 
-def train(tmp_path, epochs=12, capsys=None, **plateau):
-    base = keras.optimizers.schedules.CosineDecay(
+def train(tmp_path, epochs=12, capsys=None, k=keras, cb=callbacks, **plateau):
+    """Trains with `cb`'s callbacks (a module: `tb_lr_plugin.callbacks` or
+    its `tf_keras`) on the Keras module `k`."""
+    base = k.optimizers.schedules.CosineDecay(
         0.0, 200, alpha=0.1, warmup_target=0.05, warmup_steps=12
     )
     x, y = data(noise=2.0)
-    m = model(keras.optimizers.SGD(PlateauScheduled(base)))
+    m = model(k.optimizers.SGD(cb.PlateauScheduled(base)), k=k)
     m.fit(
         x,
         y,
@@ -33,15 +37,22 @@ def train(tmp_path, epochs=12, capsys=None, **plateau):
         epochs=epochs,
         validation_split=0.25,
         verbose=0,
-        callbacks=[ReduceLROnPlateau(verbose=1, **plateau), LearningRateLogger(tmp_path)],
+        callbacks=[cb.ReduceLROnPlateau(verbose=1, **plateau), cb.LearningRateLogger(tmp_path)],
     )
     return m, read_run(tmp_path)
 
 
 def test_actual_is_base_times_the_reduced_factor_at_every_step(tmp_path, capsys):
     m, run = train(tmp_path, factor=0.5, patience=1, min_delta=10.0, cooldown=1)
+    plateau_factor = float(keras.ops.convert_to_numpy(m.optimizer._learning_rate.plateau_factor))
+    check_base_times_factor(run, capsys.readouterr().out, plateau_factor)
+
+
+def check_base_times_factor(run, printed, plateau_factor):
+    """Planned is the base schedule and actual the base times the factor,
+    at every step; the model's factor is the product of the reductions."""
     printed = re.findall(
-        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", capsys.readouterr().out
+        r"Epoch (\d+): ReduceLROnPlateau reducing learning rate to (\S+)\.", printed
     )
     reductions = [e for e in run.events if e["kind"] == "reduction"]
     assert len(reductions) >= 3
@@ -54,11 +65,7 @@ def test_actual_is_base_times_the_reduced_factor_at_every_step(tmp_path, capsys)
     for e in reductions:
         factor[rows[:, 0] > e["step"]] *= 0.5
     np.testing.assert_allclose(rows[:, 2], base * factor, rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(
-        float(keras.ops.convert_to_numpy(m.optimizer._learning_rate.plateau_factor)),
-        0.5 ** len(reductions),
-        rtol=1e-5,
-    )
+    np.testing.assert_allclose(plateau_factor, 0.5 ** len(reductions), rtol=1e-5)
 
 
 def test_min_lr_is_honoured_at_a_reduction(tmp_path):

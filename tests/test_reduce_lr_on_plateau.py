@@ -30,11 +30,11 @@ CONFIGS = [
 ]
 
 
-def drive(callback, sequence, monitor):
-    """Runs a callback's epoch hooks on a real model and optimizer,
-    with the monitored metric scripted. Returns the LR after each epoch
-    and what the callback printed."""
-    m = model(keras.optimizers.SGD(0.1))
+def drive(callback, sequence, monitor, k=keras):
+    """Runs a callback's epoch hooks on a real model and optimizer (of the
+    Keras module `k`), with the monitored metric scripted. Returns the LR
+    after each epoch and what the callback printed."""
+    m = model(k.optimizers.SGD(0.1), k=k)
     callback.set_model(m)
     out = io.StringIO()
     lrs = []
@@ -53,14 +53,20 @@ def drive(callback, sequence, monitor):
 )
 @pytest.mark.parametrize("sequence", sorted(SEQUENCES))
 def test_same_decisions_as_keras(tmp_path, config, sequence):
+    check_same_decisions(tmp_path, config, sequence, ReduceLROnPlateau, keras)
+
+
+def check_same_decisions(tmp_path, config, sequence, ours_class, k):
+    """Our `ours_class` and the stock callback of the Keras module `k`,
+    driven by one scripted sequence: the same LRs, lines and records."""
     values = SEQUENCES[sequence]
     if config["monitor"] == "val_acc":
         values = [-v for v in values]
     ours, our_lines = drive(
-        ReduceLROnPlateau(verbose=1, log_dir=tmp_path, **config), values, config["monitor"]
+        ours_class(verbose=1, log_dir=tmp_path, **config), values, config["monitor"], k
     )
     theirs, their_lines = drive(
-        keras.callbacks.ReduceLROnPlateau(verbose=1, **config), values, config["monitor"]
+        k.callbacks.ReduceLROnPlateau(verbose=1, **config), values, config["monitor"], k
     )
     assert ours == theirs
     assert our_lines == their_lines

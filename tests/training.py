@@ -17,11 +17,10 @@ def data(n=64, seed=0, noise=0.5):
     return x, y.astype("float32")
 
 
-def model(optimizer, seed=0):
-    """A tiny Dense model, compiled, with fixed initial weights."""
-    keras.utils.set_random_seed(seed)
-    m = keras.Sequential(
-        [keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
-    )
+def model(optimizer, seed=0, k=keras):
+    """A tiny Dense model, compiled, with fixed initial weights (`k`: the
+    Keras module, `keras` or `tf_keras`)."""
+    k.utils.set_random_seed(seed)
+    m = k.Sequential([k.Input((4,)), k.layers.Dense(8, activation="relu"), k.layers.Dense(1)])
     m.compile(optimizer=optimizer, loss="mse")
     return m
