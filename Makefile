@@ -10,11 +10,11 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: demo test test-py test-js test-backends lint bench soak build clean install
 
+# torch first, the CPU file pinned in requirements-dev.txt: what needs torch
+# (Lightning, transformers) then finds it instead of pulling a CUDA build.
 $(VENV)/.deps: requirements-dev.txt requirements-nodeps.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24" "setuptools>=70" wheel
-	# torch first, the CPU file pinned in requirements-dev.txt: what needs torch
-	# (Lightning, transformers) then finds it instead of pulling a CUDA build.
 	$(PY) -m pip install -q "$$(grep '^torch==' requirements-dev.txt)"
 	$(PY) -m pip install -q -r requirements-dev.txt
 	$(PY) -m pip install -q --no-deps -r requirements-nodeps.txt
