@@ -173,6 +173,7 @@ class LearningRateLogger:
         rec = next((r for r in self.recorders if r.optimizer is inner), None)
         if not self.active or rec is None:
             return
+        rec.explain_with(scheduler)
         self.plateaus.append(
             plateau_lib.PlateauRecorder(
                 scheduler,
