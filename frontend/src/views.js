@@ -95,7 +95,7 @@ export function eventTable(perRun, { onPick, showRun }) {
         e.monitor ?? '–',
         e.value !== undefined ? formatValue(e.value) : '–',
         e.best !== undefined ? formatValue(e.best) : '–',
-        e.kind === 'reduction' || e.kind === 'min_lr_floor' ? formatWait(e.wait, e.patience) : '–',
+        e.kind === 'reduction' || e.kind === 'min_lr_floor' ? formatWait(e.wait, e.patience, e.framework) : '–',
         lrCell(e),
         cooldownCell(e),
       ];
