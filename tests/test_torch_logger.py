@@ -173,20 +173,31 @@ def test_adam_betas_and_group_names(tmp_path):
     assert "pg1/weight_decay" in run.hparams
 
 
-def test_plan_leaves_out_the_plateau_reductions(tmp_path):
+def _step_lr_and_plateau(log_dir, steps, after_step):
+    """A loop with `StepLR` and `ReduceLROnPlateau(patience=0)`; calls
+    `after_step(i, opt, plateau)` after each `StepLR` step. Returns the
+    LRs each step used."""
     model = two_group_model()
     opt = torch.optim.SGD(groups(model, LR0), lr=0.1)
     step_lr = S.StepLR(opt, step_size=4, gamma=0.5)
     plateau = S.ReduceLROnPlateau(opt, factor=0.1, patience=0)
-    x, y = batches(12)
+    x, y = batches(steps)
     used = []
-    with LearningRateLogger(tmp_path, opt, [step_lr, plateau]):
-        for i in range(12):
+    with LearningRateLogger(log_dir, opt, [step_lr, plateau]):
+        for i in range(steps):
             used.append([g["lr"] for g in opt.param_groups])
             train_step(model, opt, x[i], y[i])
             step_lr.step()
-            if i % 3 == 2:
-                plateau.step(1.0)  # never improves after the first
+            after_step(i, opt, plateau)
+    return used
+
+
+def test_plan_leaves_out_the_plateau_reductions(tmp_path):
+    def after_step(i, opt, plateau):
+        if i % 3 == 2:
+            plateau.step(1.0)  # never improves after the first
+
+    used = _step_lr_and_plateau(tmp_path, 12, after_step)
     run = read_run(tmp_path)
     for gi, group in enumerate(("pg0", "pg1")):
         rows = run.optimizers[group]
@@ -202,23 +213,15 @@ def test_plan_leaves_out_the_plateau_reductions(tmp_path):
 
 
 def test_an_lr_set_by_hand_is_an_lr_change(tmp_path):
-    model = two_group_model()
-    opt = torch.optim.SGD(groups(model, LR0), lr=0.1)
-    step_lr = S.StepLR(opt, step_size=4, gamma=0.5)
-    plateau = S.ReduceLROnPlateau(opt, factor=0.1, patience=0)
-    x, y = batches(16)
-    used = []
-    with LearningRateLogger(tmp_path, opt, [step_lr, plateau]):
-        for i in range(16):
-            used.append([g["lr"] for g in opt.param_groups])
-            train_step(model, opt, x[i], y[i])
-            step_lr.step()
-            if i == 5:
-                plateau.step(1.0)
-            if i == 9:
-                plateau.step(2.0)  # worse: a reduction, explained
-            if i == 6:
-                opt.param_groups[1]["lr"] = 0.0123  # by hand, after the scheduler
+    def after_step(i, opt, plateau):
+        if i == 5:
+            plateau.step(1.0)
+        if i == 9:
+            plateau.step(2.0)  # worse: a reduction, explained
+        if i == 6:
+            opt.param_groups[1]["lr"] = 0.0123  # by hand, after the scheduler
+
+    used = _step_lr_and_plateau(tmp_path, 16, after_step)
     run = read_run(tmp_path)
     changes = [e for e in run.events if e["kind"] == "lr_change"]
     assert changes == [
