@@ -332,10 +332,19 @@ _SHRINKABLE = ("monitor", "optimizer")
 _num = formatting.cell
 
 
-def _event_row(event, multi_optimizer):
+def _event_rows(events, multi_optimizer):
+    """The table's rows; a run of torch's `ReduceLROnPlateau` alone gets
+    a "num_bad_epochs" column ("3 > 2": torch's own rule) for "wait"."""
+    torch_only = all(e.get("framework") == "torch" for e in events)
+    rows = [_event_row(e, multi_optimizer, compact=torch_only) for e in events]
+    if torch_only and rows:
+        rows[0]["_titles"] = {"wait": "num_bad_epochs"}
+    return rows
+
+
+def _event_row(event, multi_optimizer, compact=False):
 
     epoch = event.get("epoch")
-    wait, patience = event.get("wait"), event.get("patience")
     lr = f"{formatting.lr(event.get('old_lr'))} -> {formatting.lr(event.get('new_lr'))}"
     row = {
         "epoch": str(epoch + 1) if isinstance(epoch, int) else "-",
@@ -344,7 +353,7 @@ def _event_row(event, multi_optimizer):
         "monitor": str(event.get("monitor") or "-"),
         "value": _num(event.get("value")),
         "best": _num(event.get("best")),
-        "wait": f"{wait}/{patience}" if wait is not None and patience is not None else "-",
+        "wait": formatting.wait(event, compact=compact),
         "lr": lr,
         "cooldown": str(event["cooldown"]) if isinstance(event.get("cooldown"), int) else "-",
     }
@@ -368,8 +377,8 @@ def _grid(rows, indent="  "):
         return []
     keep = {"epoch", "step", "lr"}
     cols = [h for h in _HEADERS if h in rows[0] and (h in keep or any(r[h] != "-" for r in rows))]
-    titles = {c: c for c in cols}
-    widths = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    titles = {c: rows[0].get("_titles", {}).get(c, c) for c in cols}
+    widths = {c: max(len(titles[c]), *(len(r[c]) for r in rows)) for c in cols}
 
     def total():
         return len(indent) + sum(widths.values()) + 2 * (len(cols) - 1)
@@ -473,7 +482,7 @@ def _table(results):
         multi = len(optimizers) > 1 or len(entry.data.optimizers) > 1
         if changes:
             out.append(f"LR changes ({len(changes)})")
-            out.extend(_grid([_event_row(e, multi) for e in changes]))
+            out.extend(_grid(_event_rows(changes, multi)))
         else:
             out.append("LR changes: none")
         if findings:

@@ -94,3 +94,25 @@ def strict_json(obj):
     if isinstance(obj, np.ndarray):
         return strict_json(obj.tolist())
     return obj
+
+
+def wait(event, compact=False):
+    """A plateau event's patience count, in its framework's own terms.
+
+    Keras reduces when `wait >= patience` ("3/3"); torch's
+    `ReduceLROnPlateau` when `num_bad_epochs > patience`, and says so
+    ("3 > 2" when `compact`, under a "num_bad_epochs" heading).
+
+    Example:
+      >>> wait({"wait": 3, "patience": 3}), wait({"wait": 3, "patience": 2, "framework": "torch"})
+      ('3/3', 'num_bad_epochs 3 > patience 2')
+    """
+    count, patience = event.get("wait"), event.get("patience")
+    if count is None or patience is None:
+        return "-"
+    if event.get("framework") == "torch":
+        sign = ">" if is_number(count) and is_number(patience) and count > patience else "<="
+        if compact:
+            return f"{count} {sign} {patience}"
+        return f"num_bad_epochs {count} {sign} patience {patience}"
+    return f"{count}/{patience}"

@@ -89,7 +89,6 @@ def _is_int(x):
 
 def _event_row(e):
     epoch = e.get("epoch")
-    wait, patience = e.get("wait"), e.get("patience")
     cells = [
         str(epoch + 1) if _is_int(epoch) else "-",
         str(int(e["step"])) if isinstance(e.get("step"), (int, float)) else "-",
@@ -98,7 +97,7 @@ def _event_row(e):
         escape(e.get("monitor") or "-"),
         escape(formatting.cell(e.get("value"))),
         escape(formatting.cell(e.get("best"))),
-        f"{wait}/{patience}" if wait is not None and patience is not None else "-",
+        escape(formatting.wait(e)),
         f"{formatting.lr(e.get('old_lr'))} → {formatting.lr(e.get('new_lr'))}",
     ]
     return "| " + " | ".join(cells) + " |"

@@ -100,6 +100,7 @@ def test_every_optimizer_step_of_a_linear_warmup_schedule(tmp_path):
     # The Trainer logs its loss every logging_steps; those are kept.
     np.testing.assert_array_equal(run.batch["loss"][:, 0], [5, 10, 15, 20, 25, 30])
     assert run.sessions[0]["optimizers"][0]["plan"] == {"type": "LambdaLR", "method": "closed_form"}
+    assert not [e for e in run.events if e["kind"] == "lr_change"]  # the schedule set each LR
 
 
 def test_reduce_lr_on_plateau_decisions(tmp_path):
@@ -114,6 +115,7 @@ def test_reduce_lr_on_plateau_decisions(tmp_path):
     reductions = [e for e in run.events if e["kind"] == "reduction"]
     assert reductions and {e["monitor"] for e in reductions} == {"eval_loss"}
     assert sorted({e["epoch"] for e in reductions}) == [0, 1, 2, 3]
+    assert not [e for e in run.events if e["kind"] == "lr_change"]
     name = sorted(run.optimizers)[0]
     rows = run.optimizers[name]
     np.testing.assert_array_equal(f32(rows[:, 2]), f32(used[:, 0]))

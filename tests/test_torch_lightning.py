@@ -122,6 +122,7 @@ def test_plateau_decisions_are_recorded_with_lightnings_epochs(tmp_path):
     # at every later epoch, for both groups.
     assert sorted({e["epoch"] for e in reductions}) == [1, 2, 3, 4]
     assert {e["optimizer"] for e in reductions} == {"body", "pg1"}
+    assert not [e for e in run.events if e["kind"] == "lr_change"]  # the plateau explains them
     assert all(
         e["monitor"] == "val_loss" and e["step"] == (e["epoch"] + 1) * STEPS_PER_EPOCH
         for e in reductions

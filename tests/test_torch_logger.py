@@ -62,6 +62,26 @@ SCHEDULES = {
         lambda e, i, a: 1e-3 + (a - 1e-3) * (1 + math.cos(math.pi * e / 15)) / 2,
         "closed_form",
     ),
+    "MultiStepLR": (
+        lambda o: S.MultiStepLR(o, milestones=[20, 7, 7], gamma=0.3),
+        lambda e, i, a: a * 0.3 ** ((e >= 7) * 2 + (e >= 20)),
+        "closed_form",
+    ),
+    "ConstantLR": (
+        lambda o: S.ConstantLR(o, factor=0.25, total_iters=6),
+        lambda e, i, a: a * (0.25 if e < 6 else 1.0),
+        "closed_form",
+    ),
+    "LinearLR": (
+        lambda o: S.LinearLR(o, start_factor=0.2, end_factor=0.9, total_iters=25),
+        lambda e, i, a: a * (0.2 + 0.7 * min(e, 25) / 25),
+        "closed_form",
+    ),
+    "PolynomialLR": (
+        lambda o: S.PolynomialLR(o, total_iters=30, power=2.0),
+        lambda e, i, a: a * (1 - min(e, 30) / 30) ** 2,
+        "closed_form",
+    ),
     "OneCycleLR": (
         lambda o: S.OneCycleLR(o, max_lr=[0.5, 0.1], total_steps=N),
         lambda e, i, a: _one_cycle(e, (0.5, 0.1)[i]),
@@ -122,6 +142,7 @@ def test_planned_and_actual_match_an_independent_computation(tmp_path, name):
         np.testing.assert_array_equal(f32(rows[:, 2]), f32(expected), err_msg=f"{group} vs formula")
     session = run.sessions[0]
     assert session["framework"] == "torch"
+    assert not [e for e in run.events if e["kind"] == "lr_change"]  # the scheduler set them
     assert {o["plan"]["method"] for o in session["optimizers"]} == {method}
 
 
@@ -152,20 +173,31 @@ def test_adam_betas_and_group_names(tmp_path):
     assert "pg1/weight_decay" in run.hparams
 
 
-def test_plan_leaves_out_the_plateau_reductions(tmp_path):
+def _step_lr_and_plateau(log_dir, steps, after_step):
+    """A loop with `StepLR` and `ReduceLROnPlateau(patience=0)`; calls
+    `after_step(i, opt, plateau)` after each `StepLR` step. Returns the
+    LRs each step used."""
     model = two_group_model()
     opt = torch.optim.SGD(groups(model, LR0), lr=0.1)
     step_lr = S.StepLR(opt, step_size=4, gamma=0.5)
     plateau = S.ReduceLROnPlateau(opt, factor=0.1, patience=0)
-    x, y = batches(12)
+    x, y = batches(steps)
     used = []
-    with LearningRateLogger(tmp_path, opt, [step_lr, plateau]):
-        for i in range(12):
+    with LearningRateLogger(log_dir, opt, [step_lr, plateau]):
+        for i in range(steps):
             used.append([g["lr"] for g in opt.param_groups])
             train_step(model, opt, x[i], y[i])
             step_lr.step()
-            if i % 3 == 2:
-                plateau.step(1.0)  # never improves after the first
+            after_step(i, opt, plateau)
+    return used
+
+
+def test_plan_leaves_out_the_plateau_reductions(tmp_path):
+    def after_step(i, opt, plateau):
+        if i % 3 == 2:
+            plateau.step(1.0)  # never improves after the first
+
+    used = _step_lr_and_plateau(tmp_path, 12, after_step)
     run = read_run(tmp_path)
     for gi, group in enumerate(("pg0", "pg1")):
         rows = run.optimizers[group]
@@ -177,6 +209,34 @@ def test_plan_leaves_out_the_plateau_reductions(tmp_path):
     assert [
         e["epoch"] for e in run.events if e["kind"] == "reduction" and e["optimizer"] == "pg0"
     ] == [1, 2, 3]
+    assert not [e for e in run.events if e["kind"] == "lr_change"]
+
+
+def test_an_lr_set_by_hand_is_an_lr_change(tmp_path):
+    def after_step(i, opt, plateau):
+        if i == 5:
+            plateau.step(1.0)
+        if i == 9:
+            plateau.step(2.0)  # worse: a reduction, explained
+        if i == 6:
+            opt.param_groups[1]["lr"] = 0.0123  # by hand, after the scheduler
+
+    used = _step_lr_and_plateau(tmp_path, 16, after_step)
+    run = read_run(tmp_path)
+    changes = [e for e in run.events if e["kind"] == "lr_change"]
+    assert changes == [
+        {
+            "kind": "lr_change",
+            "epoch": None,
+            "step": 7,
+            "optimizer": "pg1",
+            "old_lr": used[6][1],
+            "new_lr": 0.0123,
+            "framework": "torch",
+        }
+    ]
+    assert used[7][1] == 0.0123
+    assert [e["step"] for e in run.events if e["kind"] == "reduction"] == [10, 10]
 
 
 def test_loss_tensors_are_converted_at_flush(tmp_path):

@@ -81,10 +81,25 @@ export function formatEpochX(value) {
   return Number.isInteger(value) ? String(value) : stripZeros(value.toFixed(2));
 }
 
-/** "3/5" for wait/patience; "–" when neither is known. */
-export function formatWait(wait, patience) {
+/**
+ * A plateau event's patience count in its framework's own terms: "3/5" for
+ * Keras (it reduces when wait >= patience), "num_bad_epochs 3 > patience 2"
+ * for torch (it reduces when num_bad_epochs > patience); "–" when neither
+ * is known.
+ */
+export function formatWait(wait, patience, framework) {
   if (wait == null && patience == null) return '–';
+  if (framework === 'torch') {
+    const below = Number.isFinite(wait) && Number.isFinite(patience) && !(wait > patience);
+    return `num_bad_epochs ${wait ?? '?'} ${below ? '<=' : '>'} patience ${patience ?? '?'}`;
+  }
   return `${wait ?? '?'}/${patience ?? '?'}`;
+}
+
+/** The same count in a sentence: "wait 3/5", or torch's own wording. */
+export function formatWaitPhrase(e) {
+  const text = formatWait(e.wait, e.patience, e.framework);
+  return e.framework === 'torch' ? text : `wait ${text}`;
 }
 
 /** "2,000 of 1,000,000 points" when the server thinned a series for display. */

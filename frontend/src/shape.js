@@ -12,7 +12,7 @@ import {
   formatLRChange,
   formatStep,
   formatValue,
-  formatWait,
+  formatWaitPhrase,
 } from './format.js';
 
 // TensorBoard's colour-blind-assist run palette (tf_color_scale/palettes.ts).
@@ -349,7 +349,7 @@ export function describeEvent(e, run, withRun) {
     case 'reduction':
       return [
         `${head} — plateau reduction${opt}`,
-        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, wait ${formatWait(e.wait, e.patience)}`,
+        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, ${formatWaitPhrase(e)}`,
         `LR ${formatLRChange(e.old_lr, e.new_lr)}` +
           (e.factor != null ? ` (factor ${formatValue(e.factor)})` : '') +
           (e.cooldown ? `, then ${e.cooldown} epochs of cooldown` : ''),
@@ -357,7 +357,7 @@ export function describeEvent(e, run, withRun) {
     case 'min_lr_floor':
       return [
         `${head} — plateau ignored: LR at min_lr${opt}`,
-        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, wait ${formatWait(e.wait, e.patience)}`,
+        `${e.monitor ?? 'monitor'} ${formatValue(e.value)}, best ${formatValue(e.best)}, ${formatWaitPhrase(e)}`,
         `LR ${formatLR(e.lr)}, min_lr ${formatLR(e.min_lr)}`,
       ].join('\n');
     case 'cooldown':

@@ -147,7 +147,7 @@ export function eventTable(perRun, { onPick, showRun }) {
         e.monitor ?? '–',
         e.value !== undefined ? formatValue(e.value) : '–',
         e.best !== undefined ? formatValue(e.best) : '–',
-        e.kind === 'reduction' || e.kind === 'min_lr_floor' ? formatWait(e.wait, e.patience) : '–',
+        e.kind === 'reduction' || e.kind === 'min_lr_floor' ? formatWait(e.wait, e.patience, e.framework) : '–',
         lrCell(e),
         cooldownCell(e),
       ];
@@ -310,6 +310,13 @@ export const SNIPPET = [
   'model.fit(x, y, callbacks=[LearningRateLogger("logs/run1")])',
 ].join('\n');
 
+export const TORCH_SNIPPET = [
+  'from tb_lr_plugin.torch import LearningRateLogger',
+  'lr_log = LearningRateLogger("logs/run1", optimizer, scheduler)  # a plain loop: no call per step',
+  '# Lightning: Trainer(callbacks=[tb_lr_plugin.torch.LearningRateMonitor()])',
+  '# Hugging Face: Trainer(..., callbacks=[tb_lr_plugin.torch.LearningRateCallback()])',
+].join('\n');
+
 export const COMMAND = 'tensorboard --logdir logs';
 
 /** No run has learning-rate data: say how to record some. */
@@ -318,11 +325,13 @@ export function emptyState() {
     el('h2', { text: 'No learning-rate data yet' }),
     el('p', { text: 'Add one callback to your Keras training:' }),
     el('pre', { cls: 'lr-code' }, [el('code', { text: SNIPPET })]),
+    el('p', { text: 'or, with PyTorch (pip install "tb-lr-plugin[torch]"), one of:' }),
+    el('pre', { cls: 'lr-code' }, [el('code', { text: TORCH_SNIPPET })]),
     el('p', { text: 'and point TensorBoard at the log directory:' }),
     el('pre', { cls: 'lr-code' }, [el('code', { text: COMMAND })]),
     el('p', {
       cls: 'lr-muted',
-      text: 'Use tb_lr_plugin.callbacks.ReduceLROnPlateau instead of Keras’s to also see why each plateau reduction fired. New data appears here automatically.',
+      text: 'Use tb_lr_plugin.callbacks.ReduceLROnPlateau instead of Keras’s to also see why each plateau reduction fired; torch’s own ReduceLROnPlateau is recorded as it is. New data appears here automatically.',
     }),
   ]);
 }

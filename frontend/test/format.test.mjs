@@ -10,6 +10,7 @@ import {
   formatStep,
   formatValue,
   formatWait,
+  formatWaitPhrase,
 } from '../src/format.js';
 
 test('formatLR writes learning rates in compact scientific notation', () => {
@@ -89,6 +90,14 @@ test('formatEpoch prints epochs as Keras does, formatEpochX places on the epoch 
   assert.equal(formatWait(3, 5), '3/5');
   assert.equal(formatWait(null, null), '–');
   assert.equal(formatWait(2, undefined), '2/?');
+});
+
+test('formatWait speaks each framework: Keras wait >= patience, torch num_bad_epochs > patience', () => {
+  assert.equal(formatWait(3, 2, 'torch'), 'num_bad_epochs 3 > patience 2');
+  assert.equal(formatWait(2, 2, 'torch'), 'num_bad_epochs 2 <= patience 2');
+  assert.equal(formatWait(3, 3, 'keras'), '3/3');
+  assert.equal(formatWaitPhrase({ wait: 3, patience: 3 }), 'wait 3/3');
+  assert.equal(formatWaitPhrase({ wait: 3, patience: 2, framework: 'torch' }), 'num_bad_epochs 3 > patience 2');
 });
 
 test('formatDownsampling says what the chart shows', () => {

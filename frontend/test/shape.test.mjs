@@ -275,6 +275,15 @@ test('convertRange moves a zoom between the step and epoch axes', () => {
   assert.equal(convertRange(null, 'step', 'epoch', epochs), null);
 });
 
+test('describeEvent explains a torch reduction in torch terms', () => {
+  const e = { kind: 'reduction', epoch: 5, step: 60, monitor: 'val_loss', value: 1, best: 0.9, wait: 3, patience: 2 };
+  const text = describeEvent({ ...e, framework: 'torch', old_lr: 0.1, new_lr: 0.05 }, 'r', false);
+  assert.match(text, /val_loss 1, best 0\.9, num_bad_epochs 3 > patience 2\n/);
+  assert.doesNotMatch(text, /wait/);
+  const floor = describeEvent({ ...e, kind: 'min_lr_floor', framework: 'torch', lr: 0.1, min_lr: 0.1 }, 'r', false);
+  assert.match(floor, /num_bad_epochs 3 > patience 2\n/);
+});
+
 test('describeEvent explains a reduction in one tooltip', () => {
   const text = describeEvent(
     {

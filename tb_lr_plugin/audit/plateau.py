@@ -75,6 +75,7 @@ def _reductions(view):
             "cooldown": ev.get("cooldown") if fmt.is_finite(ev.get("cooldown")) else None,
             "best": ev.get("best") if fmt.is_finite(ev.get("best")) else None,
             "plateau": kind == metadata.EVENT_REDUCTION,
+            "torch": ev.get("framework") == "torch",
         }
     reductions = [out[e] for e in sorted(out)]
     if any(r["plateau"] for r in reductions):
@@ -130,6 +131,13 @@ def _best_through(values, epoch, mode):
     return best
 
 
+def _epochs_to_next_reduction(r):
+    """The epochs a plateau callback gives a reduction before it can cut
+    again: Keras reduces when `wait >= patience` (patience epochs), torch
+    when `num_bad_epochs > patience` (one more)."""
+    return int(max(r["patience"] + (1 if r["torch"] else 0), 1))
+
+
 def reduction_ineffective(view):
     reductions = _reductions(view)
     if not reductions:
@@ -145,7 +153,7 @@ def reduction_ineffective(view):
         last = max(last_epoch if last_epoch is not None else -1, max(values))
         epoch = r["epoch"]
         if r["plateau"] and r["patience"] is not None:
-            window = int(max(r["patience"], 1))
+            window = _epochs_to_next_reduction(r)
             end = epoch + window
             if end > last:
                 continue  # the run stopped before the window closed
@@ -215,7 +223,7 @@ def reduction_every_epoch(view):
                     f"{epoch_word(first['epoch'])} to {epoch_word(last['epoch'])} "
                     f"({fmt.lr(first['old_lr'])} to {fmt.lr(last['new_lr'])}){settings}: "
                     f"the metric had no time to respond; raise cooldown, patience or "
-                    f"min_delta.",
+                    f"{'threshold' if first['torch'] else 'min_delta'}.",
                     reductions=len(streak),
                 )
             )

@@ -82,7 +82,7 @@ class LearningRateLogger:
         self.active = recorder_lib.is_rank_zero()
         self.recorders, self.plateaus = [], []
         self._loss_rows = array.array("d")  # step, value, step, value, ...
-        self._loss_buf, self._loss_steps = None, array.array("d")  # tensors not yet read
+        self._loss_pending, self._loss_steps = [], array.array("d")  # tensors not yet read
         self._warned = False
         self._last_flush = time.monotonic()
         self.last_only = False  # per-epoch logging (Lightning's "epoch")
@@ -125,8 +125,8 @@ class LearningRateLogger:
     def log_loss(self, value, step=None):
         """Records the training loss of a step (default: the last one done).
 
-        A tensor is copied into a buffer on its device (no sync, no Python
-        object kept per step) that is read once per flush or 1,024 steps.
+        A tensor is kept detached, as it is (no sync, no copy kernel), and
+        all of them are read at once per flush or 1,024 steps.
         """
         if not self.active:
             return
@@ -134,21 +134,24 @@ class LearningRateLogger:
         if not isinstance(value, torch.Tensor):
             self._loss_rows.extend((step, _nan_or_float(value)))
             return
-        buf = self._loss_buf
-        if buf is None or buf.device != value.device or len(self._loss_steps) == len(buf):
-            self._drain_loss()
-            buf = self._loss_buf = torch.empty(_LOSS_BUFFER, device=value.device)
-        with torch.no_grad():
-            buf[len(self._loss_steps)] = value.detach().reshape(())
+        self._loss_pending.append(value.detach())
         self._loss_steps.append(step)
+        if len(self._loss_pending) >= _LOSS_BUFFER:
+            self._drain_loss()
 
     def _drain_loss(self):
-        n = len(self._loss_steps)
-        if n:
-            values = self._loss_buf[:n].tolist()  # the one sync, for n steps
-            for s, v in zip(self._loss_steps, values, strict=True):
-                self._loss_rows.extend((s, v))
-            self._loss_steps = array.array("d")
+        pending, steps = self._loss_pending, self._loss_steps
+        if not pending:
+            return
+        self._loss_pending, self._loss_steps = [], array.array("d")
+        try:
+            values = torch.stack(pending).double().cpu().numpy()  # the one sync
+        except RuntimeError:  # not all of one shape, or on several devices
+            values = np.asarray([_nan_or_float(v) for v in pending])
+        if values.shape != (len(steps),):
+            values = np.asarray([_nan_or_float(v) for v in pending])
+        rows = np.column_stack([np.frombuffer(steps, dtype=np.float64), values])
+        self._loss_rows.frombytes(rows.tobytes())
 
     def log_epoch(self, logs, epoch, step=None):
         """Records epoch metrics (`{"val_loss": 0.3, ...}`) for the tab's
@@ -170,6 +173,7 @@ class LearningRateLogger:
         rec = next((r for r in self.recorders if r.optimizer is inner), None)
         if not self.active or rec is None:
             return
+        rec.explain_with(scheduler)
         self.plateaus.append(
             plateau_lib.PlateauRecorder(
                 scheduler,

@@ -95,21 +95,29 @@ class Plan:
         }
 
     def values(self, epochs):
-        """The plan at each of `epochs` (ints): float64 `[len(epochs), groups]`."""
+        """The plan at each of `epochs` (ints): float64 `[len(epochs), groups]`.
+
+        A flush asks for every step since the last one, so this runs over
+        whole arrays: a numpy formula for the closed forms torch states,
+        one evaluation per distinct epoch otherwise.
+        """
         groups = len(self.constant)
-        if self.method == "constant":
+        epochs = np.asarray(epochs, dtype=np.int64)
+        if self.method == "constant" or not len(epochs):
             return np.tile(np.asarray(self.constant, dtype=np.float64), (len(epochs), 1))
-        out = np.full((len(epochs), groups), np.nan)
-        unique, inverse = np.unique(np.asarray(epochs, dtype=np.int64), return_inverse=True)
-        with warnings.catch_warnings():
-            # torch warns when get_lr runs outside step(): here it must.
-            warnings.simplefilter("ignore")
-            rows = [self._at(int(e)) for e in unique]
-        for i, row in enumerate(rows):
-            if row is not None:
-                out[inverse == i, : len(row)] = row[:groups]
-        self._forget_before(int(unique[-1]) if len(unique) else None)
-        return out
+        unique, inverse = np.unique(epochs, return_inverse=True)
+        table = _closed_form_many(self._frozen, unique) if self.method == "closed_form" else None
+        if table is None:
+            table = np.full((len(unique), groups), np.nan)
+            with warnings.catch_warnings():
+                # torch warns when get_lr runs outside step(): here it must.
+                warnings.simplefilter("ignore")
+                for i, e in enumerate(unique.tolist()):
+                    row = self._at(e)
+                    if row is not None:
+                        table[i, : len(row)] = row[:groups]
+            self._forget_before(int(unique[-1]))
+        return _fit(table, groups)[inverse.reshape(-1)]
 
     def _at(self, epoch):
         if epoch in self._cache:
@@ -148,6 +156,42 @@ class Plan:
             return
         while len(self._cache) > 1 and next(iter(self._cache)) < epoch:
             self._cache.popitem(last=False)
+
+
+def _closed_form_many(s, epochs):
+    """torch's `_get_closed_form_lr` of `s` at every one of `epochs`, as
+    numpy: float64 `[len(epochs), groups]`, or `None` for a class it does
+    not cover (`LambdaLR`: a Python function of the epoch)."""
+    e = epochs.astype(np.float64)[:, None]
+    base = np.asarray([_to_float(b) for b in s.base_lrs], dtype=np.float64)[None, :]
+    kind = type(s)
+    if kind is sched_lib.StepLR:
+        return base * s.gamma ** (epochs[:, None] // s.step_size)
+    if kind is sched_lib.MultiStepLR:
+        milestones = np.asarray(sorted(s.milestones.elements()), dtype=np.int64)
+        passed = np.searchsorted(milestones, epochs, side="right")[:, None]
+        return base * s.gamma**passed
+    if kind is sched_lib.ExponentialLR:
+        return base * s.gamma**e
+    if kind is sched_lib.CosineAnnealingLR:
+        return s.eta_min + (base - s.eta_min) * (1 + np.cos(np.pi * e / s.T_max)) / 2
+    if kind is sched_lib.ConstantLR:
+        return base * (s.factor + (e >= s.total_iters) * (1 - s.factor))
+    if kind is sched_lib.LinearLR:
+        done = np.minimum(s.total_iters, e) / s.total_iters
+        return base * (s.start_factor + (s.end_factor - s.start_factor) * done)
+    if kind is sched_lib.PolynomialLR:
+        return base * (1.0 - np.minimum(s.total_iters, e) / s.total_iters) ** s.power
+    return None
+
+
+def _fit(table, groups):
+    if table.shape[1] == groups:
+        return table
+    out = np.full((table.shape[0], groups), np.nan)
+    width = min(groups, table.shape[1])
+    out[:, :width] = table[:, :width]
+    return out
 
 
 def _detached_copy(schedulers, optimizer):

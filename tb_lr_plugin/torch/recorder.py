@@ -108,6 +108,12 @@ class OptimizerRecorder:
         self._epoch_buf = array.array("q")
         self._odd_lrs = {}  # row -> LRs that are not plain floats (tensors)
         self._on_step = on_step
+        # What explains a change of a group's LR: a scheduler that set it
+        # (its `_last_lr`, ReduceLROnPlateau's too). Anything else (a
+        # `group["lr"] = ...`) becomes an `lr_change` event.
+        self._schedulers = list(schedulers)
+        self._last_lrs = None
+        self._changes = []  # (steps done, group index, old LR, new LR)
         self.failed = None
         self._handle = optimizer.register_step_post_hook(self._after_step)
 
@@ -123,6 +129,8 @@ class OptimizerRecorder:
             lrs = [g["lr"] for g in groups]
             if len(lrs) == self._groups and all(type(v) is float for v in lrs):
                 self._lr_buf.extend(lrs)
+                if lrs != self._last_lrs:
+                    self._note_changes(lrs)  # every step under most schedules: keep it short
             else:
                 # A tensor LR is updated in place by the schedulers: keep
                 # this step's value (a copy on its device, no sync).
@@ -140,6 +148,25 @@ class OptimizerRecorder:
         except Exception as e:  # noqa: BLE001 - a logger never stops training
             self.failed = e
             self.remove()
+
+    def _note_changes(self, lrs):
+        """Keeps the changes since the previous step that no scheduler
+        made (rare: only runs when an LR differs from the step before)."""
+        old, self._last_lrs = self._last_lrs, lrs
+        if old is None:
+            return
+        set_by = [getattr(s, "_last_lr", None) for s in self._schedulers]
+        if lrs in set_by:
+            return  # one scheduler set them all: the usual case
+        for i, (before, now) in enumerate(zip(old, lrs, strict=False)):
+            if before == now or any(_holds(last, i, now) for last in set_by):
+                continue
+            self._changes.append((self.steps - 1, i, before, now))
+
+    def explain_with(self, scheduler):
+        """Counts the LRs `scheduler` sets as explained (no `lr_change`)."""
+        if not any(s is scheduler for s in self._schedulers):
+            self._schedulers.append(scheduler)
 
     def remove(self):
         """Stops watching the optimizer."""
@@ -162,6 +189,7 @@ class OptimizerRecorder:
         self._epoch_buf = array.array("q")
         for row, values in odd.items():
             actual[row, :] = [_value(v) for v in values[:width]] + [np.nan] * (width - len(values))
+        self._flush_changes()
         first = self._written + 1
         self._written += n
         steps = np.arange(first, first + n, dtype=np.float64)
@@ -176,6 +204,28 @@ class OptimizerRecorder:
         for gi, name in enumerate(names):
             rows = np.stack([steps, planned[:, gi], actual[:, gi]], axis=1)
             self._writer.add_array(metadata.KIND_LR, metadata.lr_tag(name), rows, optimizer=name)
+        self._write_hparams(steps, hps, names)
+
+    def _flush_changes(self):
+        changes, self._changes = self._changes, []
+        if not changes:
+            return
+        names = self.names
+        events = [
+            metadata.event_item(
+                metadata.EVENT_LR_CHANGE,
+                None,  # a plain loop has no epochs the logger knows of
+                step,
+                optimizer=names[gi] if gi < len(names) else f"{self.prefix}pg{gi}",
+                old_lr=old,
+                new_lr=new,
+                framework="torch",
+            )
+            for step, gi, old, new in changes
+        ]
+        self._writer.add_json(metadata.KIND_EVENTS, metadata.TAG_EVENTS, events, events[0]["step"])
+
+    def _write_hparams(self, steps, hps, names):
         for ci, (gi, key, idx) in enumerate(self._hp_cols):
             if gi >= len(names):
                 continue
@@ -188,6 +238,10 @@ class OptimizerRecorder:
                 group=names[gi],
                 hparam=hparam,
             )
+
+
+def _holds(last_lrs, i, lr):
+    return isinstance(last_lrs, list) and i < len(last_lrs) and last_lrs[i] == lr
 
 
 def _hparams(groups, cols):

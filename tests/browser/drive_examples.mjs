@@ -21,6 +21,7 @@ const STATE = `(() => {
     loss: ink('loss'),
     lr: ink('lr'),
     eventRows: document.querySelectorAll('.lr-events tbody tr').length,
+    eventTexts: [...document.querySelectorAll('.lr-events tbody tr')].slice(0, 4).map((tr) => tr.textContent),
     hyper: [...document.querySelectorAll('.lr-hyper-item')].filter((i) => i.querySelector('polyline')?.getAttribute('points')).length,
   };
 })()`;

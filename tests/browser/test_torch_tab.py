@@ -48,5 +48,12 @@ def test_the_plateau_runs_reductions_are_listed(report):
     assert report["runs"]["torch_onecycle"]["events"] == 0
 
 
+def test_the_event_table_explains_torchs_rule_in_torch_terms(report):
+    # patience=2: torch reduced at num_bad_epochs 3 (> patience), not "wait 3/2".
+    rows = report["runs"]["torch_plateau"]["eventTexts"]
+    assert rows and all("num_bad_epochs 3 > patience 2" in r for r in rows), rows
+    assert not any("3/2" in r for r in rows), rows
+
+
 def test_no_errors_in_the_page(report):
     assert report["pageErrors"] == [] and report["consoleErrors"] == []
