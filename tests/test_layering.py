@@ -14,7 +14,7 @@ LAYERS = {
     READ: "reader tolerant_read loader event_file sanitize run_data run_model sources keras_logs "
     "run_select",
     ANALYSIS: "audit downsample export",
-    SERVE: "plugin answers responses cli html_report markdown",
+    SERVE: "plugin answers responses cli html_report markdown text_table",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 WRITERS = ("callbacks", "torch")  # tb_lr_plugin.callbacks, tb_lr_plugin.torch
