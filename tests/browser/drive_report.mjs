@@ -24,7 +24,9 @@ const readState = (target) =>
   const box = (role) => document.querySelector('.lr-chart[data-role="' + role + '"]');
   const range = (role) => { const b = box(role); return b && b.dataset.xMin !== undefined ? [Number(b.dataset.xMin), Number(b.dataset.xMax)] : null; };
   const markers = {};
-  for (const m of document.querySelectorAll('.lr-chart[data-role="loss"] .lr-marker')) markers[m.dataset.kind] = (markers[m.dataset.kind] || 0) + 1;
+  // Events of one kind at one step share a line: data-count of them.
+  for (const m of document.querySelectorAll('.lr-chart[data-role="loss"] .lr-marker'))
+    markers[m.dataset.kind] = (markers[m.dataset.kind] || 0) + Number(m.dataset.count || 1);
   return {
     state: document.querySelector('.lr-app')?.dataset.state,
     loss: { ink: canvasInk('loss'), range: range('loss') },
@@ -37,7 +39,10 @@ const readState = (target) =>
     rows: [...document.querySelectorAll('.lr-events tbody tr')].map((tr) => ({ kind: tr.dataset.kind, cells: [...tr.cells].map((td) => td.textContent) })),
     findings: [...document.querySelectorAll('.lr-finding')].map((li) => ({ severity: li.dataset.severity, message: li.querySelector('.lr-finding-msg')?.textContent })),
     imgCount: document.querySelectorAll('img').length,
-    legend: [...document.querySelectorAll('.u-legend .u-label')].map((n) => n.textContent),
+    // One entry per run; its title lists the run's series (optimizers, metrics).
+    legend: [...document.querySelectorAll('.u-legend .u-label, .lr-legend-run')].map((n) =>
+      [n.textContent, n.title].join(' '),
+    ),
     tableText: [...document.querySelectorAll('.lr-events td')].map((n) => n.textContent),
     exportNames: [...document.querySelectorAll('.lr-exports .lr-run-name')].map((n) => n.textContent),
     injected: {
