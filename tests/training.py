@@ -24,3 +24,28 @@ def model(optimizer, seed=0, k=keras):
     m = k.Sequential([k.Input((4,)), k.layers.Dense(8, activation="relu"), k.layers.Dense(1)])
     m.compile(optimizer=optimizer, loss="mse")
     return m
+
+
+def check_reductions_match_printed(run, printed, steps_per_epoch):
+    """The recorded reductions are the ones Keras printed (`verbose=1`), at
+    the end of their epoch, and no change is also listed as `lr_change`.
+
+    Args:
+      run: the `read_run` of the logdir.
+      printed: `[(epoch, new_lr)]` as strings, from Keras's verbose lines.
+      steps_per_epoch: the batches of each epoch.
+
+    Returns:
+      The reduction events.
+    """
+    reductions = [e for e in run.events if e["kind"] == "reduction"]
+    assert [e["epoch"] + 1 for e in reductions] == [int(p[0]) for p in printed]
+    np.testing.assert_allclose(
+        [e["new_lr"] for e in reductions], [float(p[1]) for p in printed], rtol=1e-6
+    )
+    # Steps: the updates done at the end of that epoch.
+    expected = [steps_per_epoch * (e["epoch"] + 1) for e in reductions]
+    assert [e["step"] for e in reductions] == expected
+    # Explained by a reduction event, the change is not repeated as lr_change.
+    assert not [e for e in run.events if e["kind"] == "lr_change"]
+    return reductions
