@@ -2,6 +2,7 @@
 
 import array
 import atexit
+import math
 import time
 import warnings
 import weakref
@@ -84,11 +85,11 @@ class LearningRateLogger:
         self._loss_rows = array.array("d")  # step, value, step, value, ...
         self._loss_pending, self._loss_steps = [], array.array("d")  # tensors not yet read
         self._warned = False
-        self._last_flush = time.monotonic()
         self.last_only = False  # per-epoch logging (Lightning's "epoch")
         if not self.active:
             return
         self._writer = EventWriter(log_dir)
+        self._first = None  # the first optimizer's recorder: `steps`
         schedulers = _as_list(scheduler)
         for k, opt in enumerate(optimizers):
             mine = [
@@ -108,6 +109,7 @@ class LearningRateLogger:
                     on_step=self._maybe_flush,
                 )
             )
+        self._first = self.recorders[0]
         for s in schedulers:
             if isinstance(s, sched_lib.ReduceLROnPlateau):
                 self.watch_plateau(s, monitor)
@@ -125,14 +127,23 @@ class LearningRateLogger:
     def log_loss(self, value, step=None):
         """Records the training loss of a step (default: the last one done).
 
-        A tensor is kept detached, as it is (no sync, no copy kernel), and
-        all of them are read at once per flush or 1,024 steps.
+        A CPU tensor is read at once (there is no device to wait for). A
+        device tensor is kept detached, as it is (no sync, no copy kernel),
+        and all of them are read at once per flush or 1,024 steps.
         """
         if not self.active:
             return
-        step = self.steps if step is None else int(step)
+        step = self._first.steps if step is None else int(step)
         if not isinstance(value, torch.Tensor):
             self._loss_rows.extend((step, _nan_or_float(value)))
+            return
+        if value.is_cpu:
+            # A host tensor has nothing to wait for: read it now (cheaper than
+            # keeping it, and nothing to stack at the flush).
+            try:
+                self._loss_rows.extend((step, value.item()))
+            except (RuntimeError, ValueError):  # not one element
+                self._loss_rows.extend((step, np.nan))
             return
         self._loss_pending.append(value.detach())
         self._loss_steps.append(step)
@@ -191,7 +202,8 @@ class LearningRateLogger:
         """Writes everything recorded so far. Never raises."""
         if not self.active or self._writer.closed:
             return
-        self._last_flush = time.monotonic()
+        for rec in self.recorders:
+            rec.deadline = time.monotonic() + self.flush_secs
         try:
             for rec in self.recorders:
                 rec.flush(last_only=self.last_only)
@@ -222,8 +234,13 @@ class LearningRateLogger:
     # -- internals ---------------------------------------------------------
 
     def _maybe_flush(self):
-        if not self.last_only and time.monotonic() - self._last_flush > self.flush_secs:
-            self.flush()
+        """A recorder's deadline passed: flush (per-step logging) or wait
+        for the epoch's end (per-epoch logging flushes the last step)."""
+        if self.last_only:
+            for rec in self.recorders:
+                rec.deadline = math.inf
+            return
+        self.flush()
 
     def _sink(self, kind, tag, items, step):
         self._writer.add_json(kind, tag, items, step)

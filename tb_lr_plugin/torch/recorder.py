@@ -1,19 +1,23 @@
 """Per-step recording of one torch optimizer's parameter groups.
 
 The hot path is a step post-hook (`Optimizer.register_step_post_hook`)
-that appends the groups' `lr` (Python floats, host values: no device sync)
-and the scheduler's epoch counter. Conversion, the plan and the writing
-happen once per flush, over every step since the previous one.
+that keeps one tuple of the groups' `lr` and hyperparameters (host values:
+no device sync) and the scheduler's epoch counter. Conversion (every 1,024
+steps, `rows.py`), the plan and the writing happen in bulk.
 """
 
-import array
+import itertools
+import math
+import operator
 import os
+import time
 
 import numpy as np
 import torch
 
 from tb_lr_plugin import metadata
 from tb_lr_plugin.torch import plan as plan_lib
+from tb_lr_plugin.torch import rows as rows_lib
 
 # Group keys recorded besides the LR, and the series each one gives.
 _MOMENTUM_KEYS = ("momentum", "betas")
@@ -52,10 +56,6 @@ def group_names(optimizer, prefix=""):
     return names
 
 
-def _value(v):
-    return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
-
-
 class OptimizerRecorder:
     """Records the LR (and hyperparameters) of every step of one optimizer.
 
@@ -68,7 +68,8 @@ class OptimizerRecorder:
       start_step: optimizer steps already done (on a resume).
       log_momentum: record `momentum` / `betas` of the groups that have them.
       log_weight_decay: record `weight_decay` of the groups that have it.
-      on_step: called after every recorded step (the owner's flush timer).
+      on_step: called after a step once `time.monotonic()` passes
+        `deadline` (the owner's flush timer; it moves the deadline).
     """
 
     def __init__(
@@ -86,32 +87,33 @@ class OptimizerRecorder:
         self.prefix = prefix
         self.plan = plan_lib.Plan(optimizer, schedulers)
         source = self.plan.schedulers[0] if self.plan.schedulers else None
-        self._source = plan_lib.epoch_source(source) if source is not None else None
+        self._source = plan_lib.epoch_source(source) if source is not None else _NO_EPOCH
         self._writer = writer
         self.steps = int(start_step)
         self._written = self.steps
         keys = (_MOMENTUM_KEYS if log_momentum else ()) + (
             _WEIGHT_DECAY_KEYS if log_weight_decay else ()
         )
-        self._groups = len(optimizer.param_groups)
-        # (group index, key, index in the tuple or -1): one column each.
-        self._hp_cols = [
-            (gi, key, idx)
-            for gi, g in enumerate(optimizer.param_groups)
-            for key in keys
-            if key in g
-            for idx in ((0, 1) if key == "betas" else (-1,))
-        ]
-        # Flat arrays, not lists of lists: appends stay as cheap, and the
-        # garbage collector has nothing to walk however long the buffer.
-        self._lr_buf, self._hp_buf = array.array("d"), array.array("d")
-        self._epoch_buf = array.array("q")
-        self._odd_lrs = {}  # row -> LRs that are not plain floats (tensors)
+        groups = optimizer.param_groups
+        self._layout = [tuple(k for k in keys if k in g) for g in groups]
+        self._hp_cols = rows_lib.hparam_columns(self._layout)
+        # One C-level read of every group's values a step, while the groups
+        # look as they did at the start (same keys, host-float LRs).
+        same = all(k == self._layout[0] for k in self._layout)
+        floats = all(type(g["lr"]) is float for g in groups)
+        self._get = (
+            operator.itemgetter("lr", *self._layout[0]) if same and floats and groups else None
+        )
+        self._rows = []  # the hook's tuples since the last conversion
+        self._exact = True  # no slow-path row among them
+        self._chunks = []  # converted (epochs, actual, hparams) since the last flush
         self._on_step = on_step
+        self.deadline = math.inf
         # What explains a change of a group's LR: a scheduler that set it
         # (its `_last_lr`, ReduceLROnPlateau's too). Anything else (a
         # `group["lr"] = ...`) becomes an `lr_change` event.
         self._schedulers = list(schedulers)
+        self._explainers = [s for s in self._schedulers if hasattr(s, "_last_lr")]
         self._last_lrs = None
         self._changes = []  # (steps done, group index, old LR, new LR)
         self.failed = None
@@ -122,51 +124,78 @@ class OptimizerRecorder:
         return group_names(self.optimizer, self.prefix)
 
     def _after_step(self, optimizer, args, kwargs):
-        # The only per-step work: a few appends of host values.
+        # The only per-step work: one tuple of C-level reads, converted in
+        # bulk later. It runs between a backward and the next forward, with
+        # cold caches, where each Python operation costs several times what
+        # a micro-benchmark says. The row holds floats and tuples of floats
+        # only, one level deep (the schedulers' `_last_lr` lists are copied
+        # into one tuple), so the garbage collector untracks it in its
+        # youngest generations: a long buffer never reaches a full pass.
         try:
-            groups = optimizer.param_groups
+            if self._get is not None:
+                try:
+                    row = (
+                        self._source.last_epoch,
+                        tuple(_chain(map(_LAST_LR, self._explainers))),
+                        *map(self._get, optimizer.param_groups),
+                    )
+                except (TypeError, KeyError, AttributeError):  # a group changed
+                    self._get = None
+            if self._get is None:
+                row = self._slow_row(optimizer.param_groups)
+            self._rows.append(row)
             self.steps += 1
-            lrs = [g["lr"] for g in groups]
-            if len(lrs) == self._groups and all(type(v) is float for v in lrs):
-                self._lr_buf.extend(lrs)
-                if lrs != self._last_lrs:
-                    self._note_changes(lrs)  # every step under most schedules: keep it short
-            else:
-                # A tensor LR is updated in place by the schedulers: keep
-                # this step's value (a copy on its device, no sync).
-                row = len(self._lr_buf) // self._groups
-                self._odd_lrs[row] = [
-                    v.detach().clone() if isinstance(v, torch.Tensor) else v for v in lrs
-                ]
-                self._lr_buf.extend([np.nan] * self._groups)
-            if self._source is not None:
-                self._epoch_buf.append(self._source.last_epoch)
-            if self._hp_cols:
-                self._hp_buf.extend(_hparams(groups, self._hp_cols))
-            if self._on_step is not None:
+            if len(self._rows) >= _CHUNK:
+                self._convert()
+            if _monotonic() > self.deadline and self._on_step is not None:
                 self._on_step()
         except Exception as e:  # noqa: BLE001 - a logger never stops training
             self.failed = e
             self.remove()
 
-    def _note_changes(self, lrs):
-        """Keeps the changes since the previous step that no scheduler
-        made (rare: only runs when an LR differs from the step before)."""
-        old, self._last_lrs = self._last_lrs, lrs
-        if old is None:
+    def _slow_row(self, groups):
+        """The row of a step whose groups changed shape or hold tensors: a
+        tensor (updated in place by the schedulers) is copied on its device,
+        never read here (no sync)."""
+        self._exact = False
+        items = []
+        for gi, g in enumerate(groups[: len(self._layout)]):
+            values = [_keep(g.get("lr"))] + [_keep(g.get(k)) for k in self._layout[gi]]
+            items.append(tuple(values) if self._layout[gi] else values[0])
+        width = len(self._layout)
+        lasts = []
+        for sched in self._explainers:
+            last = getattr(sched, "_last_lr", None)
+            if isinstance(last, (list, tuple)) and len(last) == width:
+                lasts.extend(_keep(v) for v in last)
+            else:
+                lasts.extend([None] * width)  # explains nothing
+        return (getattr(self._source, "last_epoch", 0), tuple(lasts), *items)
+
+    def _convert(self):
+        """Turns the rows kept so far into arrays (every `_CHUNK` steps, so
+        that the garbage collector never walks a long list)."""
+        rows, exact = self._rows, self._exact
+        self._rows, self._exact = [], True
+        if not rows:
             return
-        set_by = [getattr(s, "_last_lr", None) for s in self._schedulers]
-        if lrs in set_by:
-            return  # one scheduler set them all: the usual case
-        for i, (before, now) in enumerate(zip(old, lrs, strict=False)):
-            if before == now or any(_holds(last, i, now) for last in set_by):
-                continue
-            self._changes.append((self.steps - 1, i, before, now))
+        epochs, actual, hps = rows_lib.columns(rows, self._layout, exact)
+        if any(type(g["lr"]) is not float for g in self.optimizer.param_groups):
+            # An LR became a tensor: copy it at each step from now on (the
+            # steps since it did were read now).
+            self._get = None
+        first = self._written + sum(len(c[0]) for c in self._chunks) + 1
+        found, self._last_lrs = rows_lib.changes(rows, actual, first, self._last_lrs)
+        self._changes.extend(found)
+        self._chunks.append((epochs, actual, hps))
 
     def explain_with(self, scheduler):
         """Counts the LRs `scheduler` sets as explained (no `lr_change`)."""
         if not any(s is scheduler for s in self._schedulers):
+            self._convert()  # rows keep one `lasts` layout
             self._schedulers.append(scheduler)
+            if hasattr(scheduler, "_last_lr"):
+                self._explainers.append(scheduler)
 
     def remove(self):
         """Stops watching the optimizer."""
@@ -177,25 +206,21 @@ class OptimizerRecorder:
     def flush(self, last_only=False):
         """Hands the buffered steps to the writer (the last one only, for
         per-epoch logging)."""
-        width = self._groups
-        n = len(self._lr_buf) // width
-        if not n:
+        self._convert()
+        chunks, self._chunks = self._chunks, []
+        if not chunks:
             return
-        actual = np.frombuffer(self._lr_buf, dtype=np.float64).reshape(n, width).copy()
-        epochs = np.frombuffer(self._epoch_buf, dtype=np.int64).copy()
-        hps = np.frombuffer(self._hp_buf, dtype=np.float64).reshape(n, -1).copy()
-        odd, self._odd_lrs = self._odd_lrs, {}
-        self._lr_buf, self._hp_buf = array.array("d"), array.array("d")
-        self._epoch_buf = array.array("q")
-        for row, values in odd.items():
-            actual[row, :] = [_value(v) for v in values[:width]] + [np.nan] * (width - len(values))
+        epochs = np.concatenate([c[0] for c in chunks])
+        actual = np.concatenate([c[1] for c in chunks])
+        hps = np.concatenate([c[2] for c in chunks])
+        width, n = len(self._layout), len(epochs)
         self._flush_changes()
         first = self._written + 1
         self._written += n
         steps = np.arange(first, first + n, dtype=np.float64)
         keep = slice(n - 1, n) if last_only else slice(0, n)
         steps, actual, hps = steps[keep], actual[keep], hps[keep]
-        if self._source is not None and len(epochs) == n:
+        if self._source is not _NO_EPOCH:
             planned = self.plan.values(epochs[keep])
         else:
             planned = self.plan.values(np.zeros(len(steps), dtype=np.int64))
@@ -240,15 +265,26 @@ class OptimizerRecorder:
             )
 
 
-def _holds(last_lrs, i, lr):
-    return isinstance(last_lrs, list) and i < len(last_lrs) and last_lrs[i] == lr
+def _keep(value):
+    return (
+        value.detach().clone()
+        if isinstance(value, torch.Tensor)
+        else value.detach().clone()
+        if isinstance(value, torch.Tensor)
+        else value
+    )
 
 
-def _hparams(groups, cols):
-    try:
-        return [groups[gi][key] if idx < 0 else groups[gi][key][idx] for gi, key, idx in cols]
-    except (IndexError, KeyError, TypeError):
-        return [np.nan] * len(cols)  # the groups changed under us
+class _NoEpoch:
+    last_epoch = 0
+
+
+_NO_EPOCH = _NoEpoch()
+_LAST_LR = operator.attrgetter("_last_lr")
+_chain = itertools.chain.from_iterable
+_monotonic = time.monotonic
+# Rows converted to arrays every this many steps.
+_CHUNK = 1024
 
 
 def _pad(values, width):
