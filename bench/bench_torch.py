@@ -12,7 +12,14 @@
    `LearningRateMonitor(logging_interval="step")`, both at
    `log_every_n_steps=1`. The ratio is printed (no target).
 
+The logger's work per step is a few C-level reads kept as one tuple
+(`tb_lr_plugin/torch/recorder.py`); rows are converted every 1,024 steps
+and at each flush, on the training thread, whose CPU time therefore holds
+all of it. `--threads 0` runs torch with its default thread count instead
+of one (on a small machine its threads then compete with everything else).
+
 Usage: python bench/bench_torch.py [--steps N] [--repeats R] [--lightning-steps N]
+                                   [--threads T]
 """
 
 import argparse
@@ -242,9 +249,16 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--lightning-steps", type=int, default=500)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)"
+    )
     args = parser.parse_args(argv)
-    torch.set_num_threads(1)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
     ratio = bench_plain(args.steps, args.repeats)
+    if torch.get_num_threads() > 1:
+        print("  (CPU time counts the training thread only, not torch's workers: see wall clock)")
     if args.lightning_steps > 0:
         bench_lightning(args.lightning_steps, max(1, args.repeats // 2))
     if ratio > TARGET:
