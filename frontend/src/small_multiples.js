@@ -55,11 +55,8 @@ export function createSmallMultiples(host, { theme, onPick = () => {} }) {
       destroyCells(cells);
       grid.textContent = '';
       grid.dataset.draws = '0';
-      // Every card first, then one layout for the width they all share.
-      const boxes = datas.map((d) => cellBox(grid, d.run, onPick));
-      const width = boxes.length ? boxes[0].box.clientWidth : 0;
-      const ctx = { theme: theme(), ranges: shared, x, hooks, cursor, stepped: steppedPaths(), width };
-      cells = boxes.map((b, i) => cell(b, views[i], { ...ctx, sig: sigs[i] }));
+      const ctx = { theme: theme(), ranges: shared, x, hooks, cursor, stepped: steppedPaths(), onPick };
+      cells = buildCells(grid, datas, views, sigs, ctx);
       plots = cells.flatMap((c) => [c.loss.plot, c.lr.plot]).filter(Boolean);
       grid.dataset.cells = String(cells.length);
       // Each chart was built on `x` (its options): the first draws need no sync.
@@ -132,6 +129,13 @@ function gridZoom(grid, shared, plots) {
     },
     mark,
   };
+}
+
+// The cells of `datas`: every card first, then one layout for the width they all share.
+function buildCells(grid, datas, views, sigs, ctx) {
+  const boxes = datas.map((d) => cellBox(grid, d.run, ctx.onPick));
+  const width = boxes.length ? boxes[0].box.clientWidth : 0;
+  return boxes.map((b, i) => cell(b, views[i], { ...ctx, width, sig: sigs[i] }));
 }
 
 // A cell's card in `grid`: the run's name (a click highlights it) over its two charts.
