@@ -17,6 +17,7 @@ const base = arg('url').replace(/\/$/, '');
 const repeats = Number(arg('repeats', 5));
 const runs = Number(arg('runs', 3));
 const POLL_MS = 20;
+const GRID_ZOOMS = 8; // drag-zooms in the grid per navigation
 
 // Both dashboards are watched the same way: a probe evaluated in the page
 // every POLL_MS, returning performance.now() (ms since navigation start)
@@ -204,8 +205,15 @@ async function gridZoomTimes(page, n, runs) {
           const before = Number(g.dataset.draws);
           let t0 = null;
           window.addEventListener('mouseup', () => (t0 = performance.now()), { capture: true, once: true });
+          // Every chart redrawn, each on the new range (the x range it drew is on its element).
+          const onRange = () => {
+            const drawn = [...g.querySelectorAll('.lr-multiple .lr-plot[data-x-min]')];
+            const r = (p) => `${p.dataset.xMin} ${p.dataset.xMax}`;
+            return drawn.length === plots && drawn.every((p) => r(p) === `${g.dataset.xMin} ${g.dataset.xMax}`);
+          };
           const check = () => {
-            if (t0 !== null && Number(g.dataset.draws) >= before + plots) resolve(Number(g.dataset.drawnAt) - t0);
+            if (t0 !== null && Number(g.dataset.draws) >= before + plots && onRange())
+              resolve(Number(g.dataset.drawnAt) - t0);
             else setTimeout(check, 5);
           };
           check();
@@ -237,7 +245,7 @@ async function compareBench(browser, result) {
     result.grid.push(g.ms);
     result.gridAfterBoot.push(g.afterBoot);
     result.gridAfterData.push(g.drawAfterData);
-    result.gridZoom.push(...(await gridZoomTimes(g.page, 3, names.length)));
+    result.gridZoom.push(...(await gridZoomTimes(g.page, GRID_ZOOMS, names.length)));
     if (g.errors.length) result.info.errors = g.errors;
     await g.context.close();
   }

@@ -53,7 +53,18 @@ export function tickValues(fmt) {
  * their grid lines and ticks) that fit, decades first, then 5s, then 2s.
  */
 export function logAxis(axis, scale = 'y', gap = MIN_LABEL_GAP) {
-  const filter = (u, splits) => thinSplits(u, splits, scale, gap);
+  // uPlot filters the same splits three times a draw (labels, grid, ticks),
+  // and a zoom in x leaves a y axis as it was: thin once per chart and range.
+  const last = new WeakMap();
+  const filter = (u, splits) => {
+    const sc = u.scales[scale];
+    const key = `${sc.min} ${sc.max} ${u.bbox.width} ${u.bbox.height} ${splits.join(' ')}`;
+    const memo = last.get(u);
+    if (memo && memo.key === key) return memo.out;
+    const out = thinSplits(u, splits, scale, gap);
+    last.set(u, { key, out });
+    return out;
+  };
   return { ...axis, filter, grid: { ...axis.grid, filter }, ticks: { ...axis.ticks, filter } };
 }
 
@@ -239,23 +250,26 @@ export function withAlpha(hex, alpha) {
  *
  * @param {'loss'|'lr'} role
  * @param {object} view shape.buildView's for the one run.
- * @param {{theme: object, ranges: object, hooks: object, cursor: object, stepped: Function,
- *   lossSeries: object[]}} ctx `lossSeries`: the loss series the cell draws.
+ * @param {{theme: object, ranges: object, x: number[]|null, hooks: object, cursor: object,
+ *   stepped: Function, lossSeries: object[]}} ctx `ranges` is read at draw time (a refresh
+ *   updates it in place); `x`: the x range to start at; `lossSeries`: the loss series the cell draws.
  */
-export function multipleOptions(role, view, { theme, ranges, hooks, cursor, stepped, lossSeries }) {
+export function multipleOptions(role, view, { theme, ranges, x, hooks, cursor, stepped, lossSeries }) {
   const style = { ...axisStyle(theme), font: `10px ${FONT}` };
   const lr = role === 'lr';
   const series = lr ? view.lr.series : lossSeries;
   const yLog = lr || view.loss.log;
   const fmtY = lr ? (v) => formatLR(v, 1) : formatValue;
-  const yRange = lr ? ranges.lr : ranges.loss;
+  const key = lr ? 'lr' : 'loss';
   const y = { ...style, size: 44, values: tickValues(fmtY), ticks: { show: false } };
+  // x set by the grid only (every cell on the same range, new data or not).
+  const xScale = { time: false, auto: false, ...(x ? { min: x[0], max: x[1] } : {}) };
   return {
     ...PLOT_BASE,
     legend: NO_LEGEND,
     padding: [4, 8, 0, 0],
     cursor,
-    scales: { x: { time: false }, y: { ...(yLog ? LOG10 : {}), ...(yRange ? { range: () => yRange } : {}) } },
+    scales: { x: xScale, y: { ...(yLog ? LOG10 : {}), ...(ranges[key] ? { range: () => ranges[key] } : {}) } },
     axes: [
       { ...xAxis(view, style), size: lr ? 22 : 0, show: lr, ticks: { show: false } },
       yLog ? logAxis(y, 'y', 14) : y,

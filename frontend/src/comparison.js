@@ -11,7 +11,7 @@ import { createSmallMultiples } from './small_multiples.js';
 /**
  * @param {{theme: () => object, onHighlight: (run: string|null) => void}} options
  * @returns {{tableCard: HTMLElement, legendHost: HTMLElement, gridHost: HTMLElement,
- *   draw(state): void, drawGrid(state): void, table: object, destroy(): void}}
+ *   draw(state): void, drawGrid(state): void, resetZoom(): void, table: object, destroy(): void}}
  */
 export function createComparison({ theme, onHighlight }) {
   const table = createRunTable({ onPick: onHighlight });
@@ -57,9 +57,8 @@ export function createComparison({ theme, onHighlight }) {
       this.lastDatas = datas;
       grid.update(datas, { axis, lossLog, colours });
     },
-    invalidate() {
-      gridKey = null;
-    },
+    /** The grid's whole x extent again (its zoom is kept across refreshes until then). */
+    resetZoom: () => grid.resetZoom(),
     destroy: () => grid.clear(),
   };
 }

@@ -107,7 +107,6 @@ class App {
   applyTheme(t) {
     document.documentElement.classList.toggle('lr-dark', t.name === 'dark');
     if (this.charts) this.charts.rebuild();
-    if (this.comparison) this.comparison.invalidate();
     if (this.finderChart) this.finderChart.rebuild();
   }
 
@@ -130,6 +129,7 @@ class App {
       onResetZoom: () => {
         this.state.range = null;
         this.charts.setRange(null);
+        this.comparison.resetZoom();
       },
       onRefresh: () => this.refresh(),
       onMultiples: (on) => {

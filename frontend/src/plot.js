@@ -19,15 +19,18 @@ export function steppedPaths() {
  *
  * @param {HTMLElement} host whose width the plot follows.
  * @param {HTMLElement} target where uPlot draws.
- * @param {{height: number, minWidth?: number}} options
+ * @param {{height: number, minWidth?: number, width?: number}} options `width`: the
+ *   host's width if the caller measured it (the first plot is built at it without
+ *   reading the layout; many plots built at once then cost one layout, not one each).
  * @returns {{plot: object|null, isCurrent(sig: string): boolean,
  *   draw(sig: string, options: () => object|null, data: Array, resetScales?: boolean): void,
  *   clear(): void, invalidate(): void, resize(): void, destroy(): void}}
  */
-export function managedPlot(host, target, { height, minWidth = MIN_WIDTH }) {
+export function managedPlot(host, target, { height, minWidth = MIN_WIDTH, width: known = null }) {
   let plot = null;
   let signature = '';
-  const width = () => Math.max(minWidth, Math.floor(host.clientWidth || 800));
+  let measured = known;
+  const width = () => Math.max(minWidth, Math.floor(measured ?? (host.clientWidth || 800)));
   const resize = () => {
     if (plot && plot.width !== width()) plot.setSize({ width: width(), height });
   };
@@ -59,6 +62,7 @@ export function managedPlot(host, target, { height, minWidth = MIN_WIDTH }) {
       signature = sig;
       const opts = options();
       if (opts) plot = new uPlot({ width: width(), height, ...opts }, data, target);
+      measured = null;
     },
     clear,
     invalidate() {

@@ -184,6 +184,7 @@ function inPlotArea(u, draw) {
  */
 export function tooltipPlugin({ formatX, max = 8 } = {}) {
   let box = null;
+  let placing = null;
   function show(u) {
     const { idx, left, top } = u.cursor;
     if (!box) {
@@ -192,7 +193,8 @@ export function tooltipPlugin({ formatX, max = 8 } = {}) {
       u.over.appendChild(box);
     }
     if (idx == null || left == null || left < 0) {
-      box.hidden = true;
+      // Every chart of a zoomed grid comes here: touch the DOM only to hide.
+      if (!box.hidden) box.hidden = true;
       return;
     }
     const rows = tooltipRows(u, idx, top);
@@ -201,6 +203,15 @@ export function tooltipPlugin({ formatX, max = 8 } = {}) {
     for (const r of rows.slice(0, max)) box.append(tooltipLine(r.color, `${r.label}  ${r.text}`));
     if (rows.length > max) box.append(tooltipLine(null, `+${rows.length - max} more`, 'lr-muted'));
     box.hidden = false;
+    // Placed at the next frame: measuring the box now would force a layout
+    // of the page in the middle of a zoom's redraws (a grid has 100 charts).
+    if (!placing) requestAnimationFrame(() => place(u));
+    placing = { left, top };
+  }
+  function place(u) {
+    const { left, top } = placing;
+    placing = null;
+    if (!box || box.hidden) return;
     const w = u.over.clientWidth;
     const flip = left + 16 + box.offsetWidth > w;
     box.style.left = `${flip ? Math.max(0, left - 12 - box.offsetWidth) : left + 12}px`;

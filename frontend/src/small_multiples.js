@@ -6,6 +6,7 @@ import { drawCounter, managedPlot, steppedPaths } from './plot.js';
 import { multipleOptions } from './chart_options.js';
 import { buildView } from './shape.js';
 import { el } from './dom.js';
+import { compactRows } from './compact_rows.js';
 
 const HEIGHT = { loss: 96, lr: 96 };
 const MIN_WIDTH = 200;
@@ -18,59 +19,185 @@ export function createSmallMultiples(host, { theme, onPick = () => {} }) {
   const grid = el('div', { cls: 'lr-multiples', attrs: { 'data-role': 'multiples' } });
   host.append(grid);
   let cells = [];
-  let syncing = false;
-  const all = () => cells.flatMap((c) => [c.loss.plot, c.lr.plot]).filter(Boolean);
-  function onScale(u, key) {
-    if (key !== 'x' || syncing) return;
-    syncing = true;
-    try {
-      const { min, max } = u.scales.x;
-      for (const p of all())
-        if (p !== u && (p.scales.x.min !== min || p.scales.x.max !== max)) p.setScale('x', { min, max });
-      grid.dataset.xMin = String(min);
-      grid.dataset.xMax = String(max);
-    } finally {
-      syncing = false;
-    }
-  }
-  const hooks = { setScale: [onScale], draw: [drawCounter(grid, { timed: true })] };
+  let plots = [];
+  let drawnAxis = null;
+  // What every cell's options read at draw time: a refresh with new data
+  // updates them in place instead of rebuilding the cells.
+  const shared = { x: null, loss: null, lr: null };
+  const zoom = gridZoom(grid, shared, () => plots);
+  const hooks = { setScale: [zoom.onScale], draw: [drawCounter(grid, { timed: true })] };
+  const cursor = {
+    drag: { x: true, y: false, setScale: true },
+    focus: { prox: 16 },
+    // A double-click shows the whole shared x extent, not the cell's own.
+    bind: { dblclick: () => () => zoom.reset() },
+  };
 
   return {
-    /** Draws one pair per run of `datas` (client.runData answers) with `colours` (shape.assignColours). */
+    /**
+     * Draws one pair per run of `datas` (client.runData answers) with
+     * `colours` (shape.assignColours). The same runs again (a refresh) set
+     * the new data on the cells there and keep the zoom.
+     */
     update(datas, { axis, lossLog, colours }) {
+      if (axis !== drawnAxis) zoom.reset(); // a range in steps means nothing in epochs
+      drawnAxis = axis;
+      const views = datas.map((d) => recolour(buildView([d], { axis, lossLog }), colours.get(d.run)));
+      Object.assign(shared, sharedRanges(views));
+      const name = theme().name;
+      const sigs = views.map((v) => cellSignature(v, shared, name));
+      const same = cells.length === views.length && cells.every((c, i) => c.run === datas[i].run && c.sig === sigs[i]);
+      const x = zoom.target();
+      if (same) {
+        cells.forEach((c, i) => c.refill(cellTables(views[i]), x));
+        return;
+      }
       destroyCells(cells);
       grid.textContent = '';
       grid.dataset.draws = '0';
-      const views = datas.map((d) => recolour(buildView([d], { axis, lossLog }), colours.get(d.run)));
-      const ranges = sharedRanges(views);
-      const stepped = steppedPaths();
-      cells = datas.map((d, i) => cell(grid, d.run, views[i], { theme: theme(), ranges, hooks, stepped, onPick }));
+      const ctx = { theme: theme(), ranges: shared, x, hooks, cursor, stepped: steppedPaths(), onPick };
+      cells = buildCells(grid, datas, views, sigs, ctx);
+      plots = cells.flatMap((c) => [c.loss.plot, c.lr.plot]).filter(Boolean);
       grid.dataset.cells = String(cells.length);
-      if (ranges.x) all()[0] && all()[0].setScale('x', { min: ranges.x[0], max: ranges.x[1] });
+      // Each chart was built on `x` (its options): the first draws need no sync.
+      zoom.mark(x);
     },
+    /** Shows the whole x extent again (the toolbar's "Reset zoom"). */
+    resetZoom: () => zoom.reset(),
     clear() {
       destroyCells(cells);
       cells = [];
+      plots = [];
       grid.textContent = '';
     },
     element: grid,
   };
 }
 
-function cell(grid, run, view, ctx) {
+// The x range every cell shows: a drag-zoom in one cell is applied to all
+// the others, each redrawn at once in one batch (uPlot's batch() commits
+// synchronously, so no cell re-enters the sync from its own setScale hook);
+// kept across refreshes; null when the whole extent is shown.
+function gridZoom(grid, shared, plots) {
+  let range = null;
+  let syncing = false;
+  const isFull = (min, max) => {
+    const e = shared.x;
+    const tol = e ? (e[1] - e[0]) * 1e-6 : 0;
+    return !e || (min <= e[0] + tol && max >= e[1] - tol);
+  };
+  // The range on the grid's element, for the tests.
+  function mark(x) {
+    if (!x) return;
+    grid.dataset.xMin = String(x[0]);
+    grid.dataset.xMax = String(x[1]);
+    grid.dataset.zoomed = String(range !== null);
+  }
+  function show(x, source = null) {
+    if (!x) return;
+    const [min, max] = x;
+    syncing = true;
+    try {
+      for (const p of plots())
+        if (p !== source && (p.scales.x.min !== min || p.scales.x.max !== max))
+          p.batch(() => p.setScale('x', { min, max }));
+    } finally {
+      syncing = false;
+    }
+    mark(x);
+  }
+  return {
+    onScale(u, key) {
+      if (key !== 'x' || syncing) return;
+      const { min, max } = u.scales.x;
+      const now = range || shared.x;
+      // A new cell's first draw, or a cell set by show(): nothing to follow.
+      if (now && min === now[0] && max === now[1]) return;
+      range = isFull(min, max) ? null : [min, max];
+      show([min, max], u);
+    },
+    /** The whole extent again (a double-click in a cell). */
+    reset() {
+      range = null;
+      show(shared.x);
+      return null;
+    },
+    /** What a new or refilled cell shows: the zoom, or the whole extent. */
+    target() {
+      const e = shared.x;
+      return range && e && range[0] < e[1] && range[1] > e[0] ? range : e;
+    },
+    mark,
+  };
+}
+
+// The cells of `datas`: every card first, then one layout for the width they all share.
+function buildCells(grid, datas, views, sigs, ctx) {
+  const boxes = datas.map((d) => cellBox(grid, d.run, ctx.onPick));
+  const width = boxes.length ? boxes[0].box.clientWidth : 0;
+  return boxes.map((b, i) => cell(b, views[i], { ...ctx, width, sig: sigs[i] }));
+}
+
+// A cell's card in `grid`: the run's name (a click highlights it) over its two charts.
+function cellBox(grid, run, onPick) {
   const title = el('div', { cls: 'lr-multiple-title', text: run, attrs: { title: run } });
   const lossTarget = el('div', { cls: 'lr-plot' });
   const lrTarget = el('div', { cls: 'lr-plot' });
   const box = el('section', { cls: 'lr-card lr-multiple', attrs: { 'data-run': run } }, [title, lossTarget, lrTarget]);
-  title.addEventListener('click', () => ctx.onPick(run));
+  title.addEventListener('click', () => onPick(run));
   grid.append(box);
-  const cursor = { drag: { x: true, y: false, setScale: true }, focus: { prox: 16 } };
-  const loss = managedPlot(box, lossTarget, { height: HEIGHT.loss, minWidth: MIN_WIDTH });
-  const lr = managedPlot(box, lrTarget, { height: HEIGHT.lr, minWidth: MIN_WIDTH });
-  const opts = (role) => () => multipleOptions(role, view, { ...ctx, cursor, lossSeries: cellSeries(view) });
-  if (cellSeries(view).length) loss.draw('loss', opts('loss'), lossColumns(view));
-  if (view.lr.series.length) lr.draw('lr', opts('lr'), view.lr.data);
-  return { loss, lr };
+  return { run, box, lossTarget, lrTarget };
+}
+
+function cell({ run, box, lossTarget, lrTarget }, view, ctx) {
+  const size = { minWidth: MIN_WIDTH, width: ctx.width || null };
+  const loss = managedPlot(box, lossTarget, { height: HEIGHT.loss, ...size });
+  const lr = managedPlot(box, lrTarget, { height: HEIGHT.lr, ...size });
+  // Each chart writes the x range it drew on its element (for the tests and the benchmark).
+  const stamp = (target) => (u) => {
+    target.dataset.xMin = String(u.scales.x.min);
+    target.dataset.xMax = String(u.scales.x.max);
+  };
+  const targets = { loss: lossTarget, lr: lrTarget };
+  const opts = (role) => () => {
+    const hooks = { ...ctx.hooks, draw: [...ctx.hooks.draw, stamp(targets[role])] };
+    return multipleOptions(role, view, { ...ctx, hooks, lossSeries: cellSeries(view) });
+  };
+  const tables = cellTables(view);
+  if (cellSeries(view).length) loss.draw(ctx.sig, opts('loss'), tables.loss);
+  if (view.lr.series.length) lr.draw(ctx.sig, opts('lr'), tables.lr);
+  return {
+    run,
+    sig: ctx.sig,
+    loss,
+    lr,
+    /** New data on the same series, shown over `x`: one redraw per chart. */
+    refill(next, x) {
+      for (const [p, data] of [
+        [loss.plot, next.loss],
+        [lr.plot, next.lr],
+      ])
+        if (p) p.batch(() => (p.setData(data, false), x && p.setScale('x', { min: x[0], max: x[1] })));
+    },
+  };
+}
+
+// What a cell's options depend on: a change rebuilds the cell.
+function cellSignature(view, shared, themeName) {
+  return JSON.stringify([
+    themeName,
+    view.axis,
+    view.loss.log,
+    Boolean(shared.loss),
+    Boolean(shared.lr),
+    cellSeries(view).map((s) => [s.label, s.color, s.dash]),
+    view.lr.series.map((s) => [s.label, s.color, s.stepped]),
+  ]);
+}
+
+// A cell's two tables, without the rows its lines do not need (compactRows).
+function cellTables(view) {
+  return { loss: compactRows(lossColumns(view)), lr: compactRows(view.lr.data) };
 }
 
 // The loss chart's columns (the series cellSeries keeps).

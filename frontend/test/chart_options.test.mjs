@@ -32,7 +32,7 @@ function view({ hasY2 = false, log = false, axis = 'step' } = {}) {
 }
 
 // A fake uPlot whose log y axis puts value v at -100*log10(v) px.
-const fakePlot = { valToPos: (v) => -100 * Math.log10(v) };
+const fakePlot = { valToPos: (v) => -100 * Math.log10(v), scales: { x: {}, y: {} }, bbox: { width: 800, height: 200 } };
 
 test('axisStyle puts the theme colours on the text, the grid and the ticks', () => {
   const s = axisStyle(theme);
@@ -49,8 +49,23 @@ test('logAxis thins the labels, the grid lines and the ticks alike, decades firs
   const splits = [1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1];
   assert.deepEqual(axis.filter(fakePlot, splits), [1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 1e-1]);
   // 20 px a decade: only the decades are 18 px apart.
-  const tight = { valToPos: (v) => -20 * Math.log10(v) };
+  const tight = { ...fakePlot, valToPos: (v) => -20 * Math.log10(v) };
   assert.deepEqual(axis.filter(tight, splits), [1e-3, null, null, 1e-2, null, null, 1e-1]);
+});
+
+test('logAxis thins once per chart, range and size, and again when one changes', () => {
+  const axis = logAxis(axisStyle(theme), 'y', 18);
+  let calls = 0;
+  const u = { ...fakePlot, scales: { y: { min: 1e-3, max: 1e-1 } }, valToPos: (v) => (calls++, -100 * Math.log10(v)) };
+  const splits = [1e-3, 2e-3, 5e-3, 1e-2];
+  const first = axis.filter(u, splits);
+  const counted = calls;
+  assert.equal(axis.grid.filter(u, splits), first);
+  assert.equal(axis.ticks.filter(u, splits), first);
+  assert.equal(calls, counted);
+  u.bbox = { width: 800, height: 40 };
+  assert.notEqual(axis.filter(u, splits), first);
+  assert.ok(calls > counted);
 });
 
 test('tickValues leaves a dropped split blank', () => {

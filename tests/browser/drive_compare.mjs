@@ -100,8 +100,63 @@ async function compare(page, scheme, report) {
   });
   await frame.evaluate(() => document.querySelector('.lr-multiples').scrollIntoView());
   await shot('grid');
+  Object.assign(out, await gridZoomAndRefresh(frame));
   await frame.uncheck('[data-control="multiples"]');
   Object.assign(report, out);
+}
+
+// The x range each chart of the grid last drew (every loss and LR chart),
+// the grid's draws, and whether its charts are the ones marked before.
+const GRID = () => {
+  const g = document.querySelector('.lr-multiples');
+  const plots = [...g.querySelectorAll('.lr-multiple .lr-plot')].filter((p) => p.querySelector('canvas'));
+  return {
+    draws: Number(g.dataset.draws),
+    zoomed: g.dataset.zoomed,
+    ranges: plots.map((p) => [Number(p.dataset.xMin), Number(p.dataset.xMax)]),
+    kept: plots.filter((p) => p.querySelector('canvas').marked === true).length,
+  };
+};
+
+// A drag-zoom in one cell: every chart of the grid shows it; a refresh
+// (what the 30 s poll does) redraws them with the new data and keeps it;
+// a double-click shows the whole extent in every chart again.
+async function gridZoomAndRefresh(frame) {
+  const page = frame.page();
+  const full = await frame.evaluate(GRID);
+  const box = await frame.locator('.lr-multiple .u-over').nth(1).boundingBox();
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * 0.3, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.5, y, { steps: 3 });
+  await page.mouse.move(box.x + box.width * 0.7, y, { steps: 3 });
+  await page.mouse.up();
+  const zoomed = await waitUntil(
+    frame,
+    () => frame.evaluate(GRID),
+    (s) => s.zoomed === 'true',
+    'the grid zoomed',
+  );
+  await frame.evaluate(() => document.querySelectorAll('.lr-multiple canvas').forEach((c) => (c.marked = true)));
+  await frame.locator('[data-control="refresh"]').click();
+  const refreshed = await waitUntil(
+    frame,
+    () => frame.evaluate(GRID),
+    // Refilled (one more draw per chart), or rebuilt (its count starts again).
+    (s) => s.draws >= zoomed.draws + s.ranges.length || s.draws < zoomed.draws,
+    'the grid redrawn after a refresh',
+    { timeout: 60000 },
+  );
+  // The refresh redrew the page around the grid: find the cell again.
+  const after = await frame.locator('.lr-multiple .u-over').nth(1).boundingBox();
+  await page.mouse.dblclick(after.x + after.width / 2, after.y + after.height / 2);
+  const reset = await waitUntil(
+    frame,
+    () => frame.evaluate(GRID),
+    (s) => s.zoomed === 'false',
+    'the zoom reset',
+  );
+  return { gridFull: full, gridZoomed: zoomed, gridRefreshed: refreshed, gridReset: reset };
 }
 
 const report = { name: args.name };

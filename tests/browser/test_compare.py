@@ -7,7 +7,8 @@ runs written with the project's own writer (bench_frontend's
 `write_compare_logdir`, a few epochs each). For each: one run-table row and
 one legend entry per run, no two marker labels overlapping (their boxes
 measured in the page), sorting by best value, a row click highlighting its
-run, the small-multiples grid drawing a pair per run, no console errors.
+run, the small-multiples grid drawing a pair per run, a zoom in one of its
+cells shown by every cell and kept across a refresh, no console errors.
 Screenshots go to test-artifacts/compare-*.png.
 """
 
@@ -112,6 +113,34 @@ def test_the_small_multiples_grid_draws_a_pair_per_run(seen, scheme):
     assert grid["cells"] == runs
     assert grid["gridCanvases"] == 2 * runs
     assert grid["gridDraws"] >= 2 * runs
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_zoom_in_one_cell_zooms_every_chart_of_the_grid(seen, scheme):
+    s = seen[scheme]
+    charts = 2 * (EXAMPLES if seen["name"] == "demo" else MANY)
+    full, zoomed = s["gridFull"]["ranges"], s["gridZoomed"]["ranges"]
+    assert len(full) == len(zoomed) == charts
+    assert len({tuple(r) for r in full}) == 1 and len({tuple(r) for r in zoomed}) == 1
+    (lo, hi), (zlo, zhi) = full[0], zoomed[0]
+    assert lo < zlo < zhi < hi and zhi - zlo < 0.6 * (hi - lo)
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_the_grid_keeps_its_zoom_and_its_charts_across_a_refresh(seen, scheme):
+    s = seen[scheme]
+    zoomed, refreshed = s["gridZoomed"], s["gridRefreshed"]
+    assert refreshed["zoomed"] == "true"
+    assert refreshed["ranges"] == zoomed["ranges"]
+    # Redrawn with the new data, on the same charts (not rebuilt).
+    assert refreshed["draws"] >= zoomed["draws"] + len(zoomed["ranges"])
+    assert refreshed["kept"] == len(zoomed["ranges"])
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_a_double_click_shows_the_whole_extent_in_every_cell(seen, scheme):
+    s = seen[scheme]
+    assert s["gridReset"]["ranges"] == s["gridFull"]["ranges"]
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)
