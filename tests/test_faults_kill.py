@@ -240,12 +240,14 @@ def test_every_flushed_record_is_read_back_by_tensorflow_and_tensorboards_loader
         if name.startswith("kill-"):
             assert prefix_end == flushed and payloads[: len(prefix)] == prefix, name
         torn_runs += end < size
-        # TensorFlow: every complete record, then at most one error.
+        # TensorFlow: every complete record, then at most one error. A tail
+        # shorter than a record header (12 bytes) is a clean end of file to
+        # TensorFlow's reader, not a data loss error (measured on TF 2.21).
         events, errors = faults.summary_iterator_events(path)
         assert [event_pb2.Event.FromString(e) for e in events] == [
             event_pb2.Event.FromString(p) for p in payloads
         ], name
-        assert errors == (end < size), name
+        assert errors == (size - end >= 12), name
         # TensorBoard's loader: the same records, assembled.
         run = read_run(logdir / name)
         faults.assert_same_run(run, faults.run_from_payloads([payloads]), name)
