@@ -172,6 +172,14 @@ def _passes_unchanged(value, initial, own_plugin):
     return first.plugin_data.plugin_name == own_plugin
 
 
+def _migrated(event, initial):
+    """TensorBoard's compat layers on one event (imported only when needed:
+    they import TensorBoard's TF stub, 0.15 s)."""
+    from tensorboard import data_compat, dataclass_compat
+
+    return dataclass_compat.migrate_event(data_compat.migrate_event(event), initial)
+
+
 def events(path, own_plugin):
     """The events of one event file, as TensorBoard's `EventFileLoader` gives them.
 
@@ -187,7 +195,6 @@ def events(path, own_plugin):
       DamagedFile: after the last good event, at a truncated or corrupt
         record.
     """
-    from tensorboard import data_compat, dataclass_compat
     from tensorboard.compat.proto import event_pb2
 
     with open(path, "rb") as f:
@@ -204,7 +211,6 @@ def events(path, own_plugin):
         ):
             yield event
             continue
-        event = data_compat.migrate_event(event)
-        yield from dataclass_compat.migrate_event(event, initial)
+        yield from _migrated(event, initial)
     if framed.error:
         raise DamagedFile(path, framed.error_offset, framed.error)
