@@ -139,12 +139,11 @@ def frame(data):
     error_offset = int(offsets[-1] + _HEADER + _FOOTER + lengths[-1]) if len(offsets) else 0
     buf = np.frombuffer(data, dtype=np.uint8)
     good, start = len(offsets), 0
+    ends = np.cumsum(lengths)  # payload bytes up to and with each record
     while start < good:
-        stop = start + 1
-        budget = int(lengths[start])
-        while stop < good and budget + lengths[stop] <= _BATCH_BYTES:
-            budget += int(lengths[stop])
-            stop += 1
+        # The records after `start` within the batch's bytes (at least one).
+        before = int(ends[start - 1]) if start else 0
+        stop = max(int(np.searchsorted(ends, before + _BATCH_BYTES, side="right")), start + 1)
         bad = _first_bad(buf, offsets[start:stop], lengths[start:stop])
         if bad is not None:
             good = start + bad
