@@ -153,22 +153,28 @@ def frame(data):
     return Framed(offsets[:good], lengths[:good], error, error_offset if error else None)
 
 
-def _passes_unchanged(value, initial, own_plugin):
+def _passes_unchanged(value, initial, own_plugin, verdicts):
     """True when TensorBoard's compat layers leave `value` as it is.
 
     Keeps `initial` (tag -> first metadata, TensorBoard's `dataclass_compat`
-    state) as TensorBoard would.
+    state) as TensorBoard would; `verdicts` (tag -> whether that first
+    metadata names `own_plugin`) saves reading it again for every value.
     """
     if value.WhichOneof("value") != "tensor":
         return False
-    first = initial.get(value.tag)
+    tag = value.tag
+    verdict = verdicts.get(tag)
+    if verdict is not None:
+        return verdict
+    first = initial.get(tag)
     if first is None:
         if value.metadata.plugin_data.plugin_name != own_plugin:
             return False
         first = type(value.metadata)()
         first.CopyFrom(value.metadata)
-        initial[value.tag] = first
-    return first.plugin_data.plugin_name == own_plugin
+        initial[tag] = first
+    verdict = verdicts[tag] = first.plugin_data.plugin_name == own_plugin
+    return verdict
 
 
 def _migrated(event, initial):
@@ -200,13 +206,14 @@ def events(path, own_plugin):
         data = f.read()
     framed = frame(data)
     initial = {}  # TensorBoard's per-file `dataclass_compat` state
+    verdicts, own = {}, own_plugin
     parse = event_pb2.Event.FromString
     for payload in framed.payloads(data):
         event = parse(payload)
         what = event.WhichOneof("what")
         if what not in _MIGRATED or (
             what == "summary"
-            and all(_passes_unchanged(v, initial, own_plugin) for v in event.summary.value)
+            and all(_passes_unchanged(v, initial, own, verdicts) for v in event.summary.value)
         ):
             yield event
             continue
