@@ -161,6 +161,7 @@ def test_the_command_reads_a_logdir_without_tensorflow(logdir):
         (("{logdir}", "--run", "nope"), "no run 'nope'"),
         (("{logdir}", "--run", "nolr"), "no run 'nolr'"),
         (("{logdir}", "--format", "xml"), "invalid choice"),
+        (("{logdir}", "--jobs", "0"), "must be a positive integer, not '0'"),
         ((), "required"),
     ],
 )
