@@ -3,7 +3,7 @@
 Usage:
 
     tb-lr-audit LOGDIR [--run NAME ...] [--format table|json|csv|markdown]
-                       [--html FILE] [--fail-on warning|info]
+                       [--html FILE] [--fail-on warning|info] [--jobs N]
 
 - `table` (default): per run, its LR range tests (steps, LR range, the
   suggested LR and the steepest descent), every LR change (for a plateau
@@ -21,7 +21,9 @@ Usage:
 `--run` takes a run name or a regular expression matching whole names,
 and may be repeated. `--html FILE` also writes the self-contained report
 (`html_report.py`); `--fail-on warning|info` makes the exit status 1 when a
-finding of that severity or above exists.
+finding of that severity or above exists. For `json` and `markdown`, runs
+are read and audited in `--jobs N` forked processes (default: one per CPU
+for a local logdir of 8 MB or more; see `loader.load`).
 
 Exit status: 0 on success; 1 when `--fail-on` finds a finding at its
 severity; 2 for bad usage, a missing or unreadable logdir, an unknown
