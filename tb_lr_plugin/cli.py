@@ -296,7 +296,7 @@ def _render(args, logdir, found, results):
     """`(text, failed)`: the output in `--format`, after the `--html` report."""
     if args.html:
         _write_html(args.html, found, logdir)
-    failed = _fails(results, args.fail_on)
+    failed = _fails((r.findings for r in results), args.fail_on)
     if args.format == "json":
         return _json(results), failed
     if args.format == "csv":
@@ -310,15 +310,16 @@ def _render(args, logdir, found, results):
     return text_table.render([(r.entry, r.events, r.findings, r.timing) for r in results]), failed
 
 
-def _fails(results, fail_on):
-    """Whether a finding has the `--fail-on` severity or above."""
+def _fails(findings, fail_on):
+    """Whether a finding of these runs' (lists of findings) has the
+    `--fail-on` severity or above."""
     if fail_on is None:
         return False
     floor = SEVERITIES.index(fail_on)
     return any(
         f.get("severity") in SEVERITIES and SEVERITIES.index(f["severity"]) >= floor
-        for r in results
-        for f in r.findings
+        for run_findings in findings
+        for f in run_findings
     )
 
 

@@ -94,6 +94,7 @@ def assemble(records):
     run = RunData(skipped=skipped)
     arrays = {}  # (kind, name) -> [chunks]
     lists = {k: [] for k in metadata.JSON_KINDS}
+    names = {}  # (kind, tag, id(meta)) -> series name: one per tag, not per record
     for _, _, kind, tag, meta, _, item in decoded:
         if kind == metadata.KIND_SESSION:
             for session in item:
@@ -102,9 +103,13 @@ def assemble(records):
                     _truncate(arrays, lists, start)
             lists[kind].extend(item)
         elif kind in metadata.ARRAY_KINDS:
-            arrays.setdefault((kind, _array_name(kind, tag, meta)), []).append(item)
+            key = kind, tag, id(meta)  # every `meta` lives as long as `decoded`
+            name = names.get(key)
+            if name is None:
+                name = names[key] = _array_name(kind, tag, meta)
+            arrays.setdefault((kind, name), []).append(item)
         else:
-            lists[kind].extend(i for i in item if _has_step(i))
+            lists[kind].extend([i for i in item if isinstance(i.get("step"), (int, float))])
 
     for (kind, name), chunks in arrays.items():
         rows = last_per_step(np.concatenate(chunks))
@@ -153,10 +158,6 @@ def _array_name(kind, tag, meta):
     if not isinstance(name, str):
         name = tag.split("/", 1)[-1]
     return name
-
-
-def _has_step(item):
-    return isinstance(item.get("step"), (int, float))
 
 
 def _truncate(arrays, lists, start):
