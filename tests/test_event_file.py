@@ -198,21 +198,15 @@ def test_runs_read_in_workers_report_progress_and_damage(hostile_logdir):
 def test_our_records_are_read_without_tensorboards_tf_stub(bench_logdir):
     # The stub imports boto3 and fsspec (0.15 s); only old-style values need it.
     code = (
-        "import sys\n"
-        "from tb_lr_plugin import cli\n"
-        "try:\n"
-        "    cli.main()\n"
-        "except SystemExit as e:\n"
-        "    stub = 'tensorboard.compat.tensorflow_stub' in sys.modules\n"
-        "    sys.stderr.write('exit=%s stub=%s' % (e.code, stub))\n"
+        "import atexit, runpy, sys\n"
+        "report = lambda: sys.stderr.write(' stub=%s' % ('tensorboard.compat.tensorflow_stub'"
+        " in sys.modules))\n"
+        "atexit.register(report)\n"
+        "runpy.run_module('tb_lr_plugin.cli', run_name='__main__')\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code, bench_logdir, "--format", "json"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    assert out.stderr.endswith("exit=0 stub=False") and json.loads(out.stdout)["runs"]
+    args = [sys.executable, "-c", code, bench_logdir, "--format", "json"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert out.stderr.endswith(" stub=False") and json.loads(out.stdout)["runs"]
 
 
 def test_discovery_finds_the_directories_tensorboard_finds(tmp_path):
