@@ -272,11 +272,8 @@ def main():
         if rust:
             print(f"ratio cli / tb rust = {c / r:.1f} (target <= 5)")
         spent = breakdown(logdir)
-        print(
-            "cli breakdown (CPU s, one process, --jobs 1): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
-            + f"; total {sum(spent.values()):.2f}"
-        )
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
+        print(f"cli breakdown (CPU s, --jobs 1): {stages}; total {sum(spent.values()):.2f}")
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -319,10 +319,7 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
     files = [(name, path, size) for name, found in listing.items() for path, size in found]
     total = sum(size for *_, size in files)
     groups = _groups(files)
-    if storage.is_url(logdir):
-        jobs = 1
-    elif jobs is None:
-        jobs = fork_map.default_jobs() if total >= PARALLEL_BYTES else 1
+    jobs = _jobs(logdir, jobs, total)
 
     runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
@@ -350,6 +347,15 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
         files=len(files),
         bytes=total,
     )
+
+
+def _jobs(logdir, jobs, total):
+    """How many processes read a logdir of `total` bytes (`load`'s `jobs`)."""
+    if storage.is_url(logdir):
+        return 1  # fetched by threads (`storage.read_many`): no fork
+    if jobs is None:
+        return fork_map.default_jobs() if total >= PARALLEL_BYTES else 1
+    return jobs
 
 
 def _groups(files):
