@@ -13,9 +13,15 @@ then times, in separate processes and interleaved repeats (median):
   guidance, `AddRunsFromDirectory` + `Reload`. Reported as the load time
   alone (imports excluded: the strict baseline) and as process wall time;
 - `tb rust`: TensorBoard's data server (`--load_fast=true`), one load cycle
-  (`--reload once`), as the server itself times it. It skips checksums and
-  is compiled, so it is an order of magnitude faster than any Python reader;
-  it is printed for reference.
+  (`--reload once`), as the server itself times it. It checks both CRCs of
+  every record as this CLI does (`tf_record.rs` checks each length CRC,
+  `event_file.rs` calls `TfRecord::checksum` on each payload before
+  decoding it; a record failing it is skipped), and is compiled.
+- `breakdown`: where the CLI's time goes, measured in this process (CPU
+  time, one pass, `--jobs 1`): imports (in a fresh process), framing and
+  CRCs, proto parsing with the run's records gathered, checking and
+  assembling them, the audit, writing the JSON. With `--jobs N` the
+  reading and the audit are shared among N forked workers.
 
 Targets: `cli` <= 0.5x `tb python` load time and <= 5x `tb rust`.
 
@@ -163,6 +169,55 @@ def time_tb_rust(logdir):
         proc.wait()
 
 
+_IMPORTS = r"""
+import time
+t = time.process_time()
+from tb_lr_plugin import audit, cli, event_file, loader, lr_finder
+from tensorboard.compat.proto import event_pb2
+print(time.process_time() - t)
+"""
+
+
+def breakdown(logdir):
+    """`{stage: CPU seconds}` of one serial pass of the CLI's work (see the module doc)."""
+    from tb_lr_plugin import cli, event_file, loader, run_data, sanitize
+
+    out = subprocess.run([sys.executable, "-c", _IMPORTS], capture_output=True, text=True)
+    spent = {"imports": float(out.stdout.strip() or "nan")}
+    timed = [(event_file, "frame", "frame+crc"), (sanitize, "clean_records", "decode+check")]
+    timed.append((run_data, "assemble", "assemble"))
+    saved = [(mod, name, getattr(mod, name)) for mod, name, _ in timed]
+
+    def clocked(fn, key):
+        def run(*args, **kwargs):
+            t = time.process_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[key] = spent.get(key, 0.0) + time.process_time() - t
+
+        return run
+
+    try:
+        for mod, name, key in timed:
+            setattr(mod, name, clocked(getattr(mod, name), key))
+        t = time.process_time()
+        found = loader.load(logdir, jobs=1)
+        spent["parse+gather"] = time.process_time() - t - sum(
+            spent.get(key, 0.0) for *_, key in timed
+        )
+    finally:
+        for mod, name, fn in saved:
+            setattr(mod, name, fn)
+    t = time.process_time()
+    results = [cli._audited(entry) for entry in found.runs.values()]
+    spent["audit"] = time.process_time() - t
+    t = time.process_time()
+    cli._json(results)
+    spent["json"] = time.process_time() - t
+    return spent
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=200)
@@ -216,6 +271,9 @@ def main():
         print(f"ratio cli / tb python process = {c / wall:.2f}")
         if rust:
             print(f"ratio cli / tb rust = {c / r:.1f} (target <= 5)")
+        spent = breakdown(logdir)
+        stages = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
+        print(f"cli breakdown (CPU s, --jobs 1): {stages}; total {sum(spent.values()):.2f}")
     finally:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)

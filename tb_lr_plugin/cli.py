@@ -3,7 +3,7 @@
 Usage:
 
     tb-lr-audit LOGDIR [--run NAME ...] [--format table|json|csv|markdown]
-                       [--html FILE] [--fail-on warning|info]
+                       [--html FILE] [--fail-on warning|info] [--jobs N]
 
 - `table` (default): per run, its LR range tests (steps, LR range, the
   suggested LR and the steepest descent), every LR change (for a plateau
@@ -21,7 +21,9 @@ Usage:
 `--run` takes a run name or a regular expression matching whole names,
 and may be repeated. `--html FILE` also writes the self-contained report
 (`html_report.py`); `--fail-on warning|info` makes the exit status 1 when a
-finding of that severity or above exists.
+finding of that severity or above exists. For `json` and `markdown`, runs
+are read and audited in `--jobs N` forked processes (default: one per CPU
+for a local logdir of 8 MB or more; see `loader.load`).
 
 Exit status: 0 on success; 1 when `--fail-on` finds a finding at its
 severity; 2 for bad usage, a missing or unreadable logdir, an unknown
@@ -29,7 +31,7 @@ severity; 2 for bad usage, a missing or unreadable logdir, an unknown
 Loading progress goes to stderr when it takes over a second.
 
 This module imports neither TensorFlow nor Keras, and `main()` makes
-TensorBoard's loader run without them (see `loader.use_tensorboard_stub`).
+TensorBoard's code run without them (see `loader.prefer_tensorboard_stub`).
 """
 
 import argparse
@@ -37,6 +39,7 @@ import json
 import logging
 import os
 import sys
+import typing
 
 from tb_lr_plugin import formatting, storage
 from tb_lr_plugin.sources import patterns
@@ -95,6 +98,13 @@ def _parser():
         choices=SEVERITIES,
         help="exit with status 1 if any finding has this severity or above",
     )
+    parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=_positive,
+        help="read and audit runs in N processes (default: one per CPU for logdirs of "
+        "8 MB or more; json and markdown formats, local logdirs)",
+    )
     for flag, (text, default) in patterns.FLAGS.items():
         parser.add_argument(
             "--" + flag.replace("_", "-"),
@@ -102,6 +112,16 @@ def _parser():
             help=f"{text} (default: {default})".replace("%", "%%"),
         )
     return parser
+
+
+def _positive(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, not {text!r}")
+    return value
 
 
 def run(argv, stdout=None, stderr=None):
@@ -152,7 +172,7 @@ def main():
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LogFormatter())
     logging.basicConfig(level=logging.WARNING, handlers=[handler])
-    loader.use_tensorboard_stub()
+    loader.prefer_tensorboard_stub()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.reconfigure(errors="backslashreplace")
@@ -180,16 +200,56 @@ def _audit(args, stderr):
             raise UsageError(f"logdir {logdir!r} is not a directory")
         if not os.access(logdir, os.R_OK | os.X_OK):
             raise UsageError(f"logdir {logdir!r} is not readable")
-    return _audit_loaded(args, _load(logdir, args.run or [], options, stderr), stderr)
+    # The json and markdown outputs need only each run's audit: runs are
+    # then audited where they are read, in parallel, and only that is kept.
+    light = args.format in ("json", "markdown") and not args.html
+    reading = {"jobs": args.jobs, "per_run": _audited} if light else {}
+    return _audit_loaded(args, _load(logdir, args.run or [], options, stderr, reading), stderr)
 
 
-def _load(logdir, runs, options, stderr):
+class _Audited(typing.NamedTuple):
+    """One run's audit: what every output format needs of it."""
+
+    name: str
+    skipped: int
+    events: list
+    findings: list
+    timing: object
+    json: dict
+    entry: object = None  # the `Run`, where the output needs its data
+
+
+def _audited(entry, keep_entry=False):
+    from tb_lr_plugin import audit, lr_finder
+
+    events, findings = entry.events(), audit.find_run(entry)
+    json_run = {
+        "run": entry.run,
+        "source": entry.source,
+        "limits": entry.scalar.limits if entry.scalar is not None else [],
+        "events": events,
+        "findings": findings,
+        "finder": lr_finder.range_tests(entry.data.finder),
+    }
+    return _Audited(
+        entry.name,
+        entry.data.skipped,
+        events,
+        findings,
+        entry.timing,
+        json_run,
+        entry if keep_entry else None,
+    )
+
+
+def _load(logdir, runs, options, stderr, reading):
     """The selected runs of a local or URL logdir, failures as one-line usage errors."""
-    from tb_lr_plugin import loader, run_select
+    from tb_lr_plugin import run_select
+    from tb_lr_plugin.progress import Progress
 
-    progress = loader.Progress(stderr, f"{PROG}: loading {logdir}")
+    progress = Progress(stderr, f"{PROG}: loading {logdir}")
     try:
-        return run_select.load(logdir, runs, progress=progress, options=options)
+        return run_select.load(logdir, runs, progress=progress, options=options, **reading)
     except run_select.NoMatchError as e:
         raise UsageError(f"{e} with learning-rate data in {logdir!r}") from None
     except ValueError as e:
@@ -203,8 +263,6 @@ def _load(logdir, runs, options, stderr):
 
 
 def _audit_loaded(args, found, stderr):
-    from tb_lr_plugin import audit
-
     logdir = args.logdir
     if found.damaged:
         names = ", ".join(_damage(p, found.damage_offsets, logdir) for p in found.damaged[:3])
@@ -213,7 +271,11 @@ def _audit_loaded(args, found, stderr):
             f"{PROG}: warning: skipped the unreadable part of {len(found.damaged)} truncated "
             f"or corrupt event file{'s' if len(found.damaged) != 1 else ''}: {names}{more}\n"
         )
-    skipped = {name: r.data.skipped for name, r in found.runs.items() if r.data.skipped}
+    results = [
+        r if isinstance(r, _Audited) else _audited(r, keep_entry=True)
+        for r in found.runs.values()
+    ]
+    skipped = {r.name: r.skipped for r in results if r.skipped}
     if skipped:
         names = ", ".join(map(repr, list(skipped)[:3]))
         more = f" and {len(skipped) - 3} more" if len(skipped) > 3 else ""
@@ -227,10 +289,6 @@ def _audit_loaded(args, found, stderr):
             f"TensorBoard, Lightning's LearningRateMonitor, the Hugging Face Trainer, or a "
             f"scalar matching --lr-tag)"
         )
-
-    results = []
-    for entry in found.runs.values():
-        results.append((entry, entry.events(), audit.find_run(entry), entry.timing))
     return _render(args, logdir, found, results)
 
 
@@ -238,7 +296,7 @@ def _render(args, logdir, found, results):
     """`(text, failed)`: the output in `--format`, after the `--html` report."""
     if args.html:
         _write_html(args.html, found, logdir)
-    failed = _fails(results, args.fail_on)
+    failed = _fails((r.findings for r in results), args.fail_on)
     if args.format == "json":
         return _json(results), failed
     if args.format == "csv":
@@ -246,21 +304,22 @@ def _render(args, logdir, found, results):
     if args.format == "markdown":
         from tb_lr_plugin import markdown
 
-        return markdown.render(logdir, [(e.name, ev, f) for e, ev, f, _ in results]), failed
+        return markdown.render(logdir, [(r.name, r.events, r.findings) for r in results]), failed
     from tb_lr_plugin import text_table
 
-    return text_table.render(results), failed
+    return text_table.render([(r.entry, r.events, r.findings, r.timing) for r in results]), failed
 
 
-def _fails(results, fail_on):
-    """Whether a finding has the `--fail-on` severity or above."""
+def _fails(findings, fail_on):
+    """Whether a finding of these runs' (lists of findings) has the
+    `--fail-on` severity or above."""
     if fail_on is None:
         return False
     floor = SEVERITIES.index(fail_on)
     return any(
         f.get("severity") in SEVERITIES and SEVERITIES.index(f["severity"]) >= floor
-        for _, _, findings, _ in results
-        for f in findings
+        for run_findings in findings
+        for f in run_findings
     )
 
 
@@ -291,32 +350,14 @@ def _damage(path, offsets, logdir):
 
 
 def _json(results):
-    body = {
-        "runs": [
-            {
-                "run": entry.run,
-                "source": entry.source,
-                "limits": entry.scalar.limits if entry.scalar is not None else [],
-                "events": events,
-                "findings": findings,
-                "finder": _finder(entry),
-            }
-            for entry, events, findings, _ in results
-        ]
-    }
+    body = {"runs": [r.json for r in results]}
     return json.dumps(formatting.strict_json(body), indent=1, allow_nan=False) + "\n"
-
-
-def _finder(entry):
-    from tb_lr_plugin import lr_finder
-
-    return lr_finder.range_tests(entry.data.finder)
 
 
 def _csv(results):
     from tb_lr_plugin import export
 
-    return export.to_csv((entry.run, entry.optimizers) for entry, _, _, _ in results)
+    return export.to_csv((r.entry.run, r.entry.optimizers) for r in results)
 
 
 if __name__ == "__main__":

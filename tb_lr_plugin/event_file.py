@@ -139,12 +139,11 @@ def frame(data):
     error_offset = int(offsets[-1] + _HEADER + _FOOTER + lengths[-1]) if len(offsets) else 0
     buf = np.frombuffer(data, dtype=np.uint8)
     good, start = len(offsets), 0
+    ends = np.cumsum(lengths)  # payload bytes up to and with each record
     while start < good:
-        stop = start + 1
-        budget = int(lengths[start])
-        while stop < good and budget + lengths[stop] <= _BATCH_BYTES:
-            budget += int(lengths[stop])
-            stop += 1
+        # The records after `start` within the batch's bytes (at least one).
+        before = int(ends[start - 1]) if start else 0
+        stop = max(int(np.searchsorted(ends, before + _BATCH_BYTES, side="right")), start + 1)
         bad = _first_bad(buf, offsets[start:stop], lengths[start:stop])
         if bad is not None:
             good = start + bad
@@ -154,22 +153,36 @@ def frame(data):
     return Framed(offsets[:good], lengths[:good], error, error_offset if error else None)
 
 
-def _passes_unchanged(value, initial, own_plugin):
+def _passes_unchanged(value, initial, own_plugin, verdicts):
     """True when TensorBoard's compat layers leave `value` as it is.
 
     Keeps `initial` (tag -> first metadata, TensorBoard's `dataclass_compat`
-    state) as TensorBoard would.
+    state) as TensorBoard would; `verdicts` (tag -> whether that first
+    metadata names `own_plugin`) saves reading it again for every value.
     """
     if value.WhichOneof("value") != "tensor":
         return False
-    first = initial.get(value.tag)
+    tag = value.tag
+    verdict = verdicts.get(tag)
+    if verdict is not None:
+        return verdict
+    first = initial.get(tag)
     if first is None:
         if value.metadata.plugin_data.plugin_name != own_plugin:
             return False
         first = type(value.metadata)()
         first.CopyFrom(value.metadata)
-        initial[value.tag] = first
-    return first.plugin_data.plugin_name == own_plugin
+        initial[tag] = first
+    verdict = verdicts[tag] = first.plugin_data.plugin_name == own_plugin
+    return verdict
+
+
+def _migrated(event, initial):
+    """TensorBoard's compat layers on one event (imported only when needed:
+    they import TensorBoard's TF stub, 0.15 s)."""
+    from tensorboard import data_compat, dataclass_compat
+
+    return dataclass_compat.migrate_event(data_compat.migrate_event(event), initial)
 
 
 def events(path, own_plugin):
@@ -187,24 +200,23 @@ def events(path, own_plugin):
       DamagedFile: after the last good event, at a truncated or corrupt
         record.
     """
-    from tensorboard import data_compat, dataclass_compat
     from tensorboard.compat.proto import event_pb2
 
     with open(path, "rb") as f:
         data = f.read()
     framed = frame(data)
     initial = {}  # TensorBoard's per-file `dataclass_compat` state
+    verdicts, own = {}, own_plugin
     parse = event_pb2.Event.FromString
     for payload in framed.payloads(data):
         event = parse(payload)
         what = event.WhichOneof("what")
         if what not in _MIGRATED or (
             what == "summary"
-            and all(_passes_unchanged(v, initial, own_plugin) for v in event.summary.value)
+            and all(_passes_unchanged(v, initial, own, verdicts) for v in event.summary.value)
         ):
             yield event
             continue
-        event = data_compat.migrate_event(event)
-        yield from dataclass_compat.migrate_event(event, initial)
+        yield from _migrated(event, initial)
     if framed.error:
         raise DamagedFile(path, framed.error_offset, framed.error)

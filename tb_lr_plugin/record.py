@@ -8,9 +8,11 @@ about 4.5 MB/s, which would make logging and reading the slowest parts.
 CRC32C is affine over GF(2): after a message m of n bytes the register
 is A^n(init) xor f(m), where A advances the register over a zero byte and
 f is linear (with f(zeros || m) = f(m)). So every range is right-aligned
-in lanes, all lanes of all ranges are run through a two-byte table
+in lanes (a lane is copied from the buffer whole, the bytes before the
+range zeroed), all lanes of all ranges are run through a two-byte table
 together, each lane is advanced over the zero bytes of the lanes after it
-(A^k by binary powers), and the lanes of a range are xor-ed together.
+(one table look-up per register byte: tables of A^(lane * k) for every k
+a range needs), and the lanes of a range are xor-ed together.
 """
 
 import functools
@@ -18,13 +20,12 @@ import struct
 import sys
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected.
 _LANE = 64
 # Below this many bytes a byte-at-a-time loop beats numpy's per-call costs.
 _SMALL = 1536
-# Ranges up to this size are gathered by one fancy-indexing copy.
-_SMALL_RANGE = 512
 
 
 def _byte_table():
@@ -51,14 +52,21 @@ def _pair_table():
 
 
 def _linear_tables(images):
-    """Four byte tables applying the linear map with these unit images."""
+    """Four byte tables applying the linear map with these unit images.
+
+    Args:
+      images: uint32 `[..., 32]`: the images of the 32 unit registers,
+        for one map or many.
+
+    Returns:
+      uint32 `[..., 4, 256]`: table q maps register byte q to its image.
+    """
+    images = np.asarray(images, dtype=np.uint32)
+    by_byte = images.reshape(*images.shape[:-1], 4, 8)
     values = np.arange(256, dtype=np.uint32)
-    tables = []
-    for k in range(4):
-        table = np.zeros(256, dtype=np.uint32)
-        for bit in range(8):
-            table ^= np.where((values >> bit) & 1, images[8 * k + bit], 0).astype(np.uint32)
-        tables.append(table)
+    tables = np.zeros((*images.shape[:-1], 4, 256), dtype=np.uint32)
+    for bit in range(8):
+        tables ^= np.where((values >> bit) & 1, by_byte[..., bit : bit + 1], np.uint32(0))
     return tables
 
 
@@ -67,12 +75,18 @@ def _apply(tables, regs):
     return t0[regs & 0xFF] ^ t1[(regs >> 8) & 0xFF] ^ t2[(regs >> 16) & 0xFF] ^ t3[regs >> 24]
 
 
+def _zero_bytes(count):
+    """The unit registers' images under A^count."""
+    images = np.uint32(1) << np.arange(32, dtype=np.uint32)
+    for _ in range(count):
+        images = _TABLE[images & 0xFF] ^ (images >> 8)
+    return images
+
+
 @functools.lru_cache(maxsize=4)
 def _powers(unit):
     """Tables of A^(unit * 2^j) for j = 0..47."""
-    images = np.uint32(1) << np.arange(32, dtype=np.uint32)
-    for _ in range(unit):
-        images = _TABLE[images & 0xFF] ^ (images >> 8)
+    images = _zero_bytes(unit)
     powers = [_linear_tables(images)]
     for _ in range(47):
         images = _apply(powers[-1], images)
@@ -94,20 +108,62 @@ def _advance(regs, counts, unit):
     return regs
 
 
-def _gather(buf, starts, lengths, dest, padded):
-    """Copies `buf[starts[i]:][:lengths[i]]` to `padded[dest[i]:]`, for all i."""
-    small = lengths <= _SMALL_RANGE
-    # Many small ranges: one fancy-indexing copy. Large ones: memcpy each.
-    if small.any():
-        s_starts, s_lengths, s_dest = starts[small], lengths[small], dest[small]
-        owner = np.repeat(np.arange(len(s_lengths)), s_lengths)
-        within = np.arange(int(s_lengths.sum())) - np.repeat(
-            np.cumsum(s_lengths) - s_lengths, s_lengths
-        )
-        padded[s_dest[owner] + within] = buf[s_starts[owner] + within]
-    for i in np.flatnonzero(~small).tolist():
-        size = int(lengths[i])
-        padded[dest[i] : dest[i] + size] = buf[starts[i] : starts[i] + size]
+def _lanes(buf, starts, lengths, lane):
+    """`[total, lane]` uint8: each range right-aligned in whole lanes, in
+    order, with zeros before it; and each range's number of lanes."""
+    lanes = -(-lengths // lane)
+    first = np.cumsum(lanes) - lanes
+    owner = np.repeat(np.arange(len(starts)), lanes)
+    # Lane k of a range of m lanes ends (m - k - 1) lanes before the range does.
+    from_end = (first + lanes)[owner] - np.arange(len(owner))
+    lane_starts = (starts + lengths)[owner] - from_end * lane
+    if not len(owner):
+        return np.zeros((0, lane), dtype=np.uint8), lanes
+    lo, hi = int(lane_starts.min()), int(lane_starts.max()) + lane
+    # A first lane may begin before the buffer (bytes that are zeroed anyway).
+    view = buf[max(lo, 0) : hi] if lo >= 0 else np.concatenate([np.zeros(-lo, np.uint8), buf[:hi]])
+    out = sliding_window_view(view, lane)[lane_starts - lo]
+    has = lanes > 0
+    pad = lanes[has] * lane - lengths[has]
+    out[first[has]] &= _prefix_masks(lane)[pad]
+    return out, lanes
+
+
+@functools.lru_cache(maxsize=4)
+def _prefix_masks(lane):
+    """Row p zeroes the first p bytes of a lane and keeps the rest."""
+    return np.where(np.arange(lane)[None, :] >= np.arange(lane)[:, None], 0xFF, 0).astype(np.uint8)
+
+
+_STEP_TABLES = {}
+# Ranges of more lanes than this are advanced by binary powers (`_advance`).
+_MAX_TABLED = 1024
+
+
+def _step_tables(lane, count):
+    """uint32 `[count * 1024]`: block k holds the four byte tables of A^(lane * k)."""
+    have = _STEP_TABLES.get(lane)
+    if have is None or len(have) < count * 1024:
+        grown = 2 * len(have) // 1024 if have is not None else 64
+        step = _linear_tables(_zero_bytes(lane))
+        images = [np.uint32(1) << np.arange(32, dtype=np.uint32)]  # A^0
+        for _ in range(max(count, grown) - 1):
+            images.append(_apply(step, images[-1]))
+        have = _STEP_TABLES[lane] = _linear_tables(np.stack(images)).reshape(-1)
+    return have
+
+
+def _advance_lanes(regs, counts, lane):
+    """Advances each register over `counts * lane` zero bytes."""
+    if counts.max() >= _MAX_TABLED:
+        return _advance(regs, counts, lane)
+    tables = _step_tables(lane, int(counts.max()) + 1)
+    base = counts * 1024
+    out = tables[base + (regs & 0xFF)]
+    out ^= tables[base + (256 + ((regs >> 8) & 0xFF))]
+    out ^= tables[base + (512 + ((regs >> 16) & 0xFF))]
+    out ^= tables[base + (768 + (regs >> 24))]
+    return out
 
 
 _INIT_TERMS = {}
@@ -150,36 +206,38 @@ def crc32c_many(buf, starts, lengths, lane=_LANE):
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
-    n = len(starts)
-    lanes = -(-lengths // lane)
-    total = int(lanes.sum())
-    ends = np.cumsum(lanes) * lane
-    padded = np.zeros(total * lane, dtype=np.uint8)
-    _gather(buf, starts, lengths, ends - lengths, padded)
-    regs = np.zeros(total, dtype=np.uint32)
+    padded, lanes = _lanes(buf, starts, lengths, lane)
+    total = len(padded)
+    combined = np.zeros(len(starts), dtype=np.uint32)
     if total:
-        pairs = _pair_table()
-        # Column j holds bytes 2j and 2j+1 of every lane, as one uint16.
-        columns = np.ascontiguousarray(padded.view("<u2").reshape(total, lane // 2).T)
-        index = np.empty(total, dtype=np.uint16)
-        looked = np.empty(total, dtype=np.uint32)
-        low = regs.view(np.uint16)[0::2] if sys.byteorder == "little" else None
-        for column in columns:
-            if low is not None:
-                np.bitwise_xor(low, column, out=index)
-            else:
-                index[:] = (regs & 0xFFFF).astype(np.uint16) ^ column
-            np.take(pairs, index, out=looked)
-            regs >>= 16
-            regs ^= looked
+        regs = _lane_registers(padded)
         first = np.cumsum(lanes) - lanes
-        owner = np.repeat(np.arange(n), lanes)
-        regs = _advance(regs, (first + lanes - 1)[owner] - np.arange(total), lane)
-    combined = np.zeros(n, dtype=np.uint32)
-    has = lanes > 0
-    if total:
-        combined[has] = np.bitwise_xor.reduceat(regs, (np.cumsum(lanes) - lanes)[has])
+        owner = np.repeat(np.arange(len(starts)), lanes)
+        regs = _advance_lanes(regs, (first + lanes - 1)[owner] - np.arange(total), lane)
+        has = lanes > 0
+        combined[has] = np.bitwise_xor.reduceat(regs, first[has])
     return combined ^ _init_terms(lengths) ^ np.uint32(0xFFFFFFFF)
+
+
+def _lane_registers(padded):
+    """f(lane) of every row of `padded`, all rows side by side, two bytes a step."""
+    total, lane = padded.shape
+    regs = np.zeros(total, dtype=np.uint32)
+    pairs = _pair_table()
+    # Column j holds bytes 2j and 2j+1 of every lane, as one uint16.
+    columns = np.ascontiguousarray(padded.view("<u2").T)
+    index = np.empty(total, dtype=np.uint16)
+    looked = np.empty(total, dtype=np.uint32)
+    low = regs.view(np.uint16)[0::2] if sys.byteorder == "little" else None
+    for column in columns:
+        if low is not None:
+            np.bitwise_xor(low, column, out=index)
+        else:
+            index[:] = (regs & 0xFFFF).astype(np.uint16) ^ column
+        np.take(pairs, index, out=looked)
+        regs >>= 16
+        regs ^= looked
+    return regs
 
 
 def crc32c(data):

@@ -61,6 +61,9 @@ def last_per_step(rows):
       >>> last_per_step(np.array([[2, 1.0], [1, 2.0], [2, 3.0]])).tolist()
       [[1.0, 2.0], [2.0, 3.0]]
     """
+    steps = rows[:, 0]
+    if (steps[1:] > steps[:-1]).all():
+        return rows  # already sorted and unique: what a training writes
     # Unique on the reversed array finds first occurrences, which are the
     # last ones in write order.
     rev = rows[::-1]
@@ -91,6 +94,7 @@ def assemble(records):
     run = RunData(skipped=skipped)
     arrays = {}  # (kind, name) -> [chunks]
     lists = {k: [] for k in metadata.JSON_KINDS}
+    names = {}  # (kind, tag, id(meta)) -> series name: one per tag, not per record
     for _, _, kind, tag, meta, _, item in decoded:
         if kind == metadata.KIND_SESSION:
             for session in item:
@@ -99,9 +103,13 @@ def assemble(records):
                     _truncate(arrays, lists, start)
             lists[kind].extend(item)
         elif kind in metadata.ARRAY_KINDS:
-            arrays.setdefault((kind, _array_name(kind, tag, meta)), []).append(item)
+            key = kind, tag, id(meta)  # every `meta` lives as long as `decoded`
+            name = names.get(key)
+            if name is None:
+                name = names[key] = _array_name(kind, tag, meta)
+            arrays.setdefault((kind, name), []).append(item)
         else:
-            lists[kind].extend(i for i in item if _has_step(i))
+            lists[kind].extend([i for i in item if isinstance(i.get("step"), (int, float))])
 
     for (kind, name), chunks in arrays.items():
         rows = last_per_step(np.concatenate(chunks))
@@ -120,21 +128,24 @@ def assemble(records):
 def _decoded(records):
     """`(decoded, skipped)`: each record decoded once, in the order it was written."""
     decoded = []
+    arrays = []  # where the array records are in `decoded`
     skipped = 0
     for order, (tag, meta, wall_time, step, value) in enumerate(records):
         kind = meta.get("kind")
         item = metadata.decode(kind, value)
-        # A finite sum means every step is finite (no copy needed then).
-        if (
-            item is not None
-            and kind in metadata.ARRAY_KINDS
-            and not math.isfinite(item[:, 0].sum())
-        ):
-            item = item[np.isfinite(item[:, 0])]
         if item is None:
             skipped += 1
             continue
+        if kind in metadata.ARRAY_KINDS:
+            arrays.append(len(decoded))
         decoded.append((wall_time, order, kind, tag, meta, step, item))
+    # A finite sum means every step is finite (no copy needed then): one
+    # sum for all the run's arrays, and one per array only if it is not.
+    if arrays and not math.isfinite(np.concatenate([decoded[i][6][:, 0] for i in arrays]).sum()):
+        for i in arrays:
+            *head, item = decoded[i]
+            if not math.isfinite(item[:, 0].sum()):
+                decoded[i] = (*head, item[np.isfinite(item[:, 0])])
     decoded.sort(key=lambda d: (d[0], d[1]))
     return decoded, skipped
 
@@ -147,10 +158,6 @@ def _array_name(kind, tag, meta):
     if not isinstance(name, str):
         name = tag.split("/", 1)[-1]
     return name
-
-
-def _has_step(item):
-    return isinstance(item.get("step"), (int, float))
 
 
 def _truncate(arrays, lists, start):

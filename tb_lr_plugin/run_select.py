@@ -53,7 +53,7 @@ def match(names, patterns):
     return [n for n in names if n in chosen]
 
 
-def load(logdir, patterns, progress=None, options=None):
+def load(logdir, patterns, progress=None, options=None, **reading):
     """`loader.load` of the runs `patterns` select, reading only their files.
 
     Args:
@@ -61,6 +61,7 @@ def load(logdir, patterns, progress=None, options=None):
       patterns: names or regular expressions (`match`); empty for every run.
       progress: as for `loader.load`.
       options: the tag patterns, as for `loader.load`.
+      **reading: `jobs` and `per_run`, as for `loader.load`.
 
     Returns:
       A `loader.Logdir` of the selected runs with learning-rate data.
@@ -71,15 +72,15 @@ def load(logdir, patterns, progress=None, options=None):
     from tb_lr_plugin import loader
 
     if not patterns:
-        return loader.load(logdir, progress=progress, options=options)
+        return loader.load(logdir, progress=progress, options=options, **reading)
     names = _run_names(loader.list_files(logdir))
     chosen = match(names, patterns)
     if len(chosen) == len(names):
-        found = loader.load(logdir, progress=progress, options=options)
+        found = loader.load(logdir, progress=progress, options=options, **reading)
     else:
         found = None
         for name in chosen:
-            part = loader.load(logdir, run=name, progress=progress, options=options)
+            part = loader.load(logdir, run=name, progress=progress, options=options, **reading)
             found = part if found is None else _merged(found, part)
     # A pattern may have selected only directories without LR data.
     keep = match(found.runs, patterns)

@@ -14,6 +14,8 @@ The plugin (`provider.RunReader`) and the CLI (`loader.load`) both call
 `clean_records` on what they read, so they keep and drop the same things.
 """
 
+import numpy as np
+
 from tb_lr_plugin import formatting, metadata
 
 # Steps and epochs beyond this are not integers a float64 holds exactly;
@@ -61,6 +63,28 @@ _CHECKS = _field_checks(count_only=False)
 _FINDER_CHECKS = _field_checks(count_only=True)
 
 
+def _verdicts(checks):
+    """`{field: {type: verdict}}`: the checks' answers for values of exact
+    builtin types, so that most values are checked by one dict look-up.
+
+    A verdict is True (passes), False (fails) or "range" (an int or float
+    of a count field: passes within `MAX_COUNT`). Other types (subclasses,
+    numpy scalars) are checked by `checks` itself.
+    """
+    samples = {int: 1, float: 1.0, bool: True, str: "", dict: {}, list: []}
+    verdicts = {}
+    for name, ok in checks.items():
+        by_type = {t: ok(x) for t, x in samples.items()}
+        if name in metadata.COUNT_FIELDS:
+            by_type.update((t, "range") for t in (int, float) if by_type[t])
+        verdicts[name] = by_type
+    return verdicts
+
+
+_VERDICTS = _verdicts(_CHECKS)
+_FINDER_VERDICTS = _verdicts(_FINDER_CHECKS)
+
+
 def valid_item(kind, item):
     """Whether a decoded JSON item's known fields have the types readers assume.
 
@@ -73,11 +97,22 @@ def valid_item(kind, item):
     Returns:
       bool.
     """
-    checks = _FINDER_CHECKS if kind == metadata.KIND_FINDER else _CHECKS
+    finder = kind == metadata.KIND_FINDER
+    verdicts = _FINDER_VERDICTS if finder else _VERDICTS
     # Over the item's own fields: an item has far fewer than are known.
     for name, value in item.items():
-        ok = checks.get(name)
-        if ok is not None and value is not None and not ok(value):
+        by_type = verdicts.get(name)
+        if by_type is None or value is None:
+            continue
+        verdict = by_type.get(type(value))
+        if verdict is True:
+            continue
+        if verdict == "range":
+            # The range test is also false for NaN and the infinities.
+            if -MAX_COUNT <= value <= MAX_COUNT:
+                continue
+            return False
+        if verdict is False or not (_FINDER_CHECKS if finder else _CHECKS)[name](value):
             return False
     return True
 
@@ -97,19 +132,13 @@ def clean_records(records):
       `Decoded(None)`, for the assembly to count.
     """
     out = []
+    arrays = []  # where the array records are in `out`
     dropped = 0
     for tag, meta, wall_time, step, value in records:
         kind = meta.get("kind")
         item = metadata.decode(kind, value)
         if kind in metadata.ARRAY_KINDS and item is not None:
-            # NaN steps are the assembly's to drop (and to not count).
-            steps = item[:, 0]
-            bad = (steps < 0) | (steps > MAX_COUNT)
-            if bad.any():
-                dropped += int(bad.sum())
-                if bad.all():
-                    continue
-                item = item[~bad]
+            arrays.append(len(out))
         elif item is not None:
             kept = [i for i in item if valid_item(kind, i)]
             if len(kept) < len(item):
@@ -119,4 +148,30 @@ def clean_records(records):
             item = kept
         # Decoded once: the assembly takes the item as it is.
         out.append((tag, meta, wall_time, step, metadata.Decoded(item)))
+    if arrays and not _steps_in_range([out[i][4].item for i in arrays]):
+        out, dropped_rows = _clean_steps(out, arrays)
+        dropped += dropped_rows
     return out, dropped
+
+
+def _steps_in_range(items):
+    """Whether every row of these arrays is at a step in `[0, MAX_COUNT]`
+    (or NaN: the assembly's to drop, and not to count)."""
+    steps = np.concatenate([item[:, 0] for item in items])
+    return not ((steps < 0) | (steps > MAX_COUNT)).any()
+
+
+def _clean_steps(out, arrays):
+    """`out` without the array rows at steps outside `[0, MAX_COUNT]`, and how
+    many rows that dropped."""
+    dropped, empty = 0, set()
+    for i in arrays:
+        tag, meta, wall_time, step, decoded = out[i]
+        steps = decoded.item[:, 0]
+        bad = (steps < 0) | (steps > MAX_COUNT)
+        if bad.any():
+            dropped += int(bad.sum())
+            if bad.all():
+                empty.add(i)
+            out[i] = (tag, meta, wall_time, step, metadata.Decoded(decoded.item[~bad]))
+    return [r for i, r in enumerate(out) if i not in empty], dropped

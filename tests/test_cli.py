@@ -22,6 +22,7 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 
 from tb_lr_plugin import audit, cli, loader, metadata, record
 from tb_lr_plugin.event_writer import EventWriter
+from tb_lr_plugin.progress import Progress
 
 # Keras 3.15 on numpy 2 warns inside its own code; nothing to act on here.
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
@@ -160,6 +161,7 @@ def test_the_command_reads_a_logdir_without_tensorflow(logdir):
         (("{logdir}", "--run", "nope"), "no run 'nope'"),
         (("{logdir}", "--run", "nolr"), "no run 'nolr'"),
         (("{logdir}", "--format", "xml"), "invalid choice"),
+        (("{logdir}", "--jobs", "0"), "must be a positive integer, not '0'"),
         ((), "required"),
     ],
 )
@@ -319,7 +321,7 @@ def test_damaged_files_are_read_up_to_the_damage_with_one_message(logdir):
 
 def test_progress_only_after_a_second(logdir):
     stream = io.StringIO()
-    progress = loader.Progress(stream, "tb-lr-audit: loading x", delay=0.0)
+    progress = Progress(stream, "tb-lr-audit: loading x", delay=0.0)
     loader.load(str(logdir), progress=progress)
     progress.finish()
     assert "event files" in stream.getvalue() and "(100%)" in stream.getvalue()

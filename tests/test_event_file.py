@@ -4,17 +4,21 @@
 (the compat layers' output, byte for byte once serialized) on every event
 file the tests have: the demo logdir (our records, Keras's `train` and
 `validation` files), a benchmark-shaped logdir, and hand-made files with
-old-style values, a graph and damage. The CLI's output read both ways is
-the same.
+old-style values, a graph and damage. The CLI's output read both ways, in
+worker processes or not, is the same, and on the demo logs it is what it
+was before the reader was made faster (`data/demo_cli.json`, never
+regenerated).
 """
 
 import io
+import json
 import os
 import struct
+import subprocess
 import sys
 
 import pytest
-from tensorboard.backend.event_processing import event_file_loader
+from tensorboard.backend.event_processing import event_file_loader, io_wrapper
 from tensorboard.compat.proto import event_pb2, graph_pb2, summary_pb2
 
 from tb_lr_plugin import cli, event_file, loader, metadata, record
@@ -25,6 +29,7 @@ DEMO = os.path.join(HERE, "data", "demo_logs")
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
 import bench_audit  # noqa: E402
+import test_hostile_files  # noqa: E402
 
 
 def _event_files(logdir):
@@ -142,10 +147,80 @@ def test_header_crc_is_checked(tmp_path):
     assert event_file.frame(data).error is None
 
 
-def _cli_json(logdir):
+def _cli_json(logdir, *args):
     out = io.StringIO()
-    assert cli.run([logdir, "--format", "json"], stdout=out, stderr=io.StringIO()) == 0
+    assert cli.run([logdir, "--format", "json", *args], stdout=out, stderr=io.StringIO()) == 0
     return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def hostile_logdir(tmp_path_factory):
+    logdir = tmp_path_factory.mktemp("hostile")
+    test_hostile_files.build_logdir(logdir)
+    return str(logdir)
+
+
+def test_cli_output_on_the_demo_logs_is_pinned():
+    with open(os.path.join(HERE, "data", "demo_cli.json")) as f:
+        assert _cli_json(DEMO) == f.read()
+
+
+@pytest.mark.parametrize("which", ["demo", "bench", "hostile"])
+def test_cli_output_is_the_same_read_in_workers_alone_or_by_tensorboard(
+    which, bench_logdir, hostile_logdir, monkeypatch
+):
+    logdir = {"demo": DEMO, "bench": bench_logdir, "hostile": hostile_logdir}[which]
+    outputs = {}
+    for jobs in ("1", "2"):
+        err = io.StringIO()
+        out = io.StringIO()
+        cli.run([logdir, "--format", "json", "--jobs", jobs], stdout=out, stderr=err)
+        outputs[jobs] = out.getvalue(), err.getvalue()
+    assert outputs["1"] == outputs["2"] and json.loads(outputs["1"][0])["runs"]
+    with monkeypatch.context() as m:
+        m.setattr(event_file, "events", lambda p, _: event_file_loader.EventFileLoader(p).Load())
+        assert _cli_json(logdir, "--jobs", "2") == outputs["1"][0]
+    if which == "hostile":
+        # Damaged files are named with the byte their bad record starts at.
+        assert "truncated or corrupt event files: crc_data/" in outputs["2"][1]
+        assert " (from byte " in outputs["2"][1]
+
+
+def test_runs_read_in_workers_report_progress_and_damage(hostile_logdir):
+    calls = []
+    found = loader.load(hostile_logdir, progress=lambda *a: calls.append(a), jobs=2)
+    serial = loader.load(hostile_logdir)
+    assert calls[-1][0] == calls[-1][1] == serial.files and calls[-1][2] == calls[-1][3]
+    assert found.damage_offsets == serial.damage_offsets and found.damage_offsets
+    assert found.damaged == serial.damaged and sorted(found.runs) == sorted(serial.runs)
+
+
+def test_our_records_are_read_without_tensorboards_tf_stub(bench_logdir):
+    # The stub imports boto3 and fsspec (0.15 s); only old-style values need it.
+    code = (
+        "import atexit, runpy, sys\n"
+        "report = lambda: sys.stderr.write(' stub=%s' % ('tensorboard.compat.tensorflow_stub'"
+        " in sys.modules))\n"
+        "atexit.register(report)\n"
+        "runpy.run_module('tb_lr_plugin.cli', run_name='__main__')\n"
+    )
+    args = [sys.executable, "-c", code, bench_logdir, "--format", "json"]
+    out = subprocess.run(args, capture_output=True, text=True, check=True)
+    assert out.stderr.endswith(" stub=False") and json.loads(out.stdout)["runs"]
+
+
+def test_discovery_finds_the_directories_tensorboard_finds(tmp_path):
+    for d in ("a", "a/b/c", "empty", "x.tfevents.dir", "deep/er/est", "profile"):
+        (tmp_path / d).mkdir(parents=True)
+    for f in ("a/events.out.tfevents.1", "a/b/c/events.out.tfevents.2", "deep/er/est/tfevents"):
+        (tmp_path / f).write_bytes(b"")
+    (tmp_path / "x.tfevents.dir" / "notes.txt").write_bytes(b"")
+    (tmp_path / "profile" / "events.out.tfevents.3.profile-empty").write_bytes(b"")
+    (tmp_path / "linked").symlink_to(tmp_path / "a" / "b")
+    theirs = sorted(io_wrapper.GetLogdirSubdirectories(str(tmp_path)))
+    ours = sorted(loader.discover(str(tmp_path)).values())
+    assert ours == theirs and len(ours) == 5
+    assert loader.list_files(str(tmp_path))["profile"] == []
 
 
 def test_cli_output_is_the_same_as_read_by_tensorboards_loader(bench_logdir, monkeypatch):

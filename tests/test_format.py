@@ -28,6 +28,12 @@ def test_crc_of_many_ranges_at_once_equals_one_by_one():
     for lane in (8, 64):
         got = record.crc32c_many(buf, starts, lengths, lane)
         assert [int(c) for c in got] == [record.crc32c(c) for c in chunks]
+    # In any order, overlapping, and from the buffer's first byte.
+    order = rng.permutation(len(lengths))
+    starts, lengths = np.append(starts[order], 3), np.append(np.array(lengths)[order], 5000)
+    pairs = zip(starts, lengths, strict=True)
+    expected = [record.crc32c(buf[s : s + n].tobytes()) for s, n in pairs]
+    assert [int(c) for c in record.crc32c_many(buf, starts, lengths)] == expected
 
 
 def test_tensorflow_reads_every_record(tmp_path):

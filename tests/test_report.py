@@ -243,9 +243,9 @@ def test_fail_on_exit_status(args, status):
 
 
 def test_fail_on_info_also_fails_on_info_findings_and_warning_does_not():
-    results = [(None, [], [{"severity": "info"}], None)]
-    assert cli._fails(results, "info") and not cli._fails(results, "warning")
-    assert not cli._fails(results, None)
+    findings = [[{"severity": "info"}]]
+    assert cli._fails(findings, "info") and not cli._fails(findings, "warning")
+    assert not cli._fails(findings, None)
 
 
 def test_run_is_repeatable_and_a_whole_name_regex():

@@ -92,11 +92,12 @@ def _deviations(view, label, rows, bounds):
     steps, planned, actual = rows[:, 0], rows[:, 1], rows[:, 2]
     atol = LR_RTOL * float(max(np.abs(planned).max(), np.abs(actual).max()))
     edges = [-math.inf] + [b[0] for b in bounds] + [math.inf]
+    stretch = _stretches(steps, edges)
     k = 1.0
     found = []
     for j in range(len(edges) - 1):
-        lo, hi = edges[j], edges[j + 1]
-        sel = np.flatnonzero((steps > lo) & (steps <= hi))
+        hi = edges[j + 1]
+        sel = stretch(j)
         if not len(sel):
             continue
         first = sel[0]
@@ -111,7 +112,7 @@ def _deviations(view, label, rows, bounds):
         # A row at exactly an event's step may already carry the new LR.
         if j + 1 < len(edges) - 1:
             at_edge = steps[sel] == hi
-            nxt = np.flatnonzero(steps > hi)
+            nxt = stretch(j + 1, to_end=True)
             if at_edge.any() and len(nxt):
                 k_next = _ratio_at(planned[nxt], actual[nxt], atol)
                 if k_next is not None:
@@ -122,6 +123,24 @@ def _deviations(view, label, rows, bounds):
             message = wording.plan_left(step, label, actual[i], planned[i], k, len(bad), len(sel))
             found.append(_deviation(view, step, message))
     return found
+
+
+def _stretches(steps, edges):
+    """`stretch(j)`: the indices of the steps in `(edges[j], edges[j + 1]]`
+    (with `to_end`: in `(edges[j], inf)`), in order.
+
+    Steps are sorted (an optimizer's rows are), so each stretch is a slice
+    found by binary search; unsorted steps are masked instead.
+    """
+    if (steps[1:] >= steps[:-1]).all():
+        cuts = np.searchsorted(steps, edges, side="right")
+        return lambda j, to_end=False: np.arange(cuts[j], len(steps) if to_end else cuts[j + 1])
+
+    def masked(j, to_end=False):
+        upper = math.inf if to_end else edges[j + 1]
+        return np.flatnonzero((steps > edges[j]) & (steps <= upper))
+
+    return masked
 
 
 def _after_boundary(bound, planned, actual, sel, k, atol):
