@@ -7,10 +7,11 @@ import { CHART_CSS } from './plot.js';
 import { createCharts } from './training_charts.js';
 import { createFinderChart } from './finder_chart.js';
 import { createClient, singleFlight } from './data.js';
+import { loadAudits, loadRunDatas, needsLoad, prefetchView } from './run_loader.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
-import { el } from './dom.js';
+import { el, injectStyle } from './dom.js';
 import { createRunSelector } from './run_selector.js';
 import { hyperPanel } from './hyper_panel.js';
 import { createComparison } from './comparison.js';
@@ -30,6 +31,8 @@ import {
 // TensorBoard's dashboards select every run; the first ones of a large
 // one, so that it opens quickly (each selected run costs a request per route).
 const DEFAULT_SELECTED = 10;
+// Points per series for the small-multiples grid (cells of 200-450 px).
+const GRID_POINTS = 500;
 
 /**
  * Renders the tab.
@@ -86,6 +89,8 @@ class App {
     // first draw waits for.
     this.prefetch = this.client.runs();
     this.prefetch.catch(() => {});
+    const saved = this.state.selected ? [...this.state.selected] : [];
+    this.early = prefetchView(this.client, saved, this.gridPoints(saved.length));
     injectStyle(CHART_CSS + css);
     document.documentElement.classList.add('lr-doc');
     this.theme = watchTheme((t) => {
@@ -135,6 +140,7 @@ class App {
       onMultiples: (on) => {
         this.state.multiples = on;
         this.save();
+        if (!on) this.loadRuns([...this.state.selected], false); // the grid's fewer points
         this.draw();
       },
     });
@@ -236,28 +242,21 @@ class App {
 
   async loadRuns(runs, force) {
     const gen = ++this.generation;
-    const todo = runs.filter((r) => force || !this.cache.has(r));
+    const points = this.gridPoints(runs.length);
+    const todo = runs.filter((r) => force || needsLoad(this.cache.get(r), points));
     // The charts first; the audit (only the diagnosis panel needs it) after.
-    const withFinder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
-    const results = await Promise.all(
-      todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })),
-    );
-    for (const d of results) {
+    const finder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
+    const early = this.early;
+    this.early = null;
+    const results = await loadRunDatas(this.client, todo, { finder, points, early });
+    for (const d of results.values()) {
       const had = this.cache.get(d.run);
       d.findings = had ? had.findings : null;
       this.cache.set(d.run, d);
     }
     if (gen === this.generation || force) this.draw();
-    const audits = await Promise.all(
-      todo.map((r) =>
-        this.client.audit(r).then(
-          (findings) => ({ run: r, findings, error: null }),
-          (error) => ({ run: r, findings: [], error }),
-        ),
-      ),
-    );
-    for (const a of audits) {
-      const d = this.cache.get(a.run);
+    for (const [run, a] of await loadAudits(this.client, todo)) {
+      const d = this.cache.get(run);
       if (!d) continue;
       d.findings = a.findings;
       d.errors = d.errors.filter((e) => e.route !== 'audit');
@@ -265,6 +264,11 @@ class App {
     }
     this.drawDiagnosis();
     this.drawComparison();
+  }
+
+  /** The points per series to ask for: fewer when only the small-multiples grid shows `count` runs. */
+  gridPoints(count) {
+    return this.state.multiples && count >= 2 ? GRID_POINTS : null;
   }
 
   onSelection(selected) {
@@ -487,12 +491,4 @@ class App {
 function withRun(e, run) {
   const text = typeof e.describe === 'function' ? e.describe() : String(e);
   return { describe: () => `${run} — ${text}` };
-}
-
-function injectStyle(text) {
-  if (document.getElementById('tb-lr-style')) return;
-  const style = document.createElement('style');
-  style.id = 'tb-lr-style';
-  style.textContent = text;
-  document.head.append(style);
 }
