@@ -10,8 +10,6 @@ from tb_lr_plugin import audit, downsample, export, lr_finder, responses, run_mo
 
 # Points of a `scalars` tag TensorBoard keeps by default (its reservoir).
 SCALARS_KEPT = 1000
-# Points per displayed series when a request does not ask for fewer.
-DEFAULT_POINTS = downsample.DEFAULT_BUDGET
 
 
 def run_summary(snap):

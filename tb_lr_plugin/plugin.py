@@ -188,16 +188,25 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             lambda: responses.dumps(answers.finder_body(snap)),
         )
 
-    def view_impl(self, ctx, experiment, runs, parts=view.DEFAULT_PARTS, points=None):
+    def view_impl(self, ctx, experiment, query):
         """`{"runs": [{"run", <part>: <the part's route body>, ...}]}` of many runs at once.
 
         See `view.py`: one request for what the first draw of the selected
-        runs needs; `points` thins `lr` and `loss` to fewer points per series.
+        runs needs (`query`: a `view.Query`), with the `runs` route's list
+        as `"listing"` when asked for.
 
         Returns:
           The serialized JSON (`str`).
         """
-        return self._views.answer(ctx, experiment, runs, parts, points or answers.DEFAULT_POINTS)
+        listing = None
+        runs = list(query.runs)
+        if query.listing or query.first:
+            listing = self.runs_impl(ctx, experiment)["runs"]
+        if query.first:
+            runs = [entry["run"] for entry in listing[: query.first]]
+        return self._views.answer(
+            ctx, experiment, runs, query.parts, query.points, listing if query.listing else None
+        )
 
     def export_impl(self, ctx, experiment, run, fmt):
         """Every recorded row, never downsampled.
@@ -246,10 +255,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
     @responses.json_errors
     def _serve_view(self, request):
-        runs, parts, points = view.parse_query(request)
+        query = view.parse_query(request)
         ctx, experiment = _request_context(request)
-        answer = self.view_impl(ctx, experiment, runs, parts, points)
-        return responses.json_response(request, answer)
+        return responses.json_response(request, self.view_impl(ctx, experiment, query))
 
     @responses.json_errors
     def _serve_export(self, request):

@@ -3,7 +3,10 @@
 `view?run=A&run=B&part=lr&part=loss&part=events[&points=N]` answers
 `{"runs": [{"run": "A", "lr": {...}, "loss": {...}, "events": {...}}, ...]}`,
 each part the same body as the run's own route (`lr?run=A`, ...), in the
-order asked. Fifty selected runs cost one request and one listing instead
+order asked. `first=N` instead of `run` names the listing's first N runs
+(the tab's default selection), and `listing=1` adds the `runs` route's
+list as `"listing"`: a tab opening without a saved selection draws after
+one request. Fifty selected runs cost one request and one listing instead
 of 200 requests and 200 listings, and the runs not yet read are read many
 per provider call.
 
@@ -14,6 +17,7 @@ runs): a later view of the same runs costs one listing and a join.
 """
 
 import collections
+import dataclasses
 import threading
 
 from tensorboard import errors
@@ -27,23 +31,48 @@ MAX_RUNS = 100
 # The fewest points per series a caller may ask for (`downsample.select`'s floor).
 MIN_POINTS = 100
 MAX_BYTES = 64 << 20
+DEFAULT_POINTS = downsample.DEFAULT_BUDGET
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """A checked `view` request.
+
+    Attributes:
+      runs: the runs named (`run`), in order; empty when `first` is given.
+      first: how many of the listing's first runs (`first=N`), or 0.
+      parts: the parts asked for, in order.
+      points: the most points per `lr` and `loss` series.
+      listing: whether the answer also carries the `runs` route's list.
+    """
+
+    runs: tuple
+    first: int
+    parts: tuple
+    points: int
+    listing: bool
 
 
 def parse_query(request):
-    """`(runs, parts, points)` of a `view` request, strictly checked.
+    """The `Query` of a `view` request, strictly checked.
 
     Raises:
-      errors.InvalidArgumentError: an unknown parameter, no run, too many,
-        a run named twice, an unknown part, or a bad `points`.
+      errors.InvalidArgumentError: an unknown or repeated parameter, no run
+        (or both `run` and `first`), too many, a run named twice, an
+        unknown part, or a bad `points`, `first` or `listing`.
     """
     args = request.args
-    unknown = sorted(set(args.keys()) - {"run", "part", "points"})
+    unknown = sorted(set(args.keys()) - {"run", "part", "points", "first", "listing"})
     if unknown:
         raise errors.InvalidArgumentError(
-            f"Unknown query parameter {unknown[0]!r}; this route takes part, points, run"
+            f"Unknown query parameter {unknown[0]!r}; this route takes "
+            "first, listing, part, points, run"
         )
     runs = args.getlist("run")
-    if not runs or not all(runs):
+    first = _count(args.getlist("first"), "first", 1, MAX_RUNS, None)
+    if first is not None and runs:
+        raise errors.InvalidArgumentError("Give either 'run' or 'first', not both")
+    if first is None and (not runs or not all(runs)):
         raise errors.InvalidArgumentError("Missing query parameter 'run'")
     if len(runs) > MAX_RUNS:
         raise errors.InvalidArgumentError(f"{len(runs)} runs named; at most {MAX_RUNS} per request")
@@ -55,21 +84,22 @@ def parse_query(request):
         raise errors.InvalidArgumentError(
             f"Bad part {(bad or parts)[0]!r}; give each of {', '.join(PARTS)} at most once"
         )
-    return runs, parts, _points(args.getlist("points"))
+    points = _count(args.getlist("points"), "points", MIN_POINTS, DEFAULT_POINTS, DEFAULT_POINTS)
+    listing = _count(args.getlist("listing"), "listing", 0, 1, 0)
+    return Query(tuple(runs), first or 0, tuple(parts), points, bool(listing))
 
 
-def _points(values):
+def _count(values, name, low, high, default):
+    """The whole number in `values` (one query parameter's), in `[low, high]`, or `default`."""
     if not values:
-        return downsample.DEFAULT_BUDGET
+        return default
     text = values[0]
     if len(values) > 1 or not text.isdigit() or len(text) > 6:
-        raise errors.InvalidArgumentError(f"Bad points {text!r}; give one whole number")
-    points = int(text)
-    if not MIN_POINTS <= points <= downsample.DEFAULT_BUDGET:
-        raise errors.InvalidArgumentError(
-            f"points={points} is out of range [{MIN_POINTS}, {downsample.DEFAULT_BUDGET}]"
-        )
-    return points
+        raise errors.InvalidArgumentError(f"Bad {name} {text!r}; give one whole number")
+    value = int(text)
+    if not low <= value <= high:
+        raise errors.InvalidArgumentError(f"{name}={value} is out of range [{low}, {high}]")
+    return value
 
 
 class Views:
@@ -89,8 +119,17 @@ class Views:
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def answer(self, ctx, experiment, runs, parts=DEFAULT_PARTS, points=downsample.DEFAULT_BUDGET):
+    def answer(
+        self, ctx, experiment, runs, parts=DEFAULT_PARTS, points=DEFAULT_POINTS, listing=None
+    ):
         """The serialized `view` answer (`str`) of `runs`.
+
+        Args:
+          ctx, experiment: the request's (see `RunReader`).
+          runs: the run names, in the answer's order.
+          parts: the parts of each run, in order (`PARTS`).
+          points: the most points per `lr` and `loss` series.
+          listing: the `runs` route's list, to carry along, or `None`.
 
         Raises:
           errors.NotFoundError: a run with nothing to show.
@@ -118,7 +157,8 @@ class Views:
             + "}"
             for run in runs
         )
-        return '{"runs":[' + ",".join(items) + "]}"
+        head = "" if listing is None else '"listing":' + responses.dumps(listing) + ","
+        return "{" + head + '"runs":[' + ",".join(items) + "]}"
 
     def _build(self, snaps, parts, points):
         """`{(run, part): text}` of each run read; on the reader's worker (see `RunReader`)."""

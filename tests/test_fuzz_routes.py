@@ -152,7 +152,7 @@ ODD = [
 KEYS = (
     ["run"] * 6
     + ["format"] * 3
-    + ["part", "points"]
+    + ["part", "points", "first", "listing"]
     + [
         "",
         "x",
@@ -262,6 +262,8 @@ def _request(rng, i):
             query += "&part=" + rng.choice(["lr", "loss", "events", "audit", "finder", "export"])
         if rng.random() < 0.5:
             query += "&points=" + rng.choice(["100", "500", "2000", "0", "2001", "x"])
+        if rng.random() < 0.3:
+            query = rng.choice(["first=", "listing=1&first="]) + rng.choice(["1", "3", "0", "101"])
         if rng.random() < 0.3:
             query += "&" + _query(rng)
         return PREFIX + route, query.strip("&")

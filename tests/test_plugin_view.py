@@ -154,3 +154,30 @@ def test_answers_are_kept_per_version_and_bounded(tb):
 
     small.answer(context.RequestContext(), "", list(RUNS))
     assert len(small._texts) == 1
+
+
+def test_first_runs_with_the_listing_in_one_answer(tb):
+    got = body(get_view(tb, first="2", listing="1"))
+    assert got["listing"] == body(tb.get("runs"))["runs"]
+    names = [entry["run"] for entry in got["listing"]]
+    assert [item["run"] for item in got["runs"]] == names[:2]
+    assert got["runs"] == body(get_view(tb, *names[:2]))["runs"]
+    # More than there are: all of them.
+    assert len(body(get_view(tb, first="100"))["runs"]) == len(names)
+    assert "listing" not in body(get_view(tb, "run_a"))
+    assert body(get_view(tb, "run_a", listing="1"))["listing"] == got["listing"]
+
+
+@pytest.mark.parametrize(
+    "query, says",
+    [
+        ({"first": "0"}, "out of range"),
+        ({"first": str(view.MAX_RUNS + 1)}, "out of range"),
+        ({"first": "2", "run": "run_a"}, "not both"),
+        ({"first": ["1", "2"]}, "whole number"),
+        ({"first": "1", "listing": "yes"}, "whole number"),
+        ({"first": "1", "listing": "2"}, "out of range"),
+    ],
+)
+def test_bad_first_and_listing_are_json_errors(tb, query, says):
+    assert says in assert_json_error(get_view(tb, **query), 400)

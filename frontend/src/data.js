@@ -74,16 +74,25 @@ export function createClient(source = (...a) => globalThis.fetch(...a)) {
     /** Whether the transport answers `view` (many runs in one request; see run_loader.js). */
     batched: Boolean(transport.batched),
     /**
-     * `view?run=A&run=B&part=..&points=N`: [{run, <part>: the part's route answer}], unparsed.
+     * `view`: many runs' route answers in one request.
      *
-     * @param {string[]} runs
-     * @param {{parts?: string[], points?: number|null}} options
+     * @param {string[]|number} runs the run names, or how many of the
+     *   listing's first runs (`first=N`).
+     * @param {{parts?: string[], points?: number|null, listing?: boolean}} options
+     * @returns {Promise<{items: object[], listing: object[]|null}>} `items`:
+     *   [{run, <part>: the part's route answer}] unparsed; `listing`: the
+     *   `runs` route's list (parseRuns), when asked for.
      */
-    async view(runs, { parts = [], points = null } = {}) {
-      const params = [...runs.map((r) => ['run', r]), ...parts.map((p) => ['part', p])];
+    async view(runs, { parts = [], points = null, listing = false } = {}) {
+      const named = Array.isArray(runs) ? runs.map((r) => ['run', r]) : [['first', String(runs)]];
+      const params = [...named, ...parts.map((p) => ['part', p])];
       if (points) params.push(['points', String(points)]);
+      if (listing) params.push(['listing', '1']);
       const json = await getJSON('view', params);
-      return json && Array.isArray(json.runs) ? json.runs : [];
+      return {
+        items: json && Array.isArray(json.runs) ? json.runs : [],
+        listing: listing ? parseRuns({ runs: json && json.listing }) : null,
+      };
     },
     exportUrl(run, format) {
       return transport.exportUrl(run, format);

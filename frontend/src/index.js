@@ -87,10 +87,14 @@ class App {
   async start() {
     // Ask for the runs before building anything: the answer is what the
     // first draw waits for.
-    this.prefetch = this.client.runs();
+    // With the view of the saved selection (or of the first runs) where
+    // the routes allow: then one request is all the first draw waits for.
+    const saved = this.state.selected ? [...this.state.selected] : null;
+    const first = saved || DEFAULT_SELECTED;
+    this.early =
+      saved && !saved.length ? null : prefetchView(this.client, first, this.gridPoints(first.length ?? first));
+    this.prefetch = this.early ? this.early.listing.catch(() => this.client.runs()) : this.client.runs();
     this.prefetch.catch(() => {});
-    const saved = this.state.selected ? [...this.state.selected] : [];
-    this.early = prefetchView(this.client, saved, this.gridPoints(saved.length));
     injectStyle(CHART_CSS + css);
     document.documentElement.classList.add('lr-doc');
     this.theme = watchTheme((t) => {

@@ -34,8 +34,9 @@ const PARSE = { lr: parseLr, loss: parseLoss, events: parseEvents, audit: parseA
  */
 export async function loadRunDatas(client, runs, { finder = new Set(), points = null, early = null } = {}) {
   const out = new Map();
-  const usable = early && early.points === points && runs.length === early.runs.length;
-  const byEarly = usable && runs.every((r, i) => r === early.runs[i]) ? early.items : null;
+  const got = early && early.points === points ? await early.done : null;
+  const same = got && got.runs.length === runs.length && runs.every((r, i) => r === got.runs[i]);
+  const byEarly = same ? Promise.resolve(got.items) : null;
   await Promise.all(
     chunks(runs).map(async (chunk) => {
       const items = await (byEarly || viewOrNull(client, chunk, { parts: FIRST, points }));
@@ -57,15 +58,24 @@ export async function loadRunDatas(client, runs, { finder = new Set(), points = 
 }
 
 /**
- * The `view` request of a saved selection, sent with the `runs` listing
- * before anything is built; loadRunDatas({early}) takes its answer when
- * it asks for the same runs and points.
+ * The first request of the tab: the `view` of the saved selection (run
+ * names), or of the listing's first `runs` runs (a number), with the
+ * listing itself, before anything is built. loadRunDatas({early}) takes
+ * its answer when it asks for the same runs and points.
  *
- * @returns {{runs: string[], points: number|null, items: Promise<Map|null>}|null}
+ * @returns {{points: number|null, listing: Promise<object[]>, done: Promise<object|null>}|null}
+ *   `listing`: the `runs` route's list (rejects when the request failed);
+ *   `done`: {runs, items} or null. Null without the `view` route.
  */
 export function prefetchView(client, runs, points) {
-  if (!client.batched || !runs.length || runs.length > VIEW_CHUNK) return null;
-  return { runs: [...runs], points, items: viewOrNull(client, runs, { parts: FIRST, points }) };
+  const many = Array.isArray(runs) ? runs.length : runs;
+  if (!client.batched || !many || many > VIEW_CHUNK) return null;
+  const request = client.view(runs, { parts: FIRST, points, listing: true });
+  const done = request.then(
+    ({ items }) => ({ runs: items.map((item) => item && item.run), items: byRun(items) }),
+    () => null,
+  );
+  return { points, listing: request.then((answer) => answer.listing), done };
 }
 
 /**
@@ -109,13 +119,16 @@ export function needsLoad(d, points) {
 async function viewOrNull(client, runs, options) {
   if (!client.batched || !runs.length) return null;
   try {
-    const items = await client.view(runs, options);
-    const byRun = new Map();
-    for (const item of items) if (item && typeof item.run === 'string') byRun.set(item.run, item);
-    return byRun;
+    return byRun((await client.view(runs, options)).items);
   } catch {
     return null;
   }
+}
+
+function byRun(items) {
+  const out = new Map();
+  for (const item of items) if (item && typeof item.run === 'string') out.set(item.run, item);
+  return out;
 }
 
 function parts(item, names) {
