@@ -201,7 +201,12 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         listing = None
         runs = list(query.runs)
         if query.listing or query.first:
-            listing = self.runs_impl(ctx, experiment)["runs"]
+            # The runs the listing reads are the ones the view needs: keep
+            # their answers as they are read, not read them twice.
+            wanted = runs or self._reader.names(ctx, experiment)[: query.first]
+            prime = self._views.primer(experiment, wanted, query.parts, query.points)
+            summarize = lambda snap: (prime(snap), answers.run_summary(snap))[1]  # noqa: E731
+            listing = self._reader.summaries(ctx, experiment, summarize)
         if query.first:
             runs = [entry["run"] for entry in listing[: query.first]]
         return self._views.answer(

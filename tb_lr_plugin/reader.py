@@ -50,6 +50,8 @@ _ALL = 10**9
 _DEFAULT_CACHE_SIZE = 8
 # Runs read per provider call when listing many (bounds the memory a read takes).
 _RUNS_PER_READ = 32
+# Listings are small: any thread may make them, two at a time.
+_LISTERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="learning_rate_list")
 
 
 @dataclasses.dataclass
@@ -217,8 +219,10 @@ class RunReader:
 
     def _index(self, ctx, experiment):
         """`{run: (logger_tags, keras_index)}` of every run with something to show."""
+        # The two listings at once: each is a round trip to the data server.
+        keras_future = _LISTERS.submit(self._list_keras, ctx, experiment)
         logger_index = self._list_logger(ctx, experiment)
-        keras_index = self._list_keras(ctx, experiment)
+        keras_index = keras_future.result()
         names = set(logger_index)
         for krun, tags in keras_index.items():
             for owner, split in run_model.owners(krun):
@@ -320,6 +324,10 @@ class RunReader:
         logger_tags = self._list_logger(ctx, experiment, runs=[run]).get(run)
         keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
         return self._snapshot(ctx, experiment, run, logger_tags, keras)
+
+    def names(self, ctx, experiment):
+        """The sorted names of every run with something to show (one listing)."""
+        return list(self._index(ctx, experiment))
 
     def versions(self, ctx, experiment, runs):
         """`{run: spec}` of `runs` from one listing of every run (reused for `listing_ttl`).

@@ -160,6 +160,24 @@ class Views:
         head = "" if listing is None else '"listing":' + responses.dumps(listing) + ","
         return "{" + head + '"runs":[' + ",".join(items) + "]}"
 
+    def primer(self, experiment, runs, parts=DEFAULT_PARTS, points=DEFAULT_POINTS):
+        """A `snapshot -> None` that keeps the answers of `runs` as they are read.
+
+        Given to the listing (`RunReader.summaries` reads every changed run
+        to list it), so a `view` of the same runs right after it reads
+        nothing again: a cold start reads each run once.
+        """
+        wanted = set(runs)
+
+        def prime(snap):
+            if snap.run not in wanted:
+                return
+            built = self._reader.on_worker(self._build, {snap.run: snap}, parts, points)
+            for (run, part), text in built.items():
+                self._put((experiment, run, part, _budget(part, points)), snap.version, text)
+
+        return prime
+
     def _build(self, snaps, parts, points):
         """`{(run, part): text}` of each run read; on the reader's worker (see `RunReader`)."""
         out = {}

@@ -181,3 +181,20 @@ def test_first_runs_with_the_listing_in_one_answer(tb):
 )
 def test_bad_first_and_listing_are_json_errors(tb, query, says):
     assert says in assert_json_error(get_view(tb, **query), 400)
+
+
+def test_a_cold_view_with_the_listing_reads_each_run_once(tmp_path):
+    for name in ("a", "b", "c"):
+        write_run(tmp_path / name, steps=300, epochs=3, reductions=(1,))
+    tb = InProcessTensorBoard(tmp_path)
+    plugin = next(p for p in tb.app._plugins if p.plugin_name == "learning_rate")
+    reads = []
+    original = plugin._reader._read_many
+    plugin._reader._read_many = lambda ctx, exp, batch: (
+        reads.append(sorted(batch)) or original(ctx, exp, batch)
+    )
+    got = body(get_view(tb, first="2", listing="1"))
+    assert [item["run"] for item in got["runs"]] == ["a", "b"]
+    # One read of the three runs, for the listing; the view's two from it.
+    assert reads == [["a", "b", "c"]]
+    assert got["runs"][1]["lr"] == body(tb.get("lr", run="b"))
