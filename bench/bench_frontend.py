@@ -522,9 +522,11 @@ def run_browser(node, url, *args):
 
 
 def _chart_requests(result):
-    """How many of the tab's requests the last grid navigation made (the page's own left out)."""
+    """How many data requests the tab made before the last grid navigation drew
+    (its module and TensorBoard's own requests left out)."""
     nav = (result.get("waterfall") or {}).get("grid") or {}
-    return sum(1 for name, _, _ in nav.get("requests", []) if name.startswith("lr/"))
+    own = [name for name, _, _ in nav.get("requests", []) if name.startswith("lr/")]
+    return sum(1 for name in own if not name.startswith(("lr/index.js", "lr/static")))
 
 
 def _fmt(values, digits=0):

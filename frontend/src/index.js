@@ -31,8 +31,10 @@ import {
 // TensorBoard's dashboards select every run; the first ones of a large
 // one, so that it opens quickly (each selected run costs a request per route).
 const DEFAULT_SELECTED = 10;
-// Points per series for the small-multiples grid (cells of 200-450 px).
-const GRID_POINTS = 500;
+// Points per series for the small-multiples grid (cells of 200-450 px),
+// and for the charts when more than MANY_RUNS runs overlap on them.
+const FEW_POINTS = 500;
+const MANY_RUNS = 10;
 
 /**
  * Renders the tab.
@@ -92,7 +94,7 @@ class App {
     const saved = this.state.selected ? [...this.state.selected] : null;
     const first = saved || DEFAULT_SELECTED;
     this.early =
-      saved && !saved.length ? null : prefetchView(this.client, first, this.gridPoints(first.length ?? first));
+      saved && !saved.length ? null : prefetchView(this.client, first, this.pointsFor(first.length ?? first));
     this.prefetch = this.early ? this.early.listing.catch(() => this.client.runs()) : this.client.runs();
     this.prefetch.catch(() => {});
     injectStyle(CHART_CSS + css);
@@ -246,7 +248,7 @@ class App {
 
   async loadRuns(runs, force) {
     const gen = ++this.generation;
-    const points = this.gridPoints(runs.length);
+    const points = this.pointsFor(runs.length);
     const todo = runs.filter((r) => force || needsLoad(this.cache.get(r), points));
     // The charts first; the audit (only the diagnosis panel needs it) after.
     const finder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
@@ -270,9 +272,9 @@ class App {
     this.drawComparison();
   }
 
-  /** The points per series to ask for: fewer when only the small-multiples grid shows `count` runs. */
-  gridPoints(count) {
-    return this.state.multiples && count >= 2 ? GRID_POINTS : null;
+  /** The points per series to ask for `count` runs: fewer in the grid or with many runs on a chart. */
+  pointsFor(count) {
+    return (this.state.multiples && count >= 2) || count > MANY_RUNS ? FEW_POINTS : null;
   }
 
   onSelection(selected) {
