@@ -56,6 +56,13 @@ const OURS_DRAWN = `(() => {
   return { t: performance.now(), series: labels, booted: booted(), waterfall: waterfall(f) };
 })()`;
 
+// The same, with every run drawn (a cold server may list some runs first).
+const OURS_DRAWN_ALL = (n) =>
+  OURS_DRAWN.replace(
+    'const labels =',
+    `if (d.querySelectorAll('.lr-legend-run').length < ${n}) return null;\n  const labels =`,
+  );
+
 // TensorBoard's Scalars dashboard (Polymer, Plottable SVG in shadow roots):
 // drawn when each loss chart has a line (raw + smoothed) per run.
 const THEIRS_DRAWN = (expectedLines) => `(() => {
@@ -149,6 +156,7 @@ async function dragZoom(page, box, i, span, armed) {
 
 const COMPARE_DRAWN = (runs, grid) => `(() => {
   ${BOOTED}
+  ${WATERFALL}
   const f = document.querySelector('iframe');
   const d = f && f.contentDocument;
   if (!d) return null;
@@ -159,14 +167,15 @@ const COMPARE_DRAWN = (runs, grid) => `(() => {
     // The grid's own work: from the last chart route's answer (not the audit's) to the grid drawn.
     const data = f.contentWindow.performance
       .getEntriesByType('resource')
-      .filter((e) => ['/lr?', '/loss?', '/events?'].some((route) => e.name.includes(route)))
+      .filter((e) => ['/lr?', '/loss?', '/events?', '/view?'].some((route) => e.name.includes(route)))
+      .filter((e) => !e.name.includes('part=audit'))
       .map((e) => e.responseEnd);
     const drawAfterData = Number(g.dataset.drawnAt) - Math.max(...data);
-    return { t: performance.now(), drawAfterData, booted: booted() };
+    return { t: performance.now(), drawAfterData, booted: booted(), waterfall: waterfall(f) };
   }
   const boxes = [...d.querySelectorAll(${JSON.stringify(MAIN_CHARTS)})];
   if (boxes.length !== 2 || !boxes.every((b) => Number(b.dataset.draws) > 0)) return null;
-  return { t: performance.now(), booted: booted() };
+  return { t: performance.now(), booted: booted(), waterfall: waterfall(f) };
 })()`;
 
 async function compareNavigation(browser, names, grid) {
@@ -184,7 +193,10 @@ async function compareNavigation(browser, names, grid) {
   const deadline = Date.now() + 180000;
   while (Date.now() < deadline) {
     const r = await page.evaluate(COMPARE_DRAWN(names.length, grid)).catch(() => null);
-    if (r) return { ms: r.t, afterBoot: r.t - r.booted, drawAfterData: r.drawAfterData, errors, page, context };
+    if (r) {
+      const waterfall = { drawn: Math.round(r.t), booted: Math.round(r.booted), requests: r.waterfall };
+      return { ms: r.t, afterBoot: r.t - r.booted, drawAfterData: r.drawAfterData, waterfall, errors, page, context };
+    }
     await page.waitForTimeout(POLL_MS);
   }
   await context.close();
@@ -240,11 +252,13 @@ async function compareBench(browser, result) {
     const t = await compareNavigation(browser, names, false);
     result.table.push(t.ms);
     result.tableAfterBoot.push(t.afterBoot);
+    result.waterfall = { ...result.waterfall, table: t.waterfall };
     await t.context.close();
     const g = await compareNavigation(browser, names, true);
     result.grid.push(g.ms);
     result.gridAfterBoot.push(g.afterBoot);
     result.gridAfterData.push(g.drawAfterData);
+    result.waterfall = { ...result.waterfall, grid: g.waterfall };
     result.gridZoom.push(...(await gridZoomTimes(g.page, GRID_ZOOMS, names.length)));
     if (g.errors.length) result.info.errors = g.errors;
     await g.context.close();
@@ -261,6 +275,7 @@ try {
     args: CHROMIUM_ARGS,
   });
   if (arg('mode') === 'compare') await compareBench(browser, result);
+  else if (arg('mode') === 'cold') await coldNavigation(browser, result);
   else await dashboards(browser, result);
 } catch (e) {
   result.error = String(e && e.stack ? e.stack : e);
@@ -269,6 +284,21 @@ try {
 }
 process.stdout.write(JSON.stringify(result) + '\n');
 
+// `--mode cold --which ours|theirs`: one navigation to a TensorBoard just
+// started (bench_frontend.py starts a fresh one for each), nothing cached.
+async function coldNavigation(browser, result) {
+  const ours = arg('which') === 'ours';
+  const probe = ours ? OURS_DRAWN_ALL(runs) : THEIRS_DRAWN(2 * 3 * runs);
+  const r = await timeNavigation(browser, ours ? '#learning_rate' : '#scalars', probe, 300000);
+  result.cold = { ms: r.ms, afterBoot: r.ms - r.info.booted };
+  if (ours)
+    result.waterfall = {
+      cold: { drawn: Math.round(r.ms), booted: Math.round(r.info.booted), requests: r.info.waterfall },
+    };
+  if (r.errors.length) result.info.errors = r.errors;
+  await r.context.close();
+}
+
 async function dashboards(browser, result) {
   // Warm up both (server caches, disk) once, untimed.
   for (const [hash, probe] of [
@@ -276,7 +306,10 @@ async function dashboards(browser, result) {
     ['#scalars', THEIRS_DRAWN(2 * 3 * runs)],
   ]) {
     const r = await timeNavigation(browser, hash, probe);
-    if (hash === '#learning_rate') result.waterfall = { first: { drawn: Math.round(r.ms), booted: Math.round(r.info.booted), requests: r.info.waterfall } };
+    if (hash === '#learning_rate')
+      result.waterfall = {
+        first: { drawn: Math.round(r.ms), booted: Math.round(r.info.booted), requests: r.info.waterfall },
+      };
     await r.context.close();
   }
   for (let i = 0; i < repeats; i++) {
@@ -284,7 +317,11 @@ async function dashboards(browser, result) {
     result.ours.push(ours.ms);
     result.oursAfterBoot.push(ours.ms - ours.info.booted);
     result.info.legendRuns = ours.info.series;
-    result.waterfall.later = { drawn: Math.round(ours.ms), booted: Math.round(ours.info.booted), requests: ours.info.waterfall };
+    result.waterfall.later = {
+      drawn: Math.round(ours.ms),
+      booted: Math.round(ours.info.booted),
+      requests: ours.info.waterfall,
+    };
     if (ours.errors.length) result.info.oursErrors = ours.errors;
     result.zoom.push(...(await zoomTimes(ours.page, 3)));
     await ours.context.close();

@@ -34,19 +34,21 @@ def events(snap):
 
     return snap.memoize("events_list", compute)
 
-def lr_body(snap, scalars_kept=SCALARS_KEPT):
+
+def lr_body(snap, scalars_kept=SCALARS_KEPT, budget=downsample.DEFAULT_BUDGET):
     """The `lr` route's answer: LR series per optimizer, downsampled for display.
 
     Args:
       snap: the run (`reader.Snapshot`).
       scalars_kept: how many points of a `scalars` tag TensorBoard keeps.
+      budget: the most points per series (`downsample.select`).
     """
     keep = event_steps(events(snap))
     optimizers = []
     points = 0
     thinned = False
     for name, rows in snap.optimizers.items():
-        idx = downsample.select(rows[:, 0], rows[:, 1:], keep_steps=keep)
+        idx = downsample.select(rows[:, 0], rows[:, 1:], budget=budget, keep_steps=keep)
         points += len(rows)
         thinned = thinned or len(idx) < len(rows)
         kept = rows[idx]
@@ -74,19 +76,27 @@ def lr_body(snap, scalars_kept=SCALARS_KEPT):
         if snap.scalar.hyper:
             body["hyperparameters"] = responses.hyper_columns(
                 snap.scalar.hyper,
-                lambda rows: downsample.select(rows[:, 0], rows[:, 1], keep_steps=keep),
+                lambda rows: downsample.select(
+                    rows[:, 0], rows[:, 1], budget=budget, keep_steps=keep
+                ),
             )
     return body
 
-def loss_body(snap):
-    """The `loss` route's answer: the loss and metric series to draw under the LR."""
+
+def loss_body(snap, budget=downsample.DEFAULT_BUDGET):
+    """The `loss` route's answer: the loss and metric series to draw under the LR.
+
+    Args:
+      snap: the run (`reader.Snapshot`).
+      budget: the most points per step series (`downsample.select`).
+    """
     keep = event_steps(events(snap))
     series = []
     thinned = False
     for item in run_model.loss_series(snap):
         name, source, resolution, x, values = item
         if resolution == "step":
-            idx = downsample.select(x, values, keep_steps=keep)
+            idx = downsample.select(x, values, budget=budget, keep_steps=keep)
             thinned = thinned or len(idx) < len(x)
             axes = {"step": responses.column(x[idx], integer=True)}
             values = values[idx]

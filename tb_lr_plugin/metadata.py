@@ -171,7 +171,16 @@ COUNT_FIELDS = (
     "num_bad_epochs",
 )
 NUMBER_FIELDS = (
-    "value", "best", "old_lr", "new_lr", "lr", "min_lr", "factor", "min_delta", "threshold", "eps"
+    "value",
+    "best",
+    "old_lr",
+    "new_lr",
+    "lr",
+    "min_lr",
+    "factor",
+    "min_delta",
+    "threshold",
+    "eps",
 )
 STRING_FIELDS = ("kind", "monitor", "optimizer", "phase", "mode", "threshold_mode", "reason")
 DICT_FIELDS = ("logs",)

@@ -1,7 +1,8 @@
 """The Learning Rate tab: TensorBoard plugin and loader.
 
 Routes (under `/data/plugin/learning_rate/`, see docs/http_api.md):
-`runs`, `lr`, `events`, `loss`, `audit`, `export`, `finder`, and the frontend's
+`runs`, `lr`, `events`, `loss`, `audit`, `export`, `finder`, `view` (many
+runs' `lr`, `loss`, `events`... in one answer), and the frontend's
 `index.js` and `static/*`. Each data route parses its query strictly,
 calls a pure `*_impl` method that raises TensorBoard's public errors, and
 answers JSON; `http.json_errors` turns every error into `{"error": ...}`.
@@ -19,7 +20,7 @@ from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.plugins import base_plugin
 
-from tb_lr_plugin import answers, metadata, reader, responses
+from tb_lr_plugin import answers, metadata, reader, responses, view
 from tb_lr_plugin.sources import patterns
 
 logger = logging.getLogger(__name__)
@@ -105,6 +106,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # What TensorBoard keeps of each `scalars` tag (its default: 1,000).
         self._scalars_kept = samples.get("scalars", answers.SCALARS_KEPT)
         self._export_lock = threading.Lock()
+        self._views = view.Views(self._reader, self._scalars_kept)
 
     def get_plugin_apps(self):
         return {
@@ -120,6 +122,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             "/audit": self._serve_audit,
             "/export": self._serve_export,
             "/finder": self._serve_finder,
+            "/view": self._serve_view,
         }
 
     def is_active(self):
@@ -185,6 +188,31 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             lambda: responses.dumps(answers.finder_body(snap)),
         )
 
+    def view_impl(self, ctx, experiment, query):
+        """`{"runs": [{"run", <part>: <the part's route body>, ...}]}` of many runs at once.
+
+        See `view.py`: one request for what the first draw of the selected
+        runs needs (`query`: a `view.Query`), with the `runs` route's list
+        as `"listing"` when asked for.
+
+        Returns:
+          The serialized JSON (`str`).
+        """
+        listing = None
+        runs = list(query.runs)
+        if query.listing or query.first:
+            # The runs the listing reads are the ones the view needs: keep
+            # their answers as they are read, not read them twice.
+            wanted = runs or self._reader.names(ctx, experiment)[: query.first]
+            prime = self._views.primer(experiment, wanted, query.parts, query.points)
+            summarize = lambda snap: (prime(snap), answers.run_summary(snap))[1]  # noqa: E731
+            listing = self._reader.summaries(ctx, experiment, summarize)
+        if query.first:
+            runs = [entry["run"] for entry in listing[: query.first]]
+        return self._views.answer(
+            ctx, experiment, runs, query.parts, query.points, listing if query.listing else None
+        )
+
     def export_impl(self, ctx, experiment, run, fmt):
         """Every recorded row, never downsampled.
 
@@ -231,6 +259,12 @@ class LearningRatePlugin(base_plugin.TBPlugin):
     _serve_finder = _run_route("finder_impl")
 
     @responses.json_errors
+    def _serve_view(self, request):
+        query = view.parse_query(request)
+        ctx, experiment = _request_context(request)
+        return responses.json_response(request, self.view_impl(ctx, experiment, query))
+
+    @responses.json_errors
     def _serve_export(self, request):
         params = responses.query(request, allowed=("run", "format"), required=("run",))
         ctx, experiment = _request_context(request)
@@ -262,8 +296,6 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         content_type = _STATIC_TYPES.get(extension, "application/octet-stream")
         with open(path, "rb") as f:
             return http_util.Respond(request, f.read(), content_type)
-
-
 
 
 class LearningRateLoader(base_plugin.TBLoader):

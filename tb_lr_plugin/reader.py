@@ -30,14 +30,14 @@ from tensorboard import context as tb_context
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model, sources, tolerant_read
+from tb_lr_plugin import metadata, run_model, run_version, tolerant_read
 from tb_lr_plugin.sources import records as records_source
 
 logger = logging.getLogger(__name__)
 
 SOURCE_LOGGER = run_model.SOURCE_LOGGER
 SOURCE_KERAS = run_model.SOURCE_KERAS
-SOURCE_SCALARS = "scalars"  # the cache key's word for any scalar source
+SOURCE_SCALARS = run_version.SOURCE_SCALARS
 AXIS_STEP = run_model.AXIS_STEP
 AXIS_EPOCH = run_model.AXIS_EPOCH
 KERAS_TRAIN = run_model.KERAS_TRAIN
@@ -50,6 +50,8 @@ _ALL = 10**9
 _DEFAULT_CACHE_SIZE = 8
 # Runs read per provider call when listing many (bounds the memory a read takes).
 _RUNS_PER_READ = 32
+# Listings are small: any thread may make them, two at a time.
+_LISTERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="learning_rate_list")
 
 
 @dataclasses.dataclass
@@ -213,12 +215,14 @@ class RunReader:
         if self._list_logger(ctx, experiment):
             return True
         keras = self._list_keras(ctx, experiment)
-        return any(_lists_lr(r, t, self.options) for r, t in keras.items())
+        return any(run_version.lists_lr(r, t, self.options) for r, t in keras.items())
 
     def _index(self, ctx, experiment):
         """`{run: (logger_tags, keras_index)}` of every run with something to show."""
+        # The two listings at once: each is a round trip to the data server.
+        keras_future = _LISTERS.submit(self._list_keras, ctx, experiment)
         logger_index = self._list_logger(ctx, experiment)
-        keras_index = self._list_keras(ctx, experiment)
+        keras_index = keras_future.result()
         names = set(logger_index)
         for krun, tags in keras_index.items():
             for owner, split in run_model.owners(krun):
@@ -260,7 +264,7 @@ class RunReader:
             result = {}
             todo = {}
             for run, (logger_tags, keras) in index.items():
-                source, version = _version(run, logger_tags, keras, self.options)
+                source, version = run_version.version(run, logger_tags, keras, self.options)
                 hit = self._summaries.get((experiment, run))
                 if hit is not None and hit[0] == version:
                     result[run] = hit[1]
@@ -321,6 +325,46 @@ class RunReader:
         keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
         return self._snapshot(ctx, experiment, run, logger_tags, keras)
 
+    def names(self, ctx, experiment):
+        """The sorted names of every run with something to show (one listing)."""
+        return list(self._index(ctx, experiment))
+
+    def versions(self, ctx, experiment, runs):
+        """`{run: spec}` of `runs` from one listing of every run (reused for `listing_ttl`).
+
+        A `spec` is what `read` takes; `spec[1]` is the run's version.
+
+        Raises:
+          errors.NotFoundError: a run with nothing to show.
+        """
+        index = self._index(ctx, experiment)
+        specs = {}
+        for run in runs:
+            if run not in index:
+                raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
+            logger_tags, keras = index[run]
+            source, version = run_version.version(run, logger_tags, keras, self.options)
+            specs[run] = (source, version, logger_tags, keras)
+        return specs
+
+    def read(self, ctx, experiment, specs):
+        """`{run: Snapshot}` of `specs` (from `versions`): cached ones as they are,
+        the others read many per provider call, on the worker. Not cached:
+        the batched `view` route keeps the answers, not the runs."""
+        snaps, todo = {}, {}
+        for run, spec in specs.items():
+            with self._lock:
+                snap = self._cache.get((experiment, run))
+            if snap is not None and snap.version == spec[1]:
+                snaps[run] = snap
+            else:
+                todo[run] = spec
+        names = list(todo)
+        for start in range(0, len(names), _RUNS_PER_READ):
+            batch = {run: todo[run] for run in names[start : start + _RUNS_PER_READ]}
+            snaps.update(self.on_worker(self._read_many, ctx, experiment, batch))
+        return snaps
+
     def on_worker(self, fn, *args):
         """Runs `fn(*args)` on the reader's one worker thread; returns its result.
 
@@ -333,7 +377,7 @@ class RunReader:
     # Reading.
 
     def _snapshot(self, ctx, experiment, run, logger_tags, keras_index):
-        source, version = _version(run, logger_tags, keras_index, self.options)
+        source, version = run_version.version(run, logger_tags, keras_index, self.options)
         key = (experiment, run)
         with self._lock:
             snap = self._cache.get(key)
@@ -434,46 +478,10 @@ class RunReader:
         )
 
 
-def _version(run, logger_tags, keras_index, options=None):
-    """`(source, version)` of a run: what its cache entries are keyed by.
-
-    Raises:
-      errors.NotFoundError: the run has no data of ours and no Keras
-        learning rate.
-    """
-    if logger_tags:
-        source = SOURCE_LOGGER
-    elif any(
-        run_model.lists_lr(split, keras_index.get(name, {}), options)
-        for name, split in _splits_of(run)
-    ):
-        source = SOURCE_SCALARS
-    else:
-        raise errors.NotFoundError(f"No learning-rate data for run {run!r}")
-    version = (
-        source,
-        tuple(sorted((t, s, w) for t, (_, s, w) in (logger_tags or {}).items())),
-        tuple(sorted((r, tuple(sorted(tags.items()))) for r, tags in keras_index.items())),
-    )
-    return source, version
-
-
-def _lists_lr(name, tags, options=None):
-    """True when the listed scalar `tags` of folder `name` make some run's LR."""
-    return any(run_model.lists_lr(split, tags, options) for _, split in run_model.owners(name))
-
-
-def _splits_of(run):
-    """`(folder, split)` of each folder a source reads for `run`."""
-    return [(run, sources.OWN)] + [
-        (run_model.sibling(run, split), split) for split in sources.splits()
-    ]
-
-
 def _keras_points(run, scalars):
     """`{".": {tag: [n, 2]}, "train": {...}, "validation": {...}}` of `run`."""
     keras = {}
-    for name, sub in _splits_of(run):
+    for name, sub in run_version.splits_of(run):
         keras[sub] = {}
         for tag, points in scalars.get(name, {}).items():
             if not points or not run_model.wants_scalar(tag):

@@ -85,8 +85,7 @@ def filesystem(url):
         fs, path = fsspec.core.url_to_fs(url)
     except ImportError as e:
         raise ValueError(
-            f"log_dir {url!r} needs the {name}:// filesystem, which is not installed "
-            f"({e}): {hint}"
+            f"log_dir {url!r} needs the {name}:// filesystem, which is not installed ({e}): {hint}"
         ) from None
     return fs, path.rstrip("/") or path
 

@@ -44,7 +44,7 @@ REQUESTS = int(os.environ.get("TB_LR_FUZZ_REQUESTS", "2000"))
 WIRE_REQUESTS = 300
 TIME_LIMIT = 90  # seconds, for the whole batch of requests
 PREFIX = "/data/plugin/learning_rate/"
-DATA_ROUTES = ("runs", "lr", "events", "loss", "audit", "export", "finder")
+DATA_ROUTES = ("runs", "lr", "events", "loss", "audit", "export", "finder", "view")
 RUNS = ("plain", "<img src=x onerror=alert(1)>", "q\"uo'te & <b>", "ünï/学习率", "konly")
 
 # -- the audit hook --------------------------------------------------------------------------
@@ -140,10 +140,19 @@ ODD = [
     "json",
     "CSV",
     "xml",
+    "lr",
+    "audit",
+    "finder",
+    "100",
+    "2000",
+    "-1",
+    "1e3",
+    "99999999999999999999",
 ]
 KEYS = (
     ["run"] * 6
     + ["format"] * 3
+    + ["part", "points", "first", "listing"]
     + [
         "",
         "x",
@@ -245,6 +254,19 @@ def _request(rng, i):
         # A server percent-decodes the path before PATH_INFO.
         raw = urllib.parse.unquote_to_bytes(PREFIX + "static/" + suffix)
         return raw.decode("latin-1"), _query(rng)
+    if route == "view" and rng.random() < 0.3:
+        # Several valid runs (some repeated), valid or hostile parts and points.
+        runs = [rng.choice(RUNS) for _ in range(rng.choice([1, 2, 3, 5, 120]))]
+        query = "&".join("run=" + urllib.parse.quote(r, safe="") for r in runs)
+        if rng.random() < 0.5:
+            query += "&part=" + rng.choice(["lr", "loss", "events", "audit", "finder", "export"])
+        if rng.random() < 0.5:
+            query += "&points=" + rng.choice(["100", "500", "2000", "0", "2001", "x"])
+        if rng.random() < 0.3:
+            query = rng.choice(["first=", "listing=1&first="]) + rng.choice(["1", "3", "0", "101"])
+        if rng.random() < 0.3:
+            query += "&" + _query(rng)
+        return PREFIX + route, query.strip("&")
     if route in ("lr", "events", "loss", "audit", "finder", "export") and rng.random() < 0.2:
         # A valid request with something hostile added, or nothing but a valid run.
         query = "run=" + urllib.parse.quote(rng.choice(RUNS), safe="")

@@ -28,7 +28,9 @@ export class RouteError extends Error {
  *
  *   transport.get(route, params) -> Promise<object>  the route's JSON answer
  *     (route: 'runs' | 'lr' | 'loss' | 'events' | 'audit' | 'finder'; params:
- *     {run} or none); rejects with a RouteError.
+ *     {run}, none, or [[name, value], ...] for `view`'s repeated `run`);
+ *     rejects with a RouteError.
+ *   transport.batched: true when it answers `view` (many runs at once).
  *   transport.exportUrl(run, format) -> string  a link to the CSV/JSON export.
  *
  * fetchTransport serves TensorBoard's routes; a page without a server (a
@@ -68,6 +70,29 @@ export function createClient(source = (...a) => globalThis.fetch(...a)) {
      */
     runData(run, options) {
       return loadRunData(this, run, options);
+    },
+    /** Whether the transport answers `view` (many runs in one request; see run_loader.js). */
+    batched: Boolean(transport.batched),
+    /**
+     * `view`: many runs' route answers in one request.
+     *
+     * @param {string[]|number} runs the run names, or how many of the
+     *   listing's first runs (`first=N`).
+     * @param {{parts?: string[], points?: number|null, listing?: boolean}} options
+     * @returns {Promise<{items: object[], listing: object[]|null}>} `items`:
+     *   [{run, <part>: the part's route answer}] unparsed; `listing`: the
+     *   `runs` route's list (parseRuns), when asked for.
+     */
+    async view(runs, { parts = [], points = null, listing = false } = {}) {
+      const named = Array.isArray(runs) ? runs.map((r) => ['run', r]) : [['first', String(runs)]];
+      const params = [...named, ...parts.map((p) => ['part', p])];
+      if (points) params.push(['points', String(points)]);
+      if (listing) params.push(['listing', '1']);
+      const json = await getJSON('view', params);
+      return {
+        items: json && Array.isArray(json.runs) ? json.runs : [],
+        listing: listing ? parseRuns({ runs: json && json.listing }) : null,
+      };
     },
     exportUrl(run, format) {
       return transport.exportUrl(run, format);
@@ -109,7 +134,11 @@ export function fetchTransport(fetchImpl) {
     }
     return body;
   }
-  return { get, exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}` };
+  return {
+    get,
+    batched: true,
+    exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}`,
+  };
 }
 
 // client.runData: every route of one run at once, each failure kept apart.
@@ -121,6 +150,15 @@ async function loadRunData(client, run, { audit: withAudit = true, finder: withF
     withAudit ? client.audit(run) : Promise.resolve(null),
     withFinder ? client.finder(run) : Promise.resolve(emptyFinder(run)),
   ]);
+  return assembleRunData(run, { lr, loss, events, audit, finder });
+}
+
+/**
+ * One run's data as client.runData gives it, from each route's settled
+ * promise (Promise.allSettled's {status, value, reason}); a rejected one
+ * leaves its part empty and its RouteError in `errors`.
+ */
+export function assembleRunData(run, { lr, loss, events, audit, finder }) {
   const errors = [];
   const take = (result, empty) => {
     if (result.status === 'fulfilled') return result.value;
@@ -146,7 +184,7 @@ async function loadRunData(client, run, { audit: withAudit = true, finder: withF
   };
 }
 
-function asRouteError(e) {
+export function asRouteError(e) {
   return e instanceof RouteError ? e : new RouteError('?', 0, String(e && e.message ? e.message : e));
 }
 

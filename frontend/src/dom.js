@@ -25,3 +25,12 @@ export function onActivate(node, fn) {
     }
   });
 }
+
+/** Adds the tab's stylesheet to the page once. */
+export function injectStyle(text) {
+  if (document.getElementById('tb-lr-style')) return;
+  const style = document.createElement('style');
+  style.id = 'tb-lr-style';
+  style.textContent = text;
+  document.head.append(style);
+}

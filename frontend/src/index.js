@@ -7,10 +7,11 @@ import { CHART_CSS } from './plot.js';
 import { createCharts } from './training_charts.js';
 import { createFinderChart } from './finder_chart.js';
 import { createClient, singleFlight } from './data.js';
+import { loadAudits, loadRunDatas, needsLoad, prefetchView } from './run_loader.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
 import { makeEpochMap } from './axis.js';
-import { el } from './dom.js';
+import { el, injectStyle } from './dom.js';
 import { createRunSelector } from './run_selector.js';
 import { hyperPanel } from './hyper_panel.js';
 import { createComparison } from './comparison.js';
@@ -30,6 +31,10 @@ import {
 // TensorBoard's dashboards select every run; the first ones of a large
 // one, so that it opens quickly (each selected run costs a request per route).
 const DEFAULT_SELECTED = 10;
+// Points per series for the small-multiples grid (cells of 200-450 px),
+// and for the charts when more than MANY_RUNS runs overlap on them.
+const FEW_POINTS = 500;
+const MANY_RUNS = 10;
 
 /**
  * Renders the tab.
@@ -84,7 +89,13 @@ class App {
   async start() {
     // Ask for the runs before building anything: the answer is what the
     // first draw waits for.
-    this.prefetch = this.client.runs();
+    // With the view of the saved selection (or of the first runs) where
+    // the routes allow: then one request is all the first draw waits for.
+    const saved = this.state.selected ? [...this.state.selected] : null;
+    const first = saved || DEFAULT_SELECTED;
+    this.early =
+      saved && !saved.length ? null : prefetchView(this.client, first, this.pointsFor(first.length ?? first));
+    this.prefetch = this.early ? this.early.listing.catch(() => this.client.runs()) : this.client.runs();
     this.prefetch.catch(() => {});
     injectStyle(CHART_CSS + css);
     document.documentElement.classList.add('lr-doc');
@@ -135,6 +146,7 @@ class App {
       onMultiples: (on) => {
         this.state.multiples = on;
         this.save();
+        if (!on) this.loadRuns([...this.state.selected], false); // the grid's fewer points
         this.draw();
       },
     });
@@ -236,28 +248,21 @@ class App {
 
   async loadRuns(runs, force) {
     const gen = ++this.generation;
-    const todo = runs.filter((r) => force || !this.cache.has(r));
+    const points = this.pointsFor(runs.length);
+    const todo = runs.filter((r) => force || needsLoad(this.cache.get(r), points));
     // The charts first; the audit (only the diagnosis panel needs it) after.
-    const withFinder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
-    const results = await Promise.all(
-      todo.map((r) => this.client.runData(r, { audit: false, finder: withFinder.has(r) })),
-    );
-    for (const d of results) {
+    const finder = new Set((this.state.runs || []).filter((r) => r.finder > 0).map((r) => r.run));
+    const early = this.early;
+    this.early = null;
+    const results = await loadRunDatas(this.client, todo, { finder, points, early });
+    for (const d of results.values()) {
       const had = this.cache.get(d.run);
       d.findings = had ? had.findings : null;
       this.cache.set(d.run, d);
     }
     if (gen === this.generation || force) this.draw();
-    const audits = await Promise.all(
-      todo.map((r) =>
-        this.client.audit(r).then(
-          (findings) => ({ run: r, findings, error: null }),
-          (error) => ({ run: r, findings: [], error }),
-        ),
-      ),
-    );
-    for (const a of audits) {
-      const d = this.cache.get(a.run);
+    for (const [run, a] of await loadAudits(this.client, todo)) {
+      const d = this.cache.get(run);
       if (!d) continue;
       d.findings = a.findings;
       d.errors = d.errors.filter((e) => e.route !== 'audit');
@@ -265,6 +270,11 @@ class App {
     }
     this.drawDiagnosis();
     this.drawComparison();
+  }
+
+  /** The points per series to ask for `count` runs: fewer in the grid or with many runs on a chart. */
+  pointsFor(count) {
+    return (this.state.multiples && count >= 2) || count > MANY_RUNS ? FEW_POINTS : null;
   }
 
   onSelection(selected) {
@@ -487,12 +497,4 @@ class App {
 function withRun(e, run) {
   const text = typeof e.describe === 'function' ? e.describe() : String(e);
   return { describe: () => `${run} — ${text}` };
-}
-
-function injectStyle(text) {
-  if (document.getElementById('tb-lr-style')) return;
-  const style = document.createElement('style');
-  style.id = 'tb-lr-style';
-  style.textContent = text;
-  document.head.append(style);
 }
