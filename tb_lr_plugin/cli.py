@@ -199,9 +199,10 @@ def _keep_freed_memory():
 
     Reading a file allocates buffers of its size (its bytes, the CRC's
     lanes) and frees them; by default glibc gives such blocks back to the
-    kernel at once and the next file's are page-faulted in again, zeroed:
-    a fifth of the loading time, in the kernel. A short-lived command has
-    no reason to give memory back before it exits. Elsewhere (not glibc)
+    kernel at once and the next file's are page-faulted in again, zeroed
+    (`bench_audit`'s 200 runs: 0.3 s of kernel time, 0.13 s with this, of
+    about 2 s of CPU). A short-lived command has no reason to give memory
+    back before it exits. Elsewhere (not glibc)
     this does nothing.
     """
     if not sys.platform.startswith("linux"):
