@@ -16,6 +16,10 @@ protos after its read-time compat layers), with less work per record:
   through them unchanged, so such events skip them; every other event is
   passed through them, with the same per-file state TensorBoard keeps.
 
+`events_with_values` also hands on each summary's `(tag, value)` pairs,
+walked once for that check: a reader that walked the parsed protos again
+would spend as long as the parse itself.
+
 A truncated or corrupt record ends the file, as in TensorBoard; here the
 events before it are yielded and then `DamagedFile` is raised, with the
 byte offset of the bad record.
@@ -153,8 +157,8 @@ def frame(data):
     return Framed(offsets[:good], lengths[:good], error, error_offset if error else None)
 
 
-def _passes_unchanged(value, initial, own_plugin, verdicts):
-    """True when TensorBoard's compat layers leave `value` as it is.
+def _passes_unchanged(tag, value, initial, own_plugin, verdicts):
+    """True when TensorBoard's compat layers leave `value` (of `tag`) as it is.
 
     Keeps `initial` (tag -> first metadata, TensorBoard's `dataclass_compat`
     state) as TensorBoard would; `verdicts` (tag -> whether that first
@@ -162,7 +166,6 @@ def _passes_unchanged(value, initial, own_plugin, verdicts):
     """
     if value.WhichOneof("value") != "tensor":
         return False
-    tag = value.tag
     verdict = verdicts.get(tag)
     if verdict is not None:
         return verdict
@@ -200,6 +203,27 @@ def events(path, own_plugin):
       DamagedFile: after the last good event, at a truncated or corrupt
         record.
     """
+    for event, _ in events_with_values(path, own_plugin):
+        yield event
+
+
+def _values(event):
+    return [(v.tag, v) for v in event.summary.value] if event.HasField("summary") else ()
+
+
+def events_with_values(path, own_plugin):
+    """`events(path, own_plugin)`, each with its summary's values.
+
+    The values are walked once here, for the compat check, and handed on:
+    walking a parsed proto again costs about as much as parsing it.
+
+    Yields:
+      `(event, values)`: `values` is `[(tag, Summary.Value), ...]`, or
+      `()` for an event without a summary.
+
+    Raises:
+      OSError, DamagedFile: as `events`.
+    """
     from tensorboard.compat.proto import event_pb2
 
     with open(path, "rb") as f:
@@ -211,12 +235,15 @@ def events(path, own_plugin):
     for payload in framed.payloads(data):
         event = parse(payload)
         what = event.WhichOneof("what")
-        if what not in _MIGRATED or (
-            what == "summary"
-            and all(_passes_unchanged(v, initial, own, verdicts) for v in event.summary.value)
-        ):
-            yield event
+        if what == "summary":
+            values = [(v.tag, v) for v in event.summary.value]
+            if all(_passes_unchanged(t, v, initial, own, verdicts) for t, v in values):
+                yield event, values
+                continue
+        elif what not in _MIGRATED:
+            yield event, ()
             continue
-        yield from _migrated(event, initial)
+        for migrated in _migrated(event, initial):
+            yield migrated, _values(migrated)
     if framed.error:
         raise DamagedFile(path, framed.error_offset, framed.error)

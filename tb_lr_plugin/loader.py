@@ -253,11 +253,9 @@ class _DirReader:
         self._plugin = {}  # tag -> plugin name of its first metadata
         self._parsed = {}  # tag -> parsed metadata of ours (or None)
 
-    def add_event(self, event):
-        if not event.HasField("summary"):
-            return
-        for value in event.summary.value:
-            tag = value.tag
+    def add_event(self, event, values):
+        """Keeps what is ours or a scalar of `values` (`event_file.events_with_values`)."""
+        for tag, value in values:
             plugin = self._plugin.get(tag)
             if plugin is None and value.HasField("metadata"):
                 plugin = value.metadata.plugin_data.plugin_name
@@ -386,8 +384,8 @@ def _read_group(files, opener, options=None):
         reader = readers.setdefault(name, _DirReader())
         try:
             with opener.local(path) as local:
-                for event in event_file.events(local, metadata.PLUGIN_NAME):
-                    reader.add_event(event)
+                for event, values in event_file.events_with_values(local, metadata.PLUGIN_NAME):
+                    reader.add_event(event, values)
         except event_file.DamagedFile as e:
             unreadable.append((path, e.offset))
         except Exception:  # noqa: BLE001 - one bad file must not stop the rest
