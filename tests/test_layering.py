@@ -12,9 +12,9 @@ FORMAT, READ, ANALYSIS, SERVE = range(4)
 LAYERS = {
     FORMAT: "metadata record event_writer summary formatting lr_finder storage remote_writer",
     READ: "reader tolerant_read loader event_file sanitize run_data run_model sources keras_logs "
-    "run_select progress fork_map",
+    "run_select progress fork_map run_version",
     ANALYSIS: "audit downsample export",
-    SERVE: "plugin answers responses cli html_report markdown text_table",
+    SERVE: "plugin answers view responses cli html_report markdown text_table",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 WRITERS = ("callbacks", "torch")  # tb_lr_plugin.callbacks, tb_lr_plugin.torch
