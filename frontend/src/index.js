@@ -146,7 +146,7 @@ class App {
       onMultiples: (on) => {
         this.state.multiples = on;
         this.save();
-        if (!on) this.loadRuns([...this.state.selected], false); // the grid's fewer points
+        this.loadRuns([...this.state.selected], false); // the grid's fewer points, or all again
         this.draw();
       },
     });

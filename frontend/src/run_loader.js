@@ -49,6 +49,7 @@ export async function loadRunDatas(client, runs, { finder = new Set(), points = 
             ? assembleRunData(run, { ...parts(item, FIRST), audit: fulfilled(null), finder: tests })
             : await client.runData(run, { audit: false, finder: finders.has(run) });
           d.points = item ? points : null;
+          d.asked = points ?? null; // what a refresh asks again (needsLoad)
           out.set(run, d);
         }),
       );
@@ -108,11 +109,14 @@ export async function loadAudits(client, runs) {
   return out;
 }
 
-/** Whether `d` (a loaded run's data, or undefined) must be fetched again for `points`. */
+/**
+ * Whether `d` (a loaded run's data, or undefined) must be fetched again for `points`.
+ * Any other budget is fetched again, fewer points too: the thinning decides how a
+ * series is drawn (stepped or not), so a refresh must find what is on screen.
+ */
 export function needsLoad(d, points) {
   if (!d) return true;
-  if (d.points === null || d.points === undefined) return false; // the full default: enough for all
-  return points === null || d.points < points;
+  return (d.asked ?? null) !== (points ?? null);
 }
 
 // run -> the view answer's item, or null: no `view`, or it failed.

@@ -54,7 +54,10 @@ test('many runs load in one view request, parsed as each run own routes are', as
   for (const run of ['b', 'a']) {
     const own = await client.runData(run, { audit: false });
     const got = batched.get(run);
-    assert.deepEqual({ ...got, points: undefined }, { ...own, findings: null, points: undefined });
+    assert.deepEqual(
+      { ...got, points: undefined, asked: undefined },
+      { ...own, findings: null, points: undefined, asked: undefined },
+    );
     assert.equal(got.findings, null);
   }
 });
@@ -66,7 +69,9 @@ test('the point budget is asked for and kept on each run', async () => {
   assert.equal(got.get('a').points, 500);
   assert.equal(needsLoad(got.get('a'), 500), false);
   assert.equal(needsLoad(got.get('a'), null), true, 'the full charts need more than the grid asked for');
-  assert.equal(needsLoad({ points: null }, 500), false);
+  assert.equal(needsLoad({ asked: null, points: null }, 500), true, 'the grid draws what its refresh fetches');
+  assert.equal(needsLoad({ asked: null, points: null }, null), false);
+  assert.equal(needsLoad({ asked: 500, points: null }, 500), false, 'a fallback answer is not asked again');
   assert.equal(needsLoad(undefined, null), true);
 });
 
