@@ -16,7 +16,6 @@ back, so the retried records follow complete ones.
 import itertools
 import os
 import socket
-import struct
 import threading
 import time
 import warnings
@@ -117,7 +116,7 @@ class EventWriter:
             else:
                 tensor = metadata.json_to_tensor_proto([i for p in payloads for i in p])
             encoded.append((tag, step, self._encode(kind, tag, step, tensor, fields, wall_time)))
-        framed = frame_all([payload for _, _, payload in encoded])
+        framed = record.frame_all([payload for _, _, payload in encoded])
         return [(tag, step, data) for (tag, step, _), data in zip(encoded, framed, strict=True)]
 
     def _encode(self, kind, tag, step, tensor, fields, wall_time):
@@ -241,44 +240,6 @@ class EventWriter:
         with self._lock:
             self._close_fd()
             self.closed = True
-
-
-# Below this many bytes in all, records are framed one at a time.
-_BATCH_BYTES = 16 << 10
-
-
-def frame_all(payloads):
-    """Frames serialized events as TFRecords, as `record.frame` does one.
-
-    A flush of a thousand steps holds a few records of tens of KB; one
-    `record.crc32c_many` pass over all of them costs about a quarter of a
-    pass per record (the numpy set-up is paid once).
-
-    Args:
-      payloads: a list of serialized `Event`s.
-
-    Returns:
-      A list of `bytes`, `record.frame(p)` for each payload.
-    """
-    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
-    if int(lengths.sum()) < _BATCH_BYTES:
-        return [record.frame(p) for p in payloads]
-    body = np.frombuffer(b"".join(payloads), dtype=np.uint8)
-    crcs = record.mask(record.crc32c_many(body, np.cumsum(lengths) - lengths, lengths, lane=128))
-    framed = []
-    for payload, crc in zip(payloads, crcs.tolist(), strict=True):
-        header = struct.pack("<Q", len(payload))
-        framed.append(
-            b"".join(
-                (
-                    header,
-                    struct.pack("<I", record.masked_crc32c(header)),
-                    payload,
-                    struct.pack("<I", crc),
-                )
-            )
-        )
-    return framed
 
 
 def _size(payload):

@@ -1,7 +1,7 @@
 """TFRecord framing and CRC32C, in numpy: what event files are made of.
 
 Both sides of the event files use this module: the writer frames records
-(`frame`, `frame_many`) and `tb-lr-audit` checks every record of a file
+(`frame`, `frame_all`, `frame_many`) and `tb-lr-audit` checks every record of a file
 at once (`crc32c_many`). TensorBoard's own pure-Python CRC32C runs at
 about 4.5 MB/s, which would make logging and reading the slowest parts.
 
@@ -287,15 +287,41 @@ def frame(payload):
     Returns:
       `bytes`: length, masked CRC of the length, payload, masked CRC of it.
     """
+    return _record(payload, masked_crc32c(payload))
+
+
+def _record(payload, masked_crc):
+    """The TFRecord of `payload`, whose masked CRC is `masked_crc`."""
     header = struct.pack("<Q", len(payload))
     return b"".join(
-        (
-            header,
-            struct.pack("<I", masked_crc32c(header)),
-            payload,
-            struct.pack("<I", masked_crc32c(payload)),
-        )
+        (header, struct.pack("<I", masked_crc32c(header)), payload, struct.pack("<I", masked_crc))
     )
+
+
+# Below this many payload bytes in all, `frame_all` frames record by record:
+# one vectorised pass pays only over larger flushes.
+_FRAME_ALL_MIN_BYTES = 16 << 10
+
+
+def frame_all(payloads):
+    """Frames serialized protos as TFRecords, as `frame` does one.
+
+    A writer's flush of a thousand steps holds a few records of tens of KB;
+    one `crc32c_many` pass over all of them costs about a quarter of a pass
+    per record (the numpy set-up is paid once).
+
+    Args:
+      payloads: a list of serialized `Event`s.
+
+    Returns:
+      A list of `bytes`: `frame(p)` for each payload.
+    """
+    lengths = np.fromiter(map(len, payloads), dtype=np.int64, count=len(payloads))
+    if int(lengths.sum()) < _FRAME_ALL_MIN_BYTES:
+        return [frame(p) for p in payloads]
+    body = np.frombuffer(b"".join(payloads), dtype=np.uint8)
+    crcs = mask(crc32c_many(body, np.cumsum(lengths) - lengths, lengths, lane=128))
+    return [_record(p, crc) for p, crc in zip(payloads, crcs.tolist(), strict=True)]
 
 
 def _crc32c_rows(rows):

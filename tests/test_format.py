@@ -146,3 +146,10 @@ def test_records_of_one_tag_never_share_a_step(tmp_path):
 def test_bulk_framing_equals_framing_one_by_one():
     payloads = [os.urandom(n) for n in (10, 10, 10, 37, 37, 5, 300, 300, 1)]
     assert record.frame_many(payloads) == b"".join(record.frame(p) for p in payloads)
+
+
+@pytest.mark.parametrize("sizes", [(10, 37, 5), (40_000, 3, 20_000, 1, 70_000)])
+def test_a_flush_framed_at_once_equals_framing_one_by_one(sizes):
+    # Small flushes are framed record by record, large ones in one CRC pass.
+    payloads = [os.urandom(n) for n in sizes]
+    assert record.frame_all(payloads) == [record.frame(p) for p in payloads]
