@@ -128,6 +128,39 @@ def loss_body(snap, budget=downsample.DEFAULT_BUDGET):
     }
 
 
+# The per-run routes whose bodies `part_body` gives (also the `view` route's parts).
+PARTS = ("lr", "loss", "events", "audit", "finder")
+
+
+def part_body(snap, part, scalars_kept=SCALARS_KEPT, budget=downsample.DEFAULT_BUDGET):
+    """The body of the per-run route `part` (one of `PARTS`) for `snap`.
+
+    Args:
+      snap: a `reader.Snapshot`.
+      part: `lr`, `loss`, `events`, `audit` or `finder`.
+      scalars_kept: what TensorBoard keeps of each `scalars` tag (`lr` only).
+      budget: the most points per series (`lr` and `loss` only).
+
+    Returns:
+      The JSON-ready body, as `part?run=R` answers it.
+
+    Example:
+      >>> part_body(snap, "events")  # doctest: +SKIP
+      {'events': [...]}
+    """
+    if part == "lr":
+        return lr_body(snap, scalars_kept, budget=budget)
+    if part == "loss":
+        return loss_body(snap, budget=budget)
+    if part == "events":
+        return {"events": events(snap)}
+    if part == "audit":
+        return {"findings": audit_body(snap)}
+    if part == "finder":
+        return finder_body(snap)
+    raise ValueError(f"unknown part {part!r}")
+
+
 def export_body(snap, fmt):
     """`(bytes, content type)`: every recorded row of `snap`, as CSV or JSON."""
     # Encoded here, once: a `str` answer would be encoded again (copied)

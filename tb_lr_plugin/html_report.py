@@ -146,13 +146,7 @@ class _Routes:
         from tb_lr_plugin import answers, formatting
 
         return formatting.strict_json(
-            {
-                "lr": answers.lr_body(snap),
-                "loss": answers.loss_body(snap),
-                "events": {"events": answers.events(snap)},
-                "audit": {"findings": answers.audit_body(snap)},
-                "finder": answers.finder_body(snap),
-            }
+            {part: answers.part_body(snap, part) for part in answers.PARTS}
         )
 
 

@@ -151,42 +151,34 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         """
         return {"runs": self._reader.summaries(ctx, experiment, answers.run_summary)}
 
-    def lr_impl(self, ctx, experiment, run):
-        """Planned and actual LR per optimizer, downsampled for display.
-
-        Returns:
-          The serialized JSON (`str`), computed once per version of the run.
-        """
+    def _part(self, ctx, experiment, run, part):
+        """The serialized body of the per-run route `part`, computed once per version of the run."""
         snap = self._reader.snapshot(ctx, experiment, run)
-        body = lambda: answers.lr_body(snap, self._scalars_kept)  # noqa: E731 - memoized
-        return snap.memoize("lr", lambda: responses.dumps(body()))
+        body = lambda: answers.part_body(snap, part, self._scalars_kept)  # noqa: E731 - memoized
+        return snap.memoize(part, lambda: responses.dumps(body()))
+
+    def lr_impl(self, ctx, experiment, run):
+        """Planned and actual LR per optimizer, downsampled for display (a JSON `str`)."""
+        return self._part(ctx, experiment, run, "lr")
 
     def events_impl(self, ctx, experiment, run):
         """`{"events": [...]}` sorted by step."""
-        snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("events", lambda: responses.dumps({"events": answers.events(snap)}))
+        return self._part(ctx, experiment, run, "events")
 
     def loss_impl(self, ctx, experiment, run):
         """The loss and metric series to draw under the LR."""
-        snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize("loss", lambda: responses.dumps(answers.loss_body(snap)))
+        return self._part(ctx, experiment, run, "loss")
 
     def audit_impl(self, ctx, experiment, run):
         """`{"findings": [...]}` from `tb_lr_plugin.audit.find`."""
-        snap = self._reader.snapshot(ctx, experiment, run)
-        findings = lambda: {"findings": answers.audit_body(snap)}  # noqa: E731 - memoized
-        return snap.memoize("audit", lambda: responses.dumps(findings()))
+        return self._part(ctx, experiment, run, "audit")
 
     def finder_impl(self, ctx, experiment, run):
         """`{"run", "tests": [...]}`: the LR range tests, never downsampled.
 
         Each test as `lr_finder.range_tests` reads it (the CLI's `finder`).
         """
-        snap = self._reader.snapshot(ctx, experiment, run)
-        return snap.memoize(
-            "finder",
-            lambda: responses.dumps(answers.finder_body(snap)),
-        )
+        return self._part(ctx, experiment, run, "finder")
 
     def view_impl(self, ctx, experiment, query):
         """`{"runs": [{"run", <part>: <the part's route body>, ...}]}` of many runs at once.

@@ -24,7 +24,7 @@ from tensorboard import errors
 
 from tb_lr_plugin import answers, downsample, responses
 
-PARTS = ("lr", "loss", "events", "audit", "finder")
+PARTS = answers.PARTS
 DEFAULT_PARTS = ("lr", "loss", "events")
 # The most runs one request may name (the tab asks in chunks of this).
 MAX_RUNS = 100
@@ -183,19 +183,9 @@ class Views:
         out = {}
         for run, snap in snaps.items():
             for part in parts:
-                out[run, part] = responses.dumps(self._body(snap, part, points))
+                body = answers.part_body(snap, part, self._scalars_kept, budget=points)
+                out[run, part] = responses.dumps(body)
         return out
-
-    def _body(self, snap, part, points):
-        if part == "lr":
-            return answers.lr_body(snap, self._scalars_kept, budget=points)
-        if part == "loss":
-            return answers.loss_body(snap, budget=points)
-        if part == "events":
-            return {"events": answers.events(snap)}
-        if part == "audit":
-            return {"findings": answers.audit_body(snap)}
-        return answers.finder_body(snap)
 
     def _get(self, key, version):
         with self._lock:
