@@ -266,13 +266,7 @@ class OptimizerRecorder:
 
 
 def _keep(value):
-    return (
-        value.detach().clone()
-        if isinstance(value, torch.Tensor)
-        else value.detach().clone()
-        if isinstance(value, torch.Tensor)
-        else value
-    )
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
 
 
 class _NoEpoch:

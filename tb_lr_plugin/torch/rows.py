@@ -12,11 +12,14 @@ list of rows at once, with numpy.
 """
 
 import math
+import operator
 
 import numpy as np
 import torch
 
 NAN = float("nan")
+_EPOCH = operator.itemgetter(0)
+_ITEMS = operator.itemgetter(slice(2, None))
 
 
 def hparam_columns(layout):
@@ -50,7 +53,7 @@ def columns(rows, layout, exact_types=True):
       float64 `[n, hparam columns]`.
     """
     n, width = len(rows), len(layout)
-    epochs = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+    epochs = np.fromiter(map(_EPOCH, rows), dtype=np.int64, count=n)
     ncols = len(hparam_columns(layout))
     if exact_types:
         fast = _columns_fast(rows, layout, ncols)
@@ -64,31 +67,43 @@ def columns(rows, layout, exact_types=True):
 
 
 def _columns_fast(rows, layout, ncols):
-    width = len(layout)
     keys = len(layout[0]) if layout else 0
-    try:
-        obj = np.array([r[2:] for r in rows], dtype=object)
-        want = (len(rows), width, keys + 1) if keys else (len(rows), width)
-        if obj.shape != want or any(len(k) != keys for k in layout):
-            return None
-        lrs = obj[:, :, 0] if keys else obj
-        if not set(map(type, lrs.ravel().tolist())) <= {float, int}:
-            return None  # a tensor LR, read by `number`
-        actual = lrs.astype(np.float64)
-        if not keys:
-            return actual, np.zeros((len(rows), 0))
-        parts = []
-        for gi, group_keys in enumerate(layout):
-            for ki, key in enumerate(group_keys, 1):
-                column = obj[:, gi, ki]
-                if key == "betas":
-                    parts.append(np.array(column.tolist(), dtype=np.float64).reshape(-1, 2))
-                else:
-                    parts.append(column.astype(np.float64)[:, None])
-        hps = np.concatenate(parts, axis=1) if parts else np.zeros((len(rows), 0))
-        return actual, hps.reshape(len(rows), ncols)
-    except (TypeError, ValueError):  # a tensor, a missing key: row by row
+    if any(len(k) != keys for k in layout):
         return None
+    items = list(map(_ITEMS, rows))
+    try:
+        if any("betas" in k for k in layout):
+            return _columns_objects(items, layout, ncols)
+        # Flat tuples of numbers: numpy reads them in one C pass.
+        values = np.array(items, dtype=np.float64)
+    except (TypeError, ValueError):  # a tensor on a device, a missing key: row by row
+        return None
+    n, width = len(rows), len(layout)
+    if values.shape != ((n, width, keys + 1) if keys else (n, width)):
+        return None
+    if not keys:
+        return values, np.zeros((n, 0))
+    return values[:, :, 0].copy(), values[:, :, 1:].reshape(n, ncols)
+
+
+def _columns_objects(items, layout, ncols):
+    """The fast path's conversion when a group's `betas` nests a pair."""
+    n, width, keys = len(items), len(layout), len(layout[0])
+    obj = np.array(items, dtype=object)
+    if obj.shape != (n, width, keys + 1):
+        return None
+    lrs = obj[:, :, 0]
+    if not set(map(type, lrs.ravel().tolist())) <= {float, int}:
+        return None  # a tensor LR, read by `number`
+    parts = []
+    for gi, group_keys in enumerate(layout):
+        for ki, key in enumerate(group_keys, 1):
+            column = obj[:, gi, ki]
+            if key == "betas":
+                parts.append(np.array(column.tolist(), dtype=np.float64).reshape(-1, 2))
+            else:
+                parts.append(column.astype(np.float64)[:, None])
+    return lrs.astype(np.float64), np.concatenate(parts, axis=1).reshape(n, ncols)
 
 
 def _flat(items, layout, ncols):
@@ -162,13 +177,13 @@ def _explained(rows, actual, changed):
     explained = np.zeros(len(changed), dtype=bool)
     width = actual.shape[1]
     picked = [rows[i][1] for i in changed.tolist()]
-    if not picked or not width or any(len(p) != len(picked[0]) for p in picked):
-        return explained  # none changed, or schedulers came or went: row by row
+    if not picked or not width:
+        return explained
     try:
         lasts = np.array(picked, dtype=np.float64)
-    except (TypeError, ValueError):  # a tensor on a device, a missing `_last_lr`
+    except (TypeError, ValueError):  # schedulers came or went, a tensor on a device
         return explained
-    if lasts.shape[1] % width:
+    if lasts.ndim != 2 or lasts.shape[1] % width:
         return explained
     lasts = lasts.reshape(len(picked), -1, width)
     return (lasts == actual[changed][:, None, :]).all(axis=2).any(axis=1)
