@@ -1,6 +1,7 @@
 """Overhead of `tb_lr_plugin.torch` on torch trainings.
 
-1. A plain torch loop (a tiny MLP, a step of about 1 ms on one CPU thread)
+1. A plain torch loop (a tiny MLP, 64-256-256-1 on a batch of 64: a step of
+   about 1 ms on one CPU thread, the issue's figure; `--hidden 128` halves it)
    with `LearningRateLogger` recording every step (LR, momentum, weight
    decay, loss, a `ReduceLROnPlateau` step and a flush every 1,000 steps)
    against the same loop with no logger, the two taking turns every 100
@@ -19,7 +20,7 @@ all of it. `--threads 0` runs torch with its default thread count instead
 of one (on a small machine its threads then compete with everything else).
 
 Usage: python bench/bench_torch.py [--steps N] [--repeats R] [--lightning-steps N]
-                                   [--threads T]
+                                   [--threads T] [--hidden H]
 """
 
 import argparse
@@ -40,16 +41,20 @@ TARGET = 1.03
 STEPS_PER_EPOCH = 1000
 # Steps each loop runs before the other takes its turn.
 BLOCK = 100
+# The MLP's hidden width: 256 gives the issue's step of about 1 ms on one
+# thread of this 2-core machine (128 gives about 0.5-0.7 ms). `--hidden`.
+MODEL = {"hidden": 256}
 
 
 def _setup(seed=0):
     torch.manual_seed(seed)
+    hidden = MODEL["hidden"]
     model = torch.nn.Sequential(
-        torch.nn.Linear(64, 128),
+        torch.nn.Linear(64, hidden),
         torch.nn.ReLU(),
-        torch.nn.Linear(128, 128),
+        torch.nn.Linear(hidden, hidden),
         torch.nn.ReLU(),
-        torch.nn.Linear(128, 1),
+        torch.nn.Linear(hidden, 1),
     )
     opt = torch.optim.SGD(
         [
@@ -252,10 +257,15 @@ def main(argv=None):
     parser.add_argument(
         "--threads", type=int, default=1, help="torch intra-op threads (0: torch's default)"
     )
+    parser.add_argument("--hidden", type=int, default=MODEL["hidden"], help="the MLP's width")
     args = parser.parse_args(argv)
+    MODEL["hidden"] = args.hidden
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} intra-op thread(s), "
+        f"MLP 64-{args.hidden}-{args.hidden}-1"
+    )
     ratio = bench_plain(args.steps, args.repeats)
     if torch.get_num_threads() > 1:
         print("  (CPU time counts the training thread only, not torch's workers: see wall clock)")
