@@ -110,6 +110,7 @@ class RunReader:
         self._cache_size = cache_size
         self._ttl = listing_ttl
         self._listings = {}  # key -> (monotonic time, listing)
+        self._warming = False
         self._cache = collections.OrderedDict()  # (experiment, run) -> Snapshot
         self._lock = threading.Lock()
         self._run_locks = {}
@@ -236,6 +237,40 @@ class RunReader:
             for run in sorted(names)
         }
 
+    def index(self, ctx, experiment):
+        """The listing every run's version is computed from (reused for `listing_ttl`).
+
+        What `summaries`, `names` and `versions` take as `index`, so that one
+        request lists once, however long its reads take.
+        """
+        return self._index(ctx, experiment)
+
+    def warm(self, ctx, experiment):
+        """Lists in the background, so that a request coming soon finds the listing made.
+
+        Returns at once; nothing is read but the listing (two small calls),
+        and nothing when the last listing is still fresh. A failure is left
+        to the request that lists next.
+        """
+        if self._provider is None or self._ttl <= 0:
+            return
+        with self._lock:
+            hit = self._listings.get(("logger", experiment, ()))
+            if self._warming or (hit is not None and time.monotonic() - hit[0] < self._ttl / 2):
+                return
+            self._warming = True
+
+        def list_now():
+            try:
+                self._index(ctx, experiment)
+            except Exception:  # noqa: BLE001 - the next request lists again and reports it
+                pass
+            finally:
+                self._warming = False
+
+        # Its own thread: `_index` waits on `_LISTERS`, which must not wait on itself.
+        threading.Thread(target=list_now, name="learning_rate_warm", daemon=True).start()
+
     def runs(self, ctx, experiment):
         """Every run with something to show, as sorted `Snapshot`s."""
         return [
@@ -243,7 +278,7 @@ class RunReader:
             for run, (logger_tags, keras) in self._index(ctx, experiment).items()
         ]
 
-    def summaries(self, ctx, experiment, summarize):
+    def summaries(self, ctx, experiment, summarize, index=None):
         """`summarize(snapshot)` of every run with something to show, by run name.
 
         A listing must not read every run at every request: with hundreds of
@@ -255,11 +290,12 @@ class RunReader:
         Args:
           ctx, experiment: as for `snapshot`.
           summarize: `Snapshot -> JSON-ready object`.
+          index: an `index()` to use instead of listing again.
 
         Returns:
           A list of summaries, sorted by run name.
         """
-        index = self._index(ctx, experiment)
+        index = self._index(ctx, experiment) if index is None else index
         with self._summary_lock:
             result = {}
             todo = {}
@@ -325,19 +361,30 @@ class RunReader:
         keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
         return self._snapshot(ctx, experiment, run, logger_tags, keras)
 
-    def names(self, ctx, experiment):
-        """The sorted names of every run with something to show (one listing)."""
-        return list(self._index(ctx, experiment))
+    def version(self, ctx, experiment, run):
+        """The version `snapshot` would read the run at, from its listing alone.
 
-    def versions(self, ctx, experiment, runs):
+        Raises:
+          errors.NotFoundError: as `snapshot`.
+        """
+        logger_tags = self._list_logger(ctx, experiment, runs=[run]).get(run)
+        keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
+        return run_version.version(run, logger_tags, keras, self.options)[1]
+
+    def names(self, ctx, experiment, index=None):
+        """The sorted names of every run with something to show (one listing, or `index`)."""
+        return list(self._index(ctx, experiment) if index is None else index)
+
+    def versions(self, ctx, experiment, runs, index=None):
         """`{run: spec}` of `runs` from one listing of every run (reused for `listing_ttl`).
 
         A `spec` is what `read` takes; `spec[1]` is the run's version.
+        `index`: an `index()` to use instead of listing again.
 
         Raises:
           errors.NotFoundError: a run with nothing to show.
         """
-        index = self._index(ctx, experiment)
+        index = self._index(ctx, experiment) if index is None else index
         specs = {}
         for run in runs:
             if run not in index:
