@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 _ROUTE_PREFIX = f"/data/plugin/{metadata.PLUGIN_NAME}/"
 _STATIC_MARKER = _ROUTE_PREFIX + "static/"
+# The tab itself, which the entry module (`index.js`) imports.
+APP_JS = "app.js"
 
 # Served as /index.js when the frontend was never built, so the tab says
 # what to do instead of staying blank.
@@ -310,8 +312,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
     @responses.json_errors
     def _serve_index_js(self, request):
+        # The entry imports the tab (static/app.js): without it, say so too.
         path = os.path.join(STATIC_DIR, "index.js")
-        if os.path.isfile(path):
+        if os.path.isfile(path) and os.path.isfile(os.path.join(STATIC_DIR, APP_JS)):
             with open(path, "rb") as f:
                 return http_util.Respond(request, f.read(), "text/javascript")
         return http_util.Respond(request, MISSING_BUNDLE_JS, "text/javascript")
