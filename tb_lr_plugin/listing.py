@@ -64,20 +64,33 @@ class Listing:
 
     def logger(self, ctx, experiment, runs=None):
         """`{run: {tag: (meta, max_step, max_wall_time)}}` of our readable tags."""
+        return self._listed(
+            ("logger", experiment, tuple(runs or ())),
+            lambda: self._logger_now(ctx, experiment, runs),
+        )
+
+    def keras(self, ctx, experiment, runs=None):
+        """`{run: {tag: (max_step, max_wall_time)}}` of the sources' scalars (Keras's, ...)."""
+        return self._listed(
+            ("keras", experiment, tuple(runs or ())), lambda: self._keras_now(ctx, experiment, runs)
+        )
+
+    def _list(self, method, plugin_name, ctx, experiment, runs):
+        """The provider's `list_tensors` or `list_scalars` of `plugin_name` (all runs or `runs`)."""
         if self._provider is None:
             return {}
-        key = ("logger", experiment, tuple(runs or ()))
-        return self._listed(key, lambda: self._logger_now(ctx, experiment, runs))
-
-    def _logger_now(self, ctx, experiment, runs):
-        listing = self._provider.list_tensors(
+        return getattr(self._provider, method)(
             ctx,
             experiment_id=experiment,
-            plugin_name=metadata.PLUGIN_NAME,
+            plugin_name=plugin_name,
             run_tag_filter=provider.RunTagFilter(runs=runs) if runs else None,
         )
+
+    def _logger_now(self, ctx, experiment, runs):
         result = {}
-        for run, tags in listing.items():
+        for run, tags in self._list(
+            "list_tensors", metadata.PLUGIN_NAME, ctx, experiment, runs
+        ).items():
             readable = {}
             for tag, series in tags.items():
                 meta = self._parse(series.plugin_content)
@@ -87,22 +100,10 @@ class Listing:
                 result[run] = readable
         return result
 
-    def keras(self, ctx, experiment, runs=None):
-        """`{run: {tag: (max_step, max_wall_time)}}` of Keras's scalars."""
-        if self._provider is None:
-            return {}
-        key = ("keras", experiment, tuple(runs or ()))
-        return self._listed(key, lambda: self._keras_now(ctx, experiment, runs))
-
     def _keras_now(self, ctx, experiment, runs):
-        listing = self._provider.list_scalars(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=tolerant_read.SCALARS_PLUGIN,
-            run_tag_filter=provider.RunTagFilter(runs=runs) if runs else None,
-        )
         result = {}
-        for run, tags in listing.items():
+        scalars = self._list("list_scalars", tolerant_read.SCALARS_PLUGIN, ctx, experiment, runs)
+        for run, tags in scalars.items():
             kept = {
                 t: (s.max_step, s.max_wall_time)
                 for t, s in tags.items()

@@ -310,15 +310,9 @@ def test_answers_are_not_sent_again_while_the_run_is_unchanged(server):
         assert (again[0], again[2], again[1]["ETag"]) == (304, b"", headers["ETag"]), route
         assert conditional_get(tb, route, '"other"', **query)[2] == body, route
         first[route, json.dumps(query)] = headers["ETag"], body
-    write_run(
-        logdir / "tagged",
-        steps=20,
-        epochs=1,
-        reductions=(0,),
-        start_step=41,
-        start_epoch=2,
-        writer=writer,
-    )
+    # Two more epochs, with a reduction: every route's answer changes.
+    grown = {"steps": 20, "epochs": 1, "reductions": (0,), "start_step": 41, "start_epoch": 2}
+    write_run(logdir / "tagged", writer=writer, **grown)
     writer.close()
     wait_for(lambda: get_json(tb, "lr", run="tagged")[1]["points"] == 60, "new points", tb)
     # Every answer shows the grown run (the listing too: its step count).

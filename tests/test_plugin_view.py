@@ -187,7 +187,6 @@ def test_a_cold_view_with_the_listing_reads_each_run_once(tmp_path):
     for name in ("a", "b", "c"):
         write_run(tmp_path / name, steps=300, epochs=3, reductions=(1,))
     tb = InProcessTensorBoard(tmp_path)
-    plugin = next(p for p in tb.app._plugins if p.plugin_name == "learning_rate")
     reads = []
     data_provider = tb.ingester.data_provider
     original = data_provider.read_tensors
