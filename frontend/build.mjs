@@ -1,6 +1,8 @@
-// Bundles the tab into one ES module, tb_lr_plugin/static/index.js (CSS
-// included as text, injected at render()), the file TensorBoard's
-// plugin_entry.html imports. `node build.mjs [outdir]`; `--watch` rebuilds.
+// Bundles the tab into tb_lr_plugin/static/: index.js, the small module
+// TensorBoard's plugin_entry.html imports (src/entry.js: it sends the first
+// request, then imports app.js), and app.js, the tab itself (src/index.js,
+// CSS included as text, injected at render()).
+// `node build.mjs [outdir]`; `--watch` rebuilds.
 import * as esbuild from 'esbuild';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -20,14 +22,18 @@ const minifiedCssAsText = {
   },
 };
 
-// index.js: the tab TensorBoard loads. report.js: the same tab over a
-// report's inlined data, inlined itself by tb_lr_plugin/html_report.py.
-export const ENTRIES = ['index', 'report'];
+// output file -> source. index.js: what TensorBoard loads; app.js: the tab
+// it imports; report.js: the same tab over a report's inlined data, inlined
+// itself by tb_lr_plugin/html_report.py.
+export const ENTRIES = { index: 'entry', app: 'index', report: 'report' };
+// entry.js imports the tab at run time, from beside itself.
+const APP_URL = './static/app.js';
 
-export function options(outdir = DEFAULT_OUTDIR, entry = 'index') {
+export function options(outdir = DEFAULT_OUTDIR, output = 'index') {
   return {
-    entryPoints: [path.join(here, 'src', `${entry}.js`)],
-    outfile: path.join(outdir, `${entry}.js`),
+    entryPoints: [path.join(here, 'src', `${ENTRIES[output]}.js`)],
+    outfile: path.join(outdir, `${output}.js`),
+    external: [APP_URL],
     bundle: true,
     format: 'esm',
     platform: 'browser',
@@ -55,7 +61,8 @@ async function writeReportCss(outdir) {
 
 export async function build(outdir = DEFAULT_OUTDIR) {
   mkdirSync(outdir, { recursive: true });
-  const results = await Promise.all(ENTRIES.map((e) => esbuild.build({ ...options(outdir, e), metafile: true })));
+  const outputs = Object.keys(ENTRIES);
+  const results = await Promise.all(outputs.map((e) => esbuild.build({ ...options(outdir, e), metafile: true })));
   const css = await writeReportCss(outdir);
   return { metafile: { outputs: Object.assign({}, ...results.map((r) => r.metafile.outputs), css) } };
 }
@@ -64,7 +71,7 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const args = process.argv.slice(2);
   const outdir = args.find((a) => !a.startsWith('--')) || DEFAULT_OUTDIR;
   if (args.includes('--watch')) {
-    for (const e of ENTRIES) await (await esbuild.context(options(outdir, e))).watch();
+    for (const e of Object.keys(ENTRIES)) await (await esbuild.context(options(outdir, e))).watch();
     console.log(`watching, writing ${path.relative(process.cwd(), path.join(outdir, 'index.js'))}`);
   } else {
     const result = await build(outdir);

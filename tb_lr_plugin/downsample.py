@@ -72,29 +72,52 @@ def select(steps, values, *, budget=DEFAULT_BUDGET, keep_steps=()):
 
 def _change_rows(cols, cap):
     """Rows `i` (and `i - 1`) where row `i` differs from row `i - 1`."""
-    finite = np.isfinite(cols)
-    with np.errstate(invalid="ignore"):
-        delta = np.abs(np.diff(cols, axis=0))
-    flips = (finite[1:] != finite[:-1]).any(axis=1)
-    changed = np.nan_to_num(delta, nan=0.0, posinf=0.0) > 0
-    rows = np.flatnonzero(changed.any(axis=1) | flips)
+    with np.errstate(invalid="ignore", over="ignore"):
+        diff = np.diff(cols, axis=0)
+    # The usual series (finite values, finite changes): what follows, with
+    # every finiteness check known to pass. One sum finds it out: it is
+    # finite only when every change is.
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = bool(np.isfinite(diff.sum()))
+    if finite:
+        delta, flips = np.abs(diff), None
+        changed = delta[:, 0] > 0
+        for k in range(1, delta.shape[1]):
+            changed |= delta[:, k] > 0
+        rows = np.flatnonzero(changed)
+    else:
+        delta, flips, rows = _changes_with_non_finite(cols, diff)
     if len(rows) > cap:
-        # Smooth or noisy: keep only the jumps, scored against the median
-        # non-zero change of each column.
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.array(
-                [
-                    np.median(d[d > 0]) if np.any(d > 0) else np.inf
-                    for d in np.where(np.isfinite(delta), delta, 0.0).T
-                ]
-            )
-            score = np.nanmax(np.where(np.isfinite(delta), delta / scale, 0.0), axis=1)
-        score[flips] = np.inf
-        rows = np.flatnonzero(score > _JUMP_FACTOR)
-        if len(rows) > cap:
-            rows = np.sort(rows[np.argsort(-score[rows], kind="stable")[:cap]])
+        rows = _jumps(delta, flips, cap)
     # `rows` index the diffs: the change is between row r and row r + 1.
     return np.concatenate([rows, rows + 1]).astype(np.int64)
+
+
+def _changes_with_non_finite(cols, diff):
+    """`(delta, flips, rows)` of a series with a NaN, an infinity or an overflowing change."""
+    finite = np.isfinite(cols)
+    delta = np.abs(diff)
+    flips = (finite[1:] != finite[:-1]).any(axis=1)
+    changed = np.nan_to_num(delta, nan=0.0, posinf=0.0) > 0
+    return delta, flips, np.flatnonzero(changed.any(axis=1) | flips)
+
+
+def _jumps(delta, flips, cap):
+    """The changes of a smooth or noisy series to keep: its jumps, scored
+    against the median non-zero change of each column (`flips`: rows that
+    switch between finite and not, always kept; `None` when there are none)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        clean = delta if flips is None else np.where(np.isfinite(delta), delta, 0.0)
+        scale = np.array([np.median(d[d > 0]) if np.any(d > 0) else np.inf for d in clean.T])
+        if flips is None:
+            score = (delta / scale).max(axis=1) if delta.shape[1] > 1 else delta[:, 0] / scale[0]
+        else:
+            score = np.nanmax(np.where(np.isfinite(delta), delta / scale, 0.0), axis=1)
+            score[flips] = np.inf
+    rows = np.flatnonzero(score > _JUMP_FACTOR)
+    if len(rows) > cap:
+        rows = np.sort(rows[np.argsort(-score[rows], kind="stable")[:cap]])
+    return rows
 
 
 def _event_rows(steps, keep_steps, cap):
@@ -119,8 +142,12 @@ def _envelope_rows(cols, buckets):
     out = []
     for col in cols.T:
         nan = np.isnan(col)
-        low = np.pad(np.where(nan, np.inf, col), (0, pad), constant_values=np.inf)
-        high = np.pad(np.where(nan, -np.inf, col), (0, pad), constant_values=-np.inf)
+        has_nan = bool(nan.any())
+        low = np.where(nan, np.inf, col) if has_nan else col
+        high = np.where(nan, -np.inf, col) if has_nan else col
+        if pad:
+            low = np.pad(low, (0, pad), constant_values=np.inf)
+            high = np.pad(high, (0, pad), constant_values=-np.inf)
         out.append(offsets + low.reshape(buckets, size).argmin(axis=1))
         out.append(offsets + high.reshape(buckets, size).argmax(axis=1))
     rows = np.concatenate(out)

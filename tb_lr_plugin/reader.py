@@ -22,15 +22,12 @@ import concurrent.futures
 import dataclasses
 import logging
 import threading
-import time
 import weakref
 
-import numpy as np
 from tensorboard import context as tb_context
 from tensorboard import errors
-from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model, run_version, tolerant_read
+from tb_lr_plugin import listing, run_model, run_version, tolerant_read
 from tb_lr_plugin.sources import records as records_source
 
 logger = logging.getLogger(__name__)
@@ -44,14 +41,12 @@ KERAS_TRAIN = run_model.KERAS_TRAIN
 KERAS_VALIDATION = run_model.KERAS_VALIDATION
 KERAS_PLUGIN = "scalars"
 
-# "Everything": our plugin's records are few (many rows each) and
-# TensorBoard keeps them all (see `plugin.LearningRateLoader.fix_flags`).
-_ALL = 10**9
 _DEFAULT_CACHE_SIZE = 8
 # Runs read per provider call when listing many (bounds the memory a read takes).
 _RUNS_PER_READ = 32
-# Listings are small: any thread may make them, two at a time.
-_LISTERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="learning_rate_list")
+# Rows (steps listed, over a run's tags) read per provider call: a larger
+# run is read alone (`_read_each`).
+_ROWS_PER_READ = 100_000
 
 
 @dataclasses.dataclass
@@ -108,12 +103,10 @@ class RunReader:
         self._provider = data_provider
         self.options = options
         self._cache_size = cache_size
-        self._ttl = listing_ttl
-        self._listings = {}  # key -> (monotonic time, listing)
+        self._listing = listing.Listing(data_provider, listing_ttl, options)
         self._cache = collections.OrderedDict()  # (experiment, run) -> Snapshot
         self._lock = threading.Lock()
         self._run_locks = {}
-        self._parsed = {}  # plugin_content bytes -> parsed metadata dict or None
         # Reading a run, computing its answers (`Snapshot.memoize`) and
         # building an export (`plugin.export_impl`) allocate several times
         # the run's size for a moment. TensorBoard answers each request on a
@@ -136,114 +129,30 @@ class RunReader:
 
     # Listing.
 
-    def _parse(self, content):
-        try:
-            return self._parsed[content]
-        except KeyError:
-            parsed = metadata.parse_plugin_metadata(content)
-            if len(self._parsed) < 10000:
-                self._parsed[content] = parsed
-            return parsed
-
-    def _listed(self, key, compute):
-        if self._ttl <= 0:
-            return compute()
-        now = time.monotonic()
-        with self._lock:
-            hit = self._listings.get(key)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
-        result = compute()
-        with self._lock:
-            if len(self._listings) > 1000:
-                self._listings.clear()
-            self._listings[key] = (now, result)
-        return result
-
-    def _list_logger(self, ctx, experiment, runs=None):
-        """`{run: {tag: (meta, max_step, max_wall_time)}}` of our readable tags."""
-        if self._provider is None:
-            return {}
-        key = ("logger", experiment, tuple(runs or ()))
-        return self._listed(key, lambda: self._list_logger_now(ctx, experiment, runs))
-
-    def _list_logger_now(self, ctx, experiment, runs):
-        listing = self._provider.list_tensors(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=runs) if runs else None,
-        )
-        result = {}
-        for run, tags in listing.items():
-            readable = {}
-            for tag, series in tags.items():
-                meta = self._parse(series.plugin_content)
-                if meta is not None:
-                    readable[tag] = (meta, series.max_step, series.max_wall_time)
-            if readable:
-                result[run] = readable
-        return result
-
-    def _list_keras(self, ctx, experiment, runs=None):
-        """`{run: {tag: (max_step, max_wall_time)}}` of Keras's scalars."""
-        if self._provider is None:
-            return {}
-        key = ("keras", experiment, tuple(runs or ()))
-        return self._listed(key, lambda: self._list_keras_now(ctx, experiment, runs))
-
-    def _list_keras_now(self, ctx, experiment, runs):
-        listing = self._provider.list_scalars(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=KERAS_PLUGIN,
-            run_tag_filter=provider.RunTagFilter(runs=runs) if runs else None,
-        )
-        result = {}
-        for run, tags in listing.items():
-            kept = {
-                t: (s.max_step, s.max_wall_time)
-                for t, s in tags.items()
-                if run_model.wants_scalar(t)
-            }
-            if kept:
-                result[run] = kept
-        return result
-
     def has_data(self, ctx, experiment):
         """Whether any run has something to show (for `is_active`)."""
-        if self._list_logger(ctx, experiment):
-            return True
-        keras = self._list_keras(ctx, experiment)
-        return any(run_version.lists_lr(r, t, self.options) for r, t in keras.items())
+        return self._listing.has_data(ctx, experiment)
 
-    def _index(self, ctx, experiment):
-        """`{run: (logger_tags, keras_index)}` of every run with something to show."""
-        # The two listings at once: each is a round trip to the data server.
-        keras_future = _LISTERS.submit(self._list_keras, ctx, experiment)
-        logger_index = self._list_logger(ctx, experiment)
-        keras_index = keras_future.result()
-        names = set(logger_index)
-        for krun, tags in keras_index.items():
-            for owner, split in run_model.owners(krun):
-                if owner not in logger_index and run_model.lists_lr(split, tags, self.options):
-                    names.add(owner)
-        return {
-            run: (
-                logger_index.get(run),
-                {s: keras_index[s] for s in run_model.siblings(run) if s in keras_index},
-            )
-            for run in sorted(names)
-        }
+    def index(self, ctx, experiment):
+        """`listing.Listing.index`: what every run's version is computed from.
+
+        What `summaries`, `names` and `versions` take as `index`, so that one
+        request lists once, however long its reads take.
+        """
+        return self._listing.index(ctx, experiment)
+
+    def warm(self, ctx, experiment):
+        """`listing.Listing.warm`: lists in the background, at once."""
+        self._listing.warm(ctx, experiment)
 
     def runs(self, ctx, experiment):
         """Every run with something to show, as sorted `Snapshot`s."""
         return [
             self._snapshot(ctx, experiment, run, logger_tags, keras)
-            for run, (logger_tags, keras) in self._index(ctx, experiment).items()
+            for run, (logger_tags, keras) in self._listing.index(ctx, experiment).items()
         ]
 
-    def summaries(self, ctx, experiment, summarize):
+    def summaries(self, ctx, experiment, summarize, index=None):
         """`summarize(snapshot)` of every run with something to show, by run name.
 
         A listing must not read every run at every request: with hundreds of
@@ -255,11 +164,12 @@ class RunReader:
         Args:
           ctx, experiment: as for `snapshot`.
           summarize: `Snapshot -> JSON-ready object`.
+          index: an `index()` to use instead of listing again.
 
         Returns:
           A list of summaries, sorted by run name.
         """
-        index = self._index(ctx, experiment)
+        index = self._listing.index(ctx, experiment) if index is None else index
         with self._summary_lock:
             result = {}
             todo = {}
@@ -294,15 +204,16 @@ class RunReader:
         that still fails is logged and left out (and read again next time).
         """
         try:
-            snaps = self.on_worker(self._read_many, ctx, experiment, batch)
-            # A run in the snapshot cache is one being looked at (a live
-            # training, typically): keep its fresh snapshot, so the next
-            # `lr` request does not read the run a second time.
-            with self._lock:
-                for run, snap in snaps.items():
+            result = {}
+            for run, snap in self._read_each(ctx, experiment, batch):
+                # A run in the snapshot cache is one being looked at (a live
+                # training, typically): keep its fresh snapshot, so the next
+                # `lr` request does not read the run a second time.
+                with self._lock:
                     if (experiment, run) in self._cache:
                         self._cache[(experiment, run)] = snap
-            return {run: summarize(snap) for run, snap in snaps.items()}
+                result[run] = summarize(snap)
+            return result
         except errors.PublicError:
             raise
         except Exception:
@@ -321,23 +232,34 @@ class RunReader:
           errors.NotFoundError: the run has no data of ours and no Keras
             learning rate.
         """
-        logger_tags = self._list_logger(ctx, experiment, runs=[run]).get(run)
-        keras = self._list_keras(ctx, experiment, runs=run_model.siblings(run))
+        logger_tags = self._listing.logger(ctx, experiment, runs=[run]).get(run)
+        keras = self._listing.keras(ctx, experiment, runs=run_model.siblings(run))
         return self._snapshot(ctx, experiment, run, logger_tags, keras)
 
-    def names(self, ctx, experiment):
-        """The sorted names of every run with something to show (one listing)."""
-        return list(self._index(ctx, experiment))
+    def version(self, ctx, experiment, run):
+        """The version `snapshot` would read the run at, from its listing alone.
 
-    def versions(self, ctx, experiment, runs):
+        Raises:
+          errors.NotFoundError: as `snapshot`.
+        """
+        logger_tags = self._listing.logger(ctx, experiment, runs=[run]).get(run)
+        keras = self._listing.keras(ctx, experiment, runs=run_model.siblings(run))
+        return run_version.version(run, logger_tags, keras, self.options)[1]
+
+    def names(self, ctx, experiment, index=None):
+        """The sorted names of every run with something to show (one listing, or `index`)."""
+        return list(self._listing.index(ctx, experiment) if index is None else index)
+
+    def versions(self, ctx, experiment, runs, index=None):
         """`{run: spec}` of `runs` from one listing of every run (reused for `listing_ttl`).
 
         A `spec` is what `read` takes; `spec[1]` is the run's version.
+        `index`: an `index()` to use instead of listing again.
 
         Raises:
           errors.NotFoundError: a run with nothing to show.
         """
-        index = self._index(ctx, experiment)
+        index = self._listing.index(ctx, experiment) if index is None else index
         specs = {}
         for run in runs:
             if run not in index:
@@ -359,10 +281,7 @@ class RunReader:
                 snaps[run] = snap
             else:
                 todo[run] = spec
-        names = list(todo)
-        for start in range(0, len(names), _RUNS_PER_READ):
-            batch = {run: todo[run] for run in names[start : start + _RUNS_PER_READ]}
-            snaps.update(self.on_worker(self._read_many, ctx, experiment, batch))
+        snaps.update(self._read_each(ctx, experiment, todo))
         return snaps
 
     def on_worker(self, fn, *args):
@@ -410,30 +329,23 @@ class RunReader:
         Returns:
           `{run: Snapshot}`.
         """
+        fetched = tolerant_read.fetch(self._provider, ctx, experiment, batch)
+        return self._assemble(experiment, batch, fetched)
 
-        def read_tensors(runs, tags):
-            return self._provider.read_tensors(
-                ctx,
-                experiment_id=experiment,
-                plugin_name=metadata.PLUGIN_NAME,
-                downsample=_ALL,
-                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-            )
+    def _read_each(self, ctx, experiment, batch):
+        """Yields `(run, Snapshot)` of `batch`, a group of runs at a time (`_groups`).
 
-        def read_scalars(runs, tags):
-            return self._provider.read_scalars(
-                ctx,
-                experiment_id=experiment,
-                plugin_name=KERAS_PLUGIN,
-                downsample=_ALL,
-                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-            )
+        A large run is read on its own, so the runs before it are ready
+        (and their answers computed by the caller) before it is read.
+        Reading the next group on another thread meanwhile was measured
+        slower: decoding the provider's answer holds the GIL.
+        """
+        for group in _groups(batch):
+            yield from self.on_worker(self._read_many, ctx, experiment, group).items()
 
-        wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
-        tensors, bad = tolerant_read.read_points(read_tensors, wanted)
-        wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
-        scalars, bad_scalars = tolerant_read.read_points(read_scalars, wanted)
-        bad += bad_scalars
+    def _assemble(self, experiment, batch, fetched):
+        """`{run: Snapshot}` of `batch` from `tolerant_read.fetch`'s points."""
+        tensors, scalars, bad = fetched
         snaps = {}
         for run, (_, version, logger_tags, _) in batch.items():
             records = []
@@ -447,7 +359,7 @@ class RunReader:
             snaps[run] = run_model.build(
                 run,
                 data,
-                _keras_points(run, scalars),
+                tolerant_read.keras_points(run, scalars),
                 cls=Snapshot,
                 options=self.options,
                 version=version,
@@ -478,17 +390,27 @@ class RunReader:
         )
 
 
-def _keras_points(run, scalars):
-    """`{".": {tag: [n, 2]}, "train": {...}, "validation": {...}}` of `run`."""
-    keras = {}
-    for name, sub in run_version.splits_of(run):
-        keras[sub] = {}
-        for tag, points in scalars.get(name, {}).items():
-            if not points or not run_model.wants_scalar(tag):
-                continue
-            rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)
-            keras[sub][tag] = rows[np.argsort(rows[:, 0], kind="stable")]
-    return keras
+def _groups(batch):
+    """`batch` in groups read by one provider call each: up to `_RUNS_PER_READ`
+    runs and about `_ROWS_PER_READ` rows (their tags' listed last steps)."""
+    groups, group, rows = [], {}, 0
+    for run, spec in batch.items():
+        group[run] = spec
+        rows += _listed_rows(spec)
+        if rows >= _ROWS_PER_READ or len(group) >= _RUNS_PER_READ:
+            groups.append(group)
+            group, rows = {}, 0
+    if group:
+        groups.append(group)
+    return groups
+
+
+def _listed_rows(spec):
+    """About how many rows a run holds: the sum of its tags' listed last steps."""
+    _, _, logger_tags, keras = spec
+    steps = [s for _, s, _ in (logger_tags or {}).values()]
+    steps += [s for tags in keras.values() for s, _ in tags.values()]
+    return sum(max(0, int(s)) for s in steps)
 
 
 def background_context():

@@ -8,8 +8,10 @@ JSON 500 that names no internals.
 """
 
 import functools
+import hashlib
 import json
 import logging
+import os
 
 import numpy as np
 from tensorboard import errors
@@ -21,6 +23,10 @@ from tb_lr_plugin import formatting
 logger = logging.getLogger(__name__)
 
 JSON = "application/json"
+
+# In every entity tag: a restarted (perhaps upgraded) plugin never answers
+# "not modified" to what an earlier process served.
+_PROCESS_TOKEN = os.urandom(8).hex()
 
 _INTERNAL_ERROR = "Internal error in the learning_rate plugin; the TensorBoard log has the details."
 
@@ -105,10 +111,43 @@ def dumps(obj):
     return text
 
 
-def json_response(request, obj, code=200, headers=None):
-    """Answers `obj` (or an already serialized JSON `str`) as JSON."""
+def json_response(request, obj, code=200, headers=None, etag=None):
+    """Answers `obj` (or an already serialized JSON `str`) as JSON.
+
+    Args:
+      etag: the answer's entity tag (`entity_tag`), sent as `ETag`; the
+        browser then revalidates with `If-None-Match` (see `not_modified`).
+    """
     body = obj if isinstance(obj, str) else dumps(obj)
+    if etag is not None:
+        headers = [*(headers or []), ("ETag", f'"{etag}"')]
     return http_util.Respond(request, body, JSON, code=code, headers=headers)
+
+
+def entity_tag(*key):
+    """A strong entity tag (unquoted) for an answer that is a function of `key` alone.
+
+    The routes' answers are functions of the versions of the runs they show
+    (`run_version.version`) and of the query, so the tag is computed from
+    those without building the answer.
+
+    Example:
+      >>> entity_tag("lr", "run_a", (1, 2)) == entity_tag("lr", "run_a", (1, 2))
+      True
+    """
+    return hashlib.blake2b(repr((_PROCESS_TOKEN, key)).encode(), digest_size=12).hexdigest()
+
+
+def not_modified(request, etag):
+    """`304 Not Modified` if the request's `If-None-Match` holds `etag`, else `None`."""
+    if not request.if_none_match.contains(etag):
+        return None
+    response = wrappers.Response(status=304)
+    response.set_etag(etag)
+    # As `http_util.Respond` says for every answer: revalidate each time.
+    response.headers["Cache-Control"] = "no-cache, must-revalidate"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def error_response(request, message, code, headers=None):

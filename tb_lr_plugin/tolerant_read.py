@@ -2,12 +2,76 @@
 
 The data provider decodes every point it returns, and one malformed
 tensor makes the whole call raise; `read_points` narrows such a call down to
-the run and tag at fault and reads everything else.
+the run and tag at fault and reads everything else. `fetch` reads what
+`reader.RunReader` builds runs from: our tensors and the sources' scalars.
 """
 
 import logging
 
+import numpy as np
+from tensorboard.data import provider
+
+from tb_lr_plugin import metadata, run_model, run_version
+
 logger = logging.getLogger(__name__)
+
+# The plugin the sources' scalars (Keras's, Lightning's, ...) are written under.
+SCALARS_PLUGIN = "scalars"
+# "Everything": our plugin's records are few (many rows each) and
+# TensorBoard keeps them all (see `plugin.LearningRateLoader.fix_flags`).
+_ALL = 10**9
+
+
+def fetch(data_provider, ctx, experiment, batch):
+    """The points of `batch`: one provider call for our tensors, one for the scalars.
+
+    Args:
+      data_provider: TensorBoard's `DataProvider`.
+      ctx, experiment: the request's context and experiment.
+      batch: `{run: (source, version, logger_tags, keras_index)}`.
+
+    Returns:
+      `(tensors, scalars, bad)`: `{run: {tag: [TensorDatum]}}`,
+      `{run: {tag: [ScalarDatum]}}` and the `(run, tag)` pairs skipped.
+    """
+
+    def read_tensors(runs, tags):
+        return data_provider.read_tensors(
+            ctx,
+            experiment_id=experiment,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+
+    def read_scalars(runs, tags):
+        return data_provider.read_scalars(
+            ctx,
+            experiment_id=experiment,
+            plugin_name=SCALARS_PLUGIN,
+            downsample=_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
+
+    wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
+    tensors, bad = read_points(read_tensors, wanted)
+    wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
+    scalars, bad_scalars = read_points(read_scalars, wanted)
+    return tensors, scalars, bad + bad_scalars
+
+
+def keras_points(run, scalars):
+    """`{".": {tag: [n, 2]}, "train": {...}, "validation": {...}}` of `run`'s scalars."""
+    keras = {}
+    for name, sub in run_version.splits_of(run):
+        keras[sub] = {}
+        for tag, points in scalars.get(name, {}).items():
+            if not points or not run_model.wants_scalar(tag):
+                continue
+            rows = np.array([(p.step, p.value) for p in points], dtype=np.float64)
+            keras[sub][tag] = rows[np.argsort(rows[:, 0], kind="stable")]
+    return keras
+
 
 # What TensorBoard's decoding of a malformed tensor raises.
 _DECODE_ERRORS = (ValueError, TypeError, IndexError, KeyError, OverflowError, MemoryError)

@@ -22,7 +22,7 @@ import threading
 
 from tensorboard import errors
 
-from tb_lr_plugin import answers, downsample, responses
+from tb_lr_plugin import answers, downsample, responses, run_version
 
 PARTS = answers.PARTS
 DEFAULT_PARTS = ("lr", "loss", "events")
@@ -102,6 +102,27 @@ def _count(values, name, low, high, default):
     return value
 
 
+def entity_tag(experiment, query, index, options=None, scalars_kept=None):
+    """The `ETag` of the `view` answer to `query` (`responses.entity_tag`).
+
+    The answer is a function of the query and of the versions of the runs
+    it shows, and of every run's when it carries the listing (or picks
+    `first` runs from it), so the tag is computed from the `index` alone.
+
+    Args:
+      experiment: the request's experiment.
+      query: a `Query`.
+      index: the reader's `index()`.
+      options: the reader's tag patterns (what a version depends on).
+      scalars_kept: what TensorBoard keeps of each `scalars` tag.
+    """
+    shown = list(index) if (query.listing or query.first) else list(query.runs)
+    versions = tuple(
+        run_version.version(run, *index[run], options)[1] if run in index else None for run in shown
+    )
+    return responses.entity_tag("view", experiment, query, scalars_kept, versions)
+
+
 class Views:
     """Builds and keeps `view` answers over a `reader.RunReader`.
 
@@ -120,7 +141,14 @@ class Views:
         self._lock = threading.Lock()
 
     def answer(
-        self, ctx, experiment, runs, parts=DEFAULT_PARTS, points=DEFAULT_POINTS, listing=None
+        self,
+        ctx,
+        experiment,
+        runs,
+        parts=DEFAULT_PARTS,
+        points=DEFAULT_POINTS,
+        listing=None,
+        index=None,
     ):
         """The serialized `view` answer (`str`) of `runs`.
 
@@ -130,11 +158,12 @@ class Views:
           parts: the parts of each run, in order (`PARTS`).
           points: the most points per `lr` and `loss` series.
           listing: the `runs` route's list, to carry along, or `None`.
+          index: the reader's `index()` the request listed, or `None`.
 
         Raises:
           errors.NotFoundError: a run with nothing to show.
         """
-        specs = self._reader.versions(ctx, experiment, runs)
+        specs = self._reader.versions(ctx, experiment, runs, index)
         texts = {}
         todo = {}
         for run in runs:

@@ -295,6 +295,7 @@ def fuzz_env(tmp_path_factory):
     static = root / "static"
     (static / "chunks").mkdir(parents=True)
     (static / "index.js").write_text("export function render() {}\n")
+    (static / "app.js").write_text("export function render() {}\n")
     (static / "chunks" / "view.js").write_text("export const x = 1;\n")
     (static / "app.css").write_text("body {}\n")
     os.symlink(root / "secret.txt", static / "link.txt")

@@ -555,6 +555,7 @@ def static_dir(tmp_path, monkeypatch):
     static = root / "static"
     (static / "chunks").mkdir(parents=True)
     (static / "index.js").write_text("export function render() {}\n")
+    (static / "app.js").write_text("export function render() {}\n")
     (static / "chunks" / "view.js").write_text("export const x = 1;\n")
     (static / "style.css").write_text("body {}\n")
     (root / "secret.txt").write_text("secret")
@@ -568,6 +569,12 @@ def test_index_js_serves_the_bundle(app, static_dir):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/javascript")
     assert r.data == b"export function render() {}\n"
+
+
+def test_index_js_explains_a_bundle_missing_the_tab_it_imports(app, static_dir):
+    (static_dir / "app.js").unlink()
+    r = app.get("index.js")
+    assert r.status_code == 200 and b"make build" in r.data
 
 
 def test_index_js_explains_a_missing_bundle(app, tmp_path, monkeypatch):

@@ -272,3 +272,51 @@ def test_concurrent_clients_while_training(server):
     assert len(statuses) == 8 * per_thread
     assert all(s < 500 for s in statuses), sorted(set(statuses))
     assert set(statuses) <= {200, 404}
+
+
+def conditional_get(tb, route, etag=None, **query):
+    """GETs a route with `If-None-Match: etag` (when given): (status, headers, body)."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{tb.url}/data/plugin/learning_rate/{route}?{urllib.parse.urlencode(query, doseq=True)}"
+    request = urllib.request.Request(url, headers={"If-None-Match": etag} if etag else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def test_answers_are_not_sent_again_while_the_run_is_unchanged(server):
+    """Each answer carries an ETag of the versions it shows: asked again with
+    it, the route says 304 and sends nothing until a new record arrives."""
+    tb, logdir, _ = server
+    _, writer = write_run(logdir / "tagged", steps=40, epochs=2, reductions=(), close=False)
+    wait_for(lambda: "tagged" in run_names(tb), "the tagged run", tb, timeout=30)
+    wait_for(lambda: get_json(tb, "lr", run="tagged")[1]["points"] == 40, "its points", tb)
+    routes = [
+        ("lr", {"run": "tagged"}),
+        ("events", {"run": "tagged"}),
+        ("view", {"run": ["tagged", "long"], "part": ["lr", "loss"]}),
+        ("view", {"first": "2", "listing": "1"}),
+        ("runs", {}),
+    ]
+    first = {}
+    for route, query in routes:
+        status, headers, body = conditional_get(tb, route, **query)
+        assert status == 200 and headers["ETag"].startswith('"'), (route, status, headers)
+        again = conditional_get(tb, route, headers["ETag"], **query)
+        assert (again[0], again[2], again[1]["ETag"]) == (304, b"", headers["ETag"]), route
+        assert conditional_get(tb, route, '"other"', **query)[2] == body, route
+        first[route, json.dumps(query)] = headers["ETag"], body
+    # Two more epochs, with a reduction: every route's answer changes.
+    grown = {"steps": 20, "epochs": 1, "reductions": (0,), "start_step": 41, "start_epoch": 2}
+    write_run(logdir / "tagged", writer=writer, **grown)
+    writer.close()
+    wait_for(lambda: get_json(tb, "lr", run="tagged")[1]["points"] == 60, "new points", tb)
+    # Every answer shows the grown run (the listing too: its step count).
+    for route, query in routes:
+        etag, body = first[route, json.dumps(query)]
+        status, headers, new_body = conditional_get(tb, route, etag, **query)
+        assert status == 200 and headers["ETag"] != etag and new_body != body, route

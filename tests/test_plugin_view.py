@@ -187,11 +187,11 @@ def test_a_cold_view_with_the_listing_reads_each_run_once(tmp_path):
     for name in ("a", "b", "c"):
         write_run(tmp_path / name, steps=300, epochs=3, reductions=(1,))
     tb = InProcessTensorBoard(tmp_path)
-    plugin = next(p for p in tb.app._plugins if p.plugin_name == "learning_rate")
     reads = []
-    original = plugin._reader._read_many
-    plugin._reader._read_many = lambda ctx, exp, batch: (
-        reads.append(sorted(batch)) or original(ctx, exp, batch)
+    data_provider = tb.ingester.data_provider
+    original = data_provider.read_tensors
+    data_provider.read_tensors = lambda ctx, **kw: (
+        reads.append(sorted(kw["run_tag_filter"].runs)) or original(ctx, **kw)
     )
     got = body(get_view(tb, first="2", listing="1"))
     assert [item["run"] for item in got["runs"]] == ["a", "b"]

@@ -3,7 +3,8 @@
 //   ?state=error   every route fails (the error state)
 //   ?runs=500      500 runs (a sweep), to try the run selector at scale
 //   ?theme=dark    force a theme (otherwise the system's)
-import { render } from '../../tb_lr_plugin/static/index.js';
+// The tab itself (static/app.js), not TensorBoard's entry, which would send its first request to a TensorBoard.
+import { render } from '../../tb_lr_plugin/static/app.js';
 
 const params = new URLSearchParams(location.search);
 const state = params.get('state');

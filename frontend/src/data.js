@@ -5,6 +5,8 @@
 // Parsing is defensive: the tab must draw what it can from a partial or odd
 // answer rather than throw, and never trusts a field's type.
 
+import { routeUrl, viewParams } from './first_view.js';
+
 export const EVENT_KINDS = ['reduction', 'cooldown', 'min_lr_floor', 'lr_change', 'scheduler'];
 
 /** A failed route: which one, the HTTP status (0 for a network error), why. */
@@ -84,10 +86,7 @@ export function createClient(source = (...a) => globalThis.fetch(...a)) {
      *   `runs` route's list (parseRuns), when asked for.
      */
     async view(runs, { parts = [], points = null, listing = false } = {}) {
-      const named = Array.isArray(runs) ? runs.map((r) => ['run', r]) : [['first', String(runs)]];
-      const params = [...named, ...parts.map((p) => ['part', p])];
-      if (points) params.push(['points', String(points)]);
-      if (listing) params.push(['listing', '1']);
+      const params = viewParams(runs, { parts, points, listing });
       const json = await getJSON('view', params);
       return {
         items: json && Array.isArray(json.runs) ? json.runs : [],
@@ -107,7 +106,7 @@ export function createClient(source = (...a) => globalThis.fetch(...a)) {
  */
 export function fetchTransport(fetchImpl) {
   async function get(route, params) {
-    const url = params ? `./${route}?${new URLSearchParams(params)}` : `./${route}`;
+    const url = routeUrl(route, params);
     let response;
     try {
       response = await fetchImpl(url, { headers: { Accept: 'application/json' } });
@@ -138,6 +137,25 @@ export function fetchTransport(fetchImpl) {
     get,
     batched: true,
     exportUrl: (run, format) => `./export?${new URLSearchParams({ run, format })}`,
+  };
+}
+
+/**
+ * `fetchImpl`, except that the first call for `started.url` takes
+ * `started.response`: the request entry.js sent before the app was loaded.
+ *
+ * @param {{url: string, response: Promise<Response>}|null} started
+ * @param {typeof fetch} fetchImpl
+ */
+export function adoptStarted(started, fetchImpl = (...a) => globalThis.fetch(...a)) {
+  let pending = started;
+  return (url, init) => {
+    if (pending && url === pending.url) {
+      const { response } = pending;
+      pending = null;
+      return response;
+    }
+    return fetchImpl(url, init);
   };
 }
 

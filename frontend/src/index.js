@@ -6,7 +6,8 @@ import css from './style.css';
 import { CHART_CSS } from './plot.js';
 import { createCharts } from './training_charts.js';
 import { createFinderChart } from './finder_chart.js';
-import { createClient, singleFlight } from './data.js';
+import { adoptStarted, createClient, singleFlight } from './data.js';
+import { DEFAULT_SELECTED, firstView, pointsFor } from './first_view.js';
 import { loadAudits, loadRunDatas, needsLoad, prefetchView } from './run_loader.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
@@ -27,15 +28,6 @@ import {
   finderSummary,
 } from './views.js';
 
-// Selected when the tab first opens: every run of a usual logdir, as
-// TensorBoard's dashboards select every run; the first ones of a large
-// one, so that it opens quickly (each selected run costs a request per route).
-const DEFAULT_SELECTED = 10;
-// Points per series for the small-multiples grid (cells of 200-450 px),
-// and for the charts when more than MANY_RUNS runs overlap on them.
-const FEW_POINTS = 500;
-const MANY_RUNS = 10;
-
 /**
  * Renders the tab.
  *
@@ -43,13 +35,14 @@ const MANY_RUNS = 10;
  *   `transport` replaces the HTTP routes (data.createClient says how; a
  *   transport with `download(run, format, fileName)` builds the export
  *   files itself: a report's inlined data); `host: false`: not inside
- *   TensorBoard, so no reload messages to listen for.
+ *   TensorBoard, so no reload messages to listen for; `started`: the first
+ *   request, sent by entry.js before this module was loaded.
  * @returns {Promise<object>} the app (the demo page and tests poke at it).
  */
 export async function render(options = {}) {
   const app = new App({
     root: options.root || document.body,
-    client: createClient(options.transport || options.fetch),
+    client: createClient(options.transport || adoptStarted(options.started || null, options.fetch)),
     pollMs: options.pollMs ?? 30000,
     host: options.host !== false,
     download: options.transport && options.transport.download ? options.transport.download : null,
@@ -92,9 +85,8 @@ class App {
     // With the view of the saved selection (or of the first runs) where
     // the routes allow: then one request is all the first draw waits for.
     const saved = this.state.selected ? [...this.state.selected] : null;
-    const first = saved || DEFAULT_SELECTED;
-    this.early =
-      saved && !saved.length ? null : prefetchView(this.client, first, this.pointsFor(first.length ?? first));
+    const first = firstView({ selected: saved, multiples: this.state.multiples });
+    this.early = first && prefetchView(this.client, first.runs, first.points);
     this.prefetch = this.early ? this.early.listing.catch(() => this.client.runs()) : this.client.runs();
     this.prefetch.catch(() => {});
     injectStyle(CHART_CSS + css);
@@ -274,7 +266,7 @@ class App {
 
   /** The points per series to ask for `count` runs: fewer in the grid or with many runs on a chart. */
   pointsFor(count) {
-    return (this.state.multiples && count >= 2) || count > MANY_RUNS ? FEW_POINTS : null;
+    return pointsFor(this.state.multiples, count);
   }
 
   onSelection(selected) {
@@ -379,8 +371,10 @@ class App {
     this.finderText.textContent = '';
     this.finderText.append(finderSummary(finder.tests));
     this.finderChart.update(finder);
-
-    this.drawDetails();
+    // The charts first: the tables under them are built in the next task,
+    // after uPlot's first commit (a microtask), whose layout then leaves them out.
+    clearTimeout(this.detailsTimer);
+    this.detailsTimer = setTimeout(() => this.drawDetails(), 0);
   }
 
   /** Momentum, betas and weight decay, where the source logged them. */
@@ -485,6 +479,7 @@ class App {
 
   destroy() {
     clearInterval(this.timer);
+    clearTimeout(this.detailsTimer);
     this.theme.stop();
     this.stopReload();
     this.charts.destroy();

@@ -14,10 +14,9 @@ import {
   parseLr,
 } from './data.js';
 
-// The most runs one `view` request names (the plugin's view.MAX_RUNS).
-export const VIEW_CHUNK = 100;
-// What the first draw needs of each run.
-const FIRST = ['lr', 'loss', 'events'];
+import { FIRST_PARTS as FIRST, VIEW_CHUNK } from './first_view.js';
+
+export { VIEW_CHUNK };
 const PARSE = { lr: parseLr, loss: parseLoss, events: parseEvents, audit: parseAudit, finder: parseFinder };
 
 /**

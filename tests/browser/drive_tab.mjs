@@ -50,7 +50,13 @@ await withBrowser(
     await page.goto(`${base}/#learning_rate`);
     const frame = await pluginFrame(page);
     let c = await waitFor(frame, (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'both charts drawn');
-    step('open', { url: page.url(), frameUrl: frame.url(), initial: c });
+    // The tab's requests in the order they started: [path and query, start, end].
+    const requests = await frame.evaluate(() =>
+      performance
+        .getEntriesByType('resource')
+        .map((e) => [new URL(e.name).pathname.split('/').pop() + new URL(e.name).search, e.startTime, e.responseEnd]),
+    );
+    step('open', { url: page.url(), frameUrl: frame.url(), initial: c, requests });
 
     // 2. What the routes say, fetched from inside the tab (same base URL).
     const routes = await frame.evaluate(async () => {

@@ -163,6 +163,16 @@ def test_tab_opens_at_learning_rate(report):
     assert report["initial"]["state"] == "ready"
 
 
+def test_the_first_request_leaves_before_the_tabs_code_has_loaded(report):
+    """index.js sends the first `view` (with the listing) from its first line;
+    the tab (static/app.js) adopts it instead of asking again."""
+    requests = _step(report, "open")["requests"]
+    start = {name.split("?")[0]: (begin, end) for name, begin, end in reversed(requests)}
+    firsts = [name for name, _, _ in requests if name.startswith("view?") and "listing=1" in name]
+    assert len(firsts) == 1, requests
+    assert start["index.js"][1] <= start["view"][0] < start["app.js"][1], requests
+
+
 def test_both_charts_draw(report):
     initial = _step(report, "open")["initial"]
     assert initial["loss"]["ink"] > 1000, "the loss canvas is empty"
