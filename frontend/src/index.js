@@ -374,6 +374,7 @@ class App {
     // The charts first: the tables under them are built in the next task,
     // after uPlot's first commit (a microtask), whose layout then leaves them out.
     clearTimeout(this.detailsTimer);
+    this.app.dataset.details = 'pending'; // what drivers and tests wait on
     this.detailsTimer = setTimeout(() => this.drawDetails(), 0);
   }
 
@@ -417,6 +418,7 @@ class App {
         this.download,
       ),
     );
+    this.app.dataset.details = 'drawn';
   }
 
   drawDiagnosis() {

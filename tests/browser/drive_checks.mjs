@@ -25,6 +25,7 @@ const STATE = `(() => {
   const canvasInk = ${CANVAS_INK};
   return {
     state: app ? app.dataset.state : null,
+    details: app ? app.dataset.details : null,
     rows: rows.length,
     visible: rows.filter((r) => !r.hidden).length,
     visibleRuns: rows.filter((r) => !r.hidden).map((r) => r.dataset.run),
@@ -60,7 +61,7 @@ async function names(page) {
   await frame.locator('.lr-run-actions button').first().click();
   const all = await waitFor(
     frame,
-    (s) => s.checked.length === s.rows && s.state === 'ready' && s.lossInk > 0 && s.lrInk > 0,
+    (s) => s.checked.length === s.rows && s.state === 'ready' && s.details === 'drawn' && s.lossInk > 0 && s.lrInk > 0,
     'every run drawn',
   );
   await page.waitForTimeout(500); // the audit answers and the diagnosis panel
@@ -95,7 +96,7 @@ async function many(page) {
   const frame = await pluginFrame(page, FRAME_TIMEOUT);
   let s = await waitFor(
     frame,
-    (x) => x.state === 'ready' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0,
+    (x) => x.state === 'ready' && x.details === 'drawn' && x.rows > 0 && x.lossInk > 0 && x.lrInk > 0,
     'the first draw',
     90000,
   );

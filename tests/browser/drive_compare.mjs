@@ -29,6 +29,7 @@ const READ = () => {
   const lr = document.querySelector('.lr-chart[data-role="lr"]');
   return {
     state: document.querySelector('.lr-app')?.dataset.state,
+    details: document.querySelector('.lr-app')?.dataset.details,
     rows: [...document.querySelectorAll('.lr-runtable tbody tr')].map((r) => r.dataset.run),
     legend: [...document.querySelectorAll('.lr-legend-run')].map((r) => r.dataset.run),
     drawn: Number(loss?.dataset.draws || 0) > 0 && Number(lr?.dataset.draws || 0) > 0,
@@ -57,7 +58,7 @@ async function compare(page, scheme, report) {
   const seen = await waitUntil(
     frame,
     read,
-    (s) => s.state === 'ready' && s.rows.length === runs && s.drawn && s.findingsLoaded,
+    (s) => s.state === 'ready' && s.details === 'drawn' && s.rows.length === runs && s.drawn && s.findingsLoaded,
     'the run table and both charts',
     { timeout: 120000 },
   );

@@ -17,6 +17,7 @@ const STATE = `(() => {
   const ink = ${CANVAS_INK};
   return {
     state: document.querySelector('.lr-app')?.dataset.state,
+    details: document.querySelector('.lr-app')?.dataset.details,
     selected: [...document.querySelectorAll('.lr-run')].filter((r) => r.querySelector('input').checked).map((r) => r.dataset.run),
     loss: ink('loss'),
     lr: ink('lr'),
@@ -53,7 +54,13 @@ await withBrowser(
         await page.waitForTimeout(150);
         seen = await frame.evaluate(STATE);
       } while (
-        !(seen.state === 'ready' && seen.selected.length === 1 && seen.loss > 0 && seen.lr > 0) &&
+        !(
+          seen.state === 'ready' &&
+          seen.details === 'drawn' &&
+          seen.selected.length === 1 &&
+          seen.loss > 0 &&
+          seen.lr > 0
+        ) &&
         Date.now() < deadline
       );
       const events = await frame.evaluate(

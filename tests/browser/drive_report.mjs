@@ -29,6 +29,7 @@ const readState = (target) =>
     markers[m.dataset.kind] = (markers[m.dataset.kind] || 0) + Number(m.dataset.count || 1);
   return {
     state: document.querySelector('.lr-app')?.dataset.state,
+    details: document.querySelector('.lr-app')?.dataset.details,
     loss: { ink: canvasInk('loss'), range: range('loss') },
     lr: { ink: canvasInk('lr'), range: range('lr') },
     markers,
@@ -61,7 +62,7 @@ function target(page) {
   return page.frames().find((f) => f !== page.mainFrame()) || page.mainFrame();
 }
 
-const drawn = (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0;
+const drawn = (s) => s.state === 'ready' && s.details === 'drawn' && s.loss.ink > 0 && s.lr.ink > 0;
 
 async function open(page, colorScheme) {
   await page.emulateMedia({ colorScheme });

@@ -36,6 +36,7 @@ async function charts(frame) {
       eventRows: document.querySelectorAll('.lr-events tbody tr').length,
       axis: document.querySelector('.lr-app')?.dataset.axis,
       state: document.querySelector('.lr-app')?.dataset.state,
+      details: document.querySelector('.lr-app')?.dataset.details,
       dark: Boolean(document.documentElement && document.documentElement.classList.contains('lr-dark')),
     };
   })()`);
@@ -49,7 +50,11 @@ await withBrowser(
     // 1. The tab opens at /#learning_rate.
     await page.goto(`${base}/#learning_rate`);
     const frame = await pluginFrame(page);
-    let c = await waitFor(frame, (s) => s.state === 'ready' && s.loss.ink > 0 && s.lr.ink > 0, 'both charts drawn');
+    let c = await waitFor(
+      frame,
+      (s) => s.state === 'ready' && s.details === 'drawn' && s.loss.ink > 0 && s.lr.ink > 0,
+      'both charts and the tables under them drawn',
+    );
     // The tab's requests in the order they started: [path and query, start, end].
     const requests = await frame.evaluate(() =>
       performance
