@@ -211,11 +211,21 @@ def _values(event):
     return [(v.tag, v) for v in event.summary.value] if event.HasField("summary") else ()
 
 
-def events_with_values(path, own_plugin):
+def events_with_values(path, own_plugin, take=None):
     """`events(path, own_plugin)`, each with its summary's values.
 
     The values are walked once here, for the compat check, and handed on:
     walking a parsed proto again costs about as much as parsing it.
+
+    Args:
+      path, own_plugin: as for `events`.
+      take: `None`, or called as `take(data, start, end, verdicts)` on
+        each record's payload `data[start:end]` before it is parsed; when
+        it returns True the record is the caller's and is not yielded.
+        `verdicts` is `{tag: True}` for the tags whose values of ours
+        TensorBoard's compat layers pass unchanged in this file (a record
+        of one of these tags, with one tensor value and no metadata, would
+        be yielded as parsed), and False for the others.
 
     Yields:
       `(event, values)`: `values` is `[(tag, Summary.Value), ...]`, or
@@ -230,20 +240,27 @@ def events_with_values(path, own_plugin):
         data = f.read()
     framed = frame(data)
     initial = {}  # TensorBoard's per-file `dataclass_compat` state
-    verdicts, own = {}, own_plugin
+    verdicts = {}
     parse = event_pb2.Event.FromString
-    for payload in framed.payloads(data):
-        event = parse(payload)
-        what = event.WhichOneof("what")
-        if what == "summary":
-            values = [(v.tag, v) for v in event.summary.value]
-            if all(_passes_unchanged(t, v, initial, own, verdicts) for t, v in values):
-                yield event, values
-                continue
-        elif what not in _MIGRATED:
-            yield event, ()
+    starts = framed.offsets + _HEADER
+    for start, end in zip(starts.tolist(), (starts + framed.lengths).tolist(), strict=True):
+        if take is not None and take(data, start, end, verdicts):
             continue
-        for migrated in _migrated(event, initial):
-            yield migrated, _values(migrated)
+        yield from _as_tensorboard(parse(data[start:end]), initial, verdicts, own_plugin)
     if framed.error:
         raise DamagedFile(path, framed.error_offset, framed.error)
+
+
+def _as_tensorboard(event, initial, verdicts, own):
+    """`(event, values)` of what TensorBoard's compat layers make of `event`."""
+    what = event.WhichOneof("what")
+    if what == "summary":
+        values = [(v.tag, v) for v in event.summary.value]
+        if all(_passes_unchanged(t, v, initial, own, verdicts) for t, v in values):
+            yield event, values
+            return
+    elif what not in _MIGRATED:
+        yield event, ()
+        return
+    for migrated in _migrated(event, initial):
+        yield migrated, _values(migrated)

@@ -34,7 +34,7 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import event_file, fork_map, metadata, run_model, storage
+from tb_lr_plugin import event_file, event_scan, fork_map, metadata, run_model, storage
 from tb_lr_plugin.sources import records as records_source
 
 KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
@@ -252,6 +252,29 @@ class _DirReader:
         self.skipped = 0
         self._plugin = {}  # tag -> plugin name of its first metadata
         self._parsed = {}  # tag -> parsed metadata of ours (or None)
+        self._scanner = event_scan.Scanner()
+
+    def take(self, data, start, end, verdicts):
+        """Keeps one record of ours read by layout (`event_scan`), without
+        protobuf; False leaves the record to be parsed and `add_event`-ed.
+
+        Only a record that `add_event` would keep as it is: of a tag whose
+        values of ours pass TensorBoard's compat layers unchanged in this
+        file (`verdicts`) and whose first metadata here named our plugin.
+        """
+        scanned = self._scanner.scan(data, start, end)
+        if scanned is None:
+            return False
+        wall_time, step, layout, at = scanned
+        tag = layout.tag
+        meta = self._parsed.get(tag)
+        if meta is None or verdicts.get(tag) is not True:
+            return False
+        item = event_scan.decode(meta.get("kind"), layout, data, at)
+        if item is None:
+            return False
+        self.records.append((tag, meta, wall_time, step, metadata.Decoded(item)))
+        return True
 
     def add_event(self, event, values):
         """Keeps what is ours or a scalar of `values` (`event_file.events_with_values`)."""
@@ -384,7 +407,8 @@ def _read_group(files, opener, options=None):
         reader = readers.setdefault(name, _DirReader())
         try:
             with opener.local(path) as local:
-                for event, values in event_file.events_with_values(local, metadata.PLUGIN_NAME):
+                read = event_file.events_with_values(local, metadata.PLUGIN_NAME, reader.take)
+                for event, values in read:
                     reader.add_event(event, values)
         except event_file.DamagedFile as e:
             unreadable.append((path, e.offset))
