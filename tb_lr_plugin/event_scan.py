@@ -41,6 +41,8 @@ _DIM_SIZE = 0x08  # TensorShapeProto.Dim field 1
 # compared anyway.
 _KEY_BYTES = 12
 _WALL = struct.Struct("<d").unpack_from
+# Little-endian float64, as `metadata.decode_array` reads tensor data.
+_FLOAT64 = np.dtype("<f8")
 
 
 def _varint(data, pos, end):
@@ -176,8 +178,9 @@ def decode(kind, layout, data, at):
             return None
         if layout.size != 8 * dims[0] * width:
             return None
-        rows = np.frombuffer(data, dtype="<f8", count=dims[0] * width, offset=at)
-        return rows.reshape(dims[0], width).astype(np.float64, copy=False)
+        # What `np.frombuffer(...).reshape(...)` gives, in one call.
+        rows = np.ndarray((dims[0], width), dtype=_FLOAT64, buffer=data, offset=at)
+        return rows if _FLOAT64.isnative else rows.astype(np.float64)
     if not layout.string or layout.dtype != _DT_STRING:
         return None
     return metadata.decode_json_bytes(data[at : at + layout.size])
