@@ -154,7 +154,7 @@ class Scanner:
             pos += 9
         if pos < end and data[pos] == _STEP:
             step, pos = _varint(data, pos + 1, end)
-            if step is None:
+            if step is None or step >= 1 << 64:
                 return None
             if step >= 1 << 63:
                 step -= 1 << 64  # int64, as protobuf reads it

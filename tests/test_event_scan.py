@@ -158,6 +158,7 @@ def _odd_payloads():
     out.append(b"\x10\x05" + normal[:9] + body)  # the step before the wall time
     out.append(normal + b"\xa8\x06\x01")  # field 101, unknown
     out.append(normal[:9] + b"\x10\x85\x00" + body)  # a step varint longer than needed
+    out.append(normal[:9] + b"\x10" + b"\xff" * 9 + b"\x7f" + body)  # a step above 2**64
     return out
 
 
@@ -167,7 +168,7 @@ def test_records_of_every_shape_are_read_as_protobuf_reads_them(tmp_path):
     taken, records = _same_both_ways([str(path)])
     # The plain rows at steps 5, 0, -3 and 2**40, the step in a longer
     # varint, and the valid item list; none of the others.
-    assert taken == 6 and len(records) == 24
+    assert taken == 6 and len(records) == 25
 
 
 def test_a_scan_stops_at_what_it_does_not_know():
@@ -178,7 +179,7 @@ def test_a_scan_stops_at_what_it_does_not_know():
     rows = event_scan.decode(metadata.KIND_LR, layout, payloads[2], at)
     assert rows.tolist() == [[1, 0.1, 0.1], [2, 0.1, 0.05]]
     assert scanner.scan(payloads[0], 0, len(payloads[0])) is None  # metadata
-    assert scanner.scan(payloads[-5], 0, len(payloads[-5])) is None  # repeated step
+    assert scanner.scan(payloads[-6], 0, len(payloads[-6])) is None  # repeated step
     assert scanner.scan(b"\x09" + struct.pack("<d", 1.0), 0, 9) is None
     too_long = payloads[2][:9] + b"\x10" + b"\xff" * 11 + payloads[2][11:]
     assert scanner.scan(too_long, 0, len(too_long)) is None  # protobuf: corrupt
