@@ -179,7 +179,9 @@ def test_a_scan_stops_at_what_it_does_not_know():
     rows = event_scan.decode(metadata.KIND_LR, layout, payloads[2], at)
     assert rows.tolist() == [[1, 0.1, 0.1], [2, 0.1, 0.05]]
     assert scanner.scan(payloads[0], 0, len(payloads[0])) is None  # metadata
-    assert scanner.scan(payloads[-6], 0, len(payloads[-6])) is None  # repeated step
+    for odd in (payloads[2] + b"\x10\x07", payloads[2] + b"\xa8\x06\x01"):
+        assert scanner.scan(odd, 0, len(odd)) is None  # a repeated step, an unknown field
+    assert scanner.scan(payloads[2], 0, len(payloads[2])) is not None
     assert scanner.scan(b"\x09" + struct.pack("<d", 1.0), 0, 9) is None
     too_long = payloads[2][:9] + b"\x10" + b"\xff" * 11 + payloads[2][11:]
     assert scanner.scan(too_long, 0, len(too_long)) is None  # protobuf: corrupt
