@@ -157,6 +157,14 @@ def frame(data):
     return Framed(offsets[:good], lengths[:good], error, error_offset if error else None)
 
 
+def prepare():
+    """Imports and builds what reading a file needs (the protobuf classes, the
+    CRC tables), so that processes forked after it share them."""
+    from tensorboard.compat.proto import event_pb2  # noqa: F401
+
+    record.crc32c_many(np.zeros(_BATCH_BYTES >> 10, dtype=np.uint8), [0], [_BATCH_BYTES >> 10])
+
+
 def _passes_unchanged(tag, value, initial, own_plugin, verdicts):
     """True when TensorBoard's compat layers leave `value` (of `tag`) as it is.
 

@@ -341,6 +341,8 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
     total = sum(size for *_, size in files)
     groups = _groups(files)
     jobs = _jobs(logdir, jobs, total)
+    if jobs > 1:
+        event_file.prepare()  # once, before the workers fork
 
     runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
