@@ -6,7 +6,9 @@ TF stub), and every event file is read by `event_file.events`, which yields exac
 TensorBoard's `event_file_loader.EventFileLoader` (with its read-time
 compat layers) yields, framed and CRC-checked in bulk; what differs from
 TensorBoard's Python loader is that nothing is sampled away: every record
-is kept.
+is kept. Our own records, nearly all of a run's, are read by layout
+(`event_scan`, `_DirReader.take`) rather than parsed by protobuf, with
+the same result (tests/test_event_scan.py).
 
 - A directory holding records of this plugin is a run, named as
   TensorBoard names it (its path relative to the logdir, `.` for the

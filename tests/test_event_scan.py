@@ -12,7 +12,6 @@ import struct
 import sys
 
 import numpy as np
-import pytest
 from tensorboard.compat.proto import event_pb2, summary_pb2, tensor_pb2, types_pb2
 
 from tb_lr_plugin import event_file, event_scan, loader, metadata, record
@@ -80,15 +79,9 @@ def _dirs(logdir):
     return found
 
 
-@pytest.fixture(scope="module")
-def bench_logdir(tmp_path_factory):
-    logdir = tmp_path_factory.mktemp("bench_shape")
-    bench_audit.write_logdir(str(logdir), runs=2, steps=1000)
-    return str(logdir)
-
-
-def test_bench_records_are_read_by_layout_as_protobuf_reads_them(bench_logdir):
-    for paths in _dirs(bench_logdir).values():
+def test_bench_records_are_read_by_layout_as_protobuf_reads_them(tmp_path):
+    bench_audit.write_logdir(str(tmp_path), runs=2, steps=1000)
+    for paths in _dirs(str(tmp_path)).values():
         taken, records = _same_both_ways(paths)
         # Only each tag's first record (with its metadata) goes to protobuf.
         assert len(records) - taken == len({r[0] for r in records}) and taken > 12
