@@ -78,13 +78,16 @@ class Layout:
       string: True for one `string_val`, False for `tensor_content`.
       header: the bytes from the summary's key to the data.
       size: the data's length in bytes.
+      shapes: `{kind: shape}`, what `decode` found the tensor to be as
+        each kind (worked out once per layout).
     """
 
-    __slots__ = ("tag", "dtype", "dims", "string", "header", "size")
+    __slots__ = ("tag", "dtype", "dims", "string", "header", "size", "shapes")
 
     def __init__(self, tag, dtype, dims, string, header, size):
         self.tag, self.dtype, self.dims = tag, dtype, dims
         self.string, self.header, self.size = string, header, size
+        self.shapes = {}
 
 
 def _shape(data, start, stop):
@@ -171,16 +174,25 @@ class Scanner:
 def decode(kind, layout, data, at):
     """What `metadata.decode(kind, tensor)` gives for the scanned tensor, or
     `None` where that tensor needs the full decoder (it may be malformed)."""
+    shape = layout.shapes.get(kind, False)
+    if shape is False:
+        shape = layout.shapes[kind] = _shape_for(kind, layout)
+    if shape is None:
+        return None
+    if shape == ():
+        return metadata.decode_json_bytes(data[at : at + layout.size])
+    # What `np.frombuffer(...).reshape(...)` gives, in one call.
+    rows = np.ndarray(shape, dtype=_FLOAT64, buffer=data, offset=at)
+    return rows if _FLOAT64.isnative else rows.astype(np.float64)
+
+
+def _shape_for(kind, layout):
+    """How a tensor of `layout` decodes as `kind`: the rows' shape of an array
+    kind, `()` for a JSON kind, `None` when the full decoder must say."""
     width = metadata.ARRAY_KINDS.get(kind)
     if width is not None:
         dims = layout.dims
         if layout.string or layout.dtype != _DT_DOUBLE or len(dims) != 2 or dims[1] != width:
             return None
-        if layout.size != 8 * dims[0] * width:
-            return None
-        # What `np.frombuffer(...).reshape(...)` gives, in one call.
-        rows = np.ndarray((dims[0], width), dtype=_FLOAT64, buffer=data, offset=at)
-        return rows if _FLOAT64.isnative else rows.astype(np.float64)
-    if not layout.string or layout.dtype != _DT_STRING:
-        return None
-    return metadata.decode_json_bytes(data[at : at + layout.size])
+        return (dims[0], width) if layout.size == 8 * dims[0] * width else None
+    return () if layout.string and layout.dtype == _DT_STRING else None

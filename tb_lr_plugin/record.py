@@ -110,7 +110,8 @@ def _advance(regs, counts, unit):
 
 def _lanes(buf, starts, lengths, lane):
     """`[total, lane]` uint8: each range right-aligned in whole lanes, in
-    order, with zeros before it; and each range's number of lanes."""
+    order, with zeros before it; each range's number of lanes; and for each
+    lane, how many lanes of its range follow it, plus one."""
     lanes = -(-lengths // lane)
     first = np.cumsum(lanes) - lanes
     owner = np.repeat(np.arange(len(starts)), lanes)
@@ -118,7 +119,7 @@ def _lanes(buf, starts, lengths, lane):
     from_end = (first + lanes)[owner] - np.arange(len(owner))
     lane_starts = (starts + lengths)[owner] - from_end * lane
     if not len(owner):
-        return np.zeros((0, lane), dtype=np.uint8), lanes
+        return np.zeros((0, lane), dtype=np.uint8), lanes, from_end
     lo, hi = int(lane_starts.min()), int(lane_starts.max()) + lane
     # A first lane may begin before the buffer (bytes that are zeroed anyway).
     view = buf[max(lo, 0) : hi] if lo >= 0 else np.concatenate([np.zeros(-lo, np.uint8), buf[:hi]])
@@ -126,7 +127,7 @@ def _lanes(buf, starts, lengths, lane):
     has = lanes > 0
     pad = lanes[has] * lane - lengths[has]
     out[first[has]] &= _prefix_masks(lane)[pad]
-    return out, lanes
+    return out, lanes, from_end
 
 
 @functools.lru_cache(maxsize=4)
@@ -206,16 +207,12 @@ def crc32c_many(buf, starts, lengths, lane=_LANE):
     """
     starts = np.asarray(starts, dtype=np.int64)
     lengths = np.asarray(lengths, dtype=np.int64)
-    padded, lanes = _lanes(buf, starts, lengths, lane)
-    total = len(padded)
+    padded, lanes, from_end = _lanes(buf, starts, lengths, lane)
     combined = np.zeros(len(starts), dtype=np.uint32)
-    if total:
-        regs = _lane_registers(padded)
-        first = np.cumsum(lanes) - lanes
-        owner = np.repeat(np.arange(len(starts)), lanes)
-        regs = _advance_lanes(regs, (first + lanes - 1)[owner] - np.arange(total), lane)
+    if len(padded):
+        regs = _advance_lanes(_lane_registers(padded), from_end - 1, lane)
         has = lanes > 0
-        combined[has] = np.bitwise_xor.reduceat(regs, first[has])
+        combined[has] = np.bitwise_xor.reduceat(regs, (np.cumsum(lanes) - lanes)[has])
     return combined ^ _init_terms(lengths) ^ np.uint32(0xFFFFFFFF)
 
 
