@@ -160,10 +160,11 @@ def _advance_lanes(regs, counts, lane):
         return _advance(regs, counts, lane)
     tables = _step_tables(lane, int(counts.max()) + 1)
     base = counts * 1024
-    out = tables[base + (regs & 0xFF)]
-    out ^= tables[base + (256 + ((regs >> 8) & 0xFF))]
-    out ^= tables[base + (512 + ((regs >> 16) & 0xFF))]
-    out ^= tables[base + (768 + (regs >> 24))]
+    # Indices are within the tables by construction (see `_lane_registers`).
+    out = np.take(tables, base + (regs & 0xFF), mode="clip")
+    out ^= np.take(tables, base + (256 + ((regs >> 8) & 0xFF)), mode="clip")
+    out ^= np.take(tables, base + (512 + ((regs >> 16) & 0xFF)), mode="clip")
+    out ^= np.take(tables, base + (768 + (regs >> 24)), mode="clip")
     return out
 
 
@@ -248,14 +249,16 @@ def _block_registers(words, regs):
     mixed = np.empty(len(regs), dtype=np.uint32)
     looked = np.empty(len(regs), dtype=np.uint32)
     halves = mixed.view(np.uint16) if sys.byteorder == "little" else None
+    # Every index is below 2**16, the tables' length: "clip" changes none,
+    # and skips the bounds check "raise" makes of each.
     for j in range(words.shape[1]):
         np.bitwise_xor(regs, words[:, j], out=mixed)
         if halves is not None:
-            np.take(low, halves[0::2], out=regs)
-            np.take(high, halves[1::2], out=looked)
+            np.take(low, halves[0::2], out=regs, mode="clip")
+            np.take(high, halves[1::2], out=looked, mode="clip")
         else:
-            np.take(low, mixed & 0xFFFF, out=regs)
-            np.take(high, mixed >> 16, out=looked)
+            np.take(low, mixed & 0xFFFF, out=regs, mode="clip")
+            np.take(high, mixed >> 16, out=looked, mode="clip")
         regs ^= looked
 
 
