@@ -225,7 +225,8 @@ def breakdown(logdir):
 
 
 def same_output(logdir):
-    """Whether `--format json` is byte-identical with every record parsed by protobuf."""
+    """`"yes"` when `--format json` is byte-identical with every record parsed
+    by protobuf, else `"NO"`."""
     import io
 
     from tb_lr_plugin import cli, loader
@@ -242,7 +243,7 @@ def same_output(logdir):
         parsed = output()
     finally:
         loader._DirReader.take = saved
-    return fast == parsed and '"runs": [' in fast
+    return "yes" if fast == parsed and '"runs": [' in fast else "NO"
 
 
 def main():
@@ -298,8 +299,7 @@ def main():
         print(f"ratio cli / tb python process = {c / wall:.2f}")
         if rust:
             print(f"ratio cli / tb rust = {c / r:.1f} (target <= 5)")
-        same = same_output(logdir)
-        print(f"output identical with every record parsed by protobuf: {'yes' if same else 'NO'}")
+        print(f"output identical with every record parsed by protobuf: {same_output(logdir)}")
         spent = breakdown(logdir)
         stages = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
         print(f"cli breakdown (CPU s, --jobs 1): {stages}; total {sum(spent.values()):.2f}")

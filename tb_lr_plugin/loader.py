@@ -345,7 +345,6 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
     jobs = _jobs(logdir, jobs, total)
     if jobs > 1:
         event_file.prepare()  # once, before the workers fork
-
     runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
     with _Opener(logdir, [path for group in groups for _, path, _ in group]) as opener:
@@ -365,13 +364,8 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
             if progress is not None:
                 progress(done_files, len(files), done_bytes, total)
     runs = {name: runs[name] for name in sorted(runs)}
-    return Logdir(
-        runs=runs,
-        damaged=sorted(path for path, _ in unreadable),
-        damage_offsets=offsets,
-        files=len(files),
-        bytes=total,
-    )
+    damaged = sorted(path for path, _ in unreadable)
+    return Logdir(runs, damaged, damage_offsets=offsets, files=len(files), bytes=total)
 
 
 def _jobs(logdir, jobs, total):
