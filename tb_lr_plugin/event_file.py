@@ -18,7 +18,9 @@ protos after its read-time compat layers), with less work per record:
 
 `events_with_values` also hands on each summary's `(tag, value)` pairs,
 walked once for that check: a reader that walked the parsed protos again
-would spend as long as the parse itself.
+would spend as long as the parse itself. Its `take` hook lets a reader
+keep records straight from their bytes (the loader's `event_scan`), before
+protobuf parses them, where the compat layers would pass them unchanged.
 
 A truncated or corrupt record ends the file, as in TensorBoard; here the
 events before it are yielded and then `DamagedFile` is raised, with the
