@@ -19,11 +19,16 @@ then times, in separate processes and interleaved repeats (median):
   decoding it; a record failing it is skipped), and is compiled.
 - `breakdown`: where the CLI's time goes, measured in this process (CPU
   time, one pass, `--jobs 1`): imports (in a fresh process), framing and
-  CRCs, proto parsing with the run's records gathered, checking and
+  CRCs, reading the records (by layout, `event_scan`, or by protobuf) and
+  gathering a run's, checking and
   assembling them, the audit, writing the JSON. With `--jobs N` the
   reading and the audit are shared among N forked workers.
 
 Targets: `cli` <= 0.5x `tb python` load time and <= 5x `tb rust`.
+
+It also checks that the output is the same as with every record parsed by
+protobuf (the reader before `event_scan`, which the tests hold equal to
+TensorBoard's own loader): the fast path must not change a byte.
 
 Usage:
     python bench/bench_audit.py [--runs 200] [--steps 10000] [--repeats 3]
@@ -204,8 +209,8 @@ def breakdown(logdir):
             setattr(mod, name, clocked(getattr(mod, name), key))
         t = time.process_time()
         found = loader.load(logdir, jobs=1)
-        spent["parse+gather"] = time.process_time() - t - sum(
-            spent.get(key, 0.0) for *_, key in timed
+        spent["scan+parse+gather"] = (
+            time.process_time() - t - sum(spent.get(key, 0.0) for *_, key in timed)
         )
     finally:
         for mod, name, fn in saved:
@@ -217,6 +222,28 @@ def breakdown(logdir):
     cli._json(results)
     spent["json"] = time.process_time() - t
     return spent
+
+
+def same_output(logdir):
+    """`"yes"` when `--format json` is byte-identical with every record parsed
+    by protobuf, else `"NO"`."""
+    import io
+
+    from tb_lr_plugin import cli, loader
+
+    def output():
+        out = io.StringIO()
+        cli.run([logdir, "--format", "json", "--jobs", "2"], stdout=out, stderr=io.StringIO())
+        return out.getvalue()
+
+    fast = output()
+    saved = loader._DirReader.take
+    loader._DirReader.take = lambda self, *args: False
+    try:
+        parsed = output()
+    finally:
+        loader._DirReader.take = saved
+    return "yes" if fast == parsed and '"runs": [' in fast else "NO"
 
 
 def main():
@@ -272,6 +299,7 @@ def main():
         print(f"ratio cli / tb python process = {c / wall:.2f}")
         if rust:
             print(f"ratio cli / tb rust = {c / r:.1f} (target <= 5)")
+        print(f"output identical with every record parsed by protobuf: {same_output(logdir)}")
         spent = breakdown(logdir)
         stages = ", ".join(f"{k} {v:.2f}" for k, v in spent.items())
         print(f"cli breakdown (CPU s, --jobs 1): {stages}; total {sum(spent.values()):.2f}")

@@ -233,6 +233,9 @@ def _audit(args, stderr):
     # The json and markdown outputs need only each run's audit: runs are
     # then audited where they are read, in parallel, and only that is kept.
     light = args.format in ("json", "markdown") and not args.html
+    if light:
+        # Imported before the readers fork, so that no worker imports them again.
+        from tb_lr_plugin import audit, lr_finder  # noqa: F401
     reading = {"jobs": args.jobs, "per_run": _audited} if light else {}
     return _audit_loaded(args, _load(logdir, args.run or [], options, stderr, reading), stderr)
 

@@ -18,7 +18,9 @@ protos after its read-time compat layers), with less work per record:
 
 `events_with_values` also hands on each summary's `(tag, value)` pairs,
 walked once for that check: a reader that walked the parsed protos again
-would spend as long as the parse itself.
+would spend as long as the parse itself. Its `take` hook lets a reader
+keep records straight from their bytes (the loader's `event_scan`), before
+protobuf parses them, where the compat layers would pass them unchanged.
 
 A truncated or corrupt record ends the file, as in TensorBoard; here the
 events before it are yielded and then `DamagedFile` is raised, with the
@@ -157,6 +159,14 @@ def frame(data):
     return Framed(offsets[:good], lengths[:good], error, error_offset if error else None)
 
 
+def prepare():
+    """Imports and builds what reading a file needs (the protobuf classes, the
+    CRC tables), so that processes forked after it share them."""
+    from tensorboard.compat.proto import event_pb2  # noqa: F401
+
+    record.crc32c_many(np.zeros(_BATCH_BYTES >> 10, dtype=np.uint8), [0], [_BATCH_BYTES >> 10])
+
+
 def _passes_unchanged(tag, value, initial, own_plugin, verdicts):
     """True when TensorBoard's compat layers leave `value` (of `tag`) as it is.
 
@@ -211,11 +221,21 @@ def _values(event):
     return [(v.tag, v) for v in event.summary.value] if event.HasField("summary") else ()
 
 
-def events_with_values(path, own_plugin):
+def events_with_values(path, own_plugin, take=None):
     """`events(path, own_plugin)`, each with its summary's values.
 
     The values are walked once here, for the compat check, and handed on:
     walking a parsed proto again costs about as much as parsing it.
+
+    Args:
+      path, own_plugin: as for `events`.
+      take: `None`, or called as `take(data, start, end, verdicts)` on
+        each record's payload `data[start:end]` before it is parsed; when
+        it returns True the record is the caller's and is not yielded.
+        `verdicts` is `{tag: True}` for the tags whose values of ours
+        TensorBoard's compat layers pass unchanged in this file (a record
+        of one of these tags, with one tensor value and no metadata, would
+        be yielded as parsed), and False for the others.
 
     Yields:
       `(event, values)`: `values` is `[(tag, Summary.Value), ...]`, or
@@ -230,20 +250,27 @@ def events_with_values(path, own_plugin):
         data = f.read()
     framed = frame(data)
     initial = {}  # TensorBoard's per-file `dataclass_compat` state
-    verdicts, own = {}, own_plugin
+    verdicts = {}
     parse = event_pb2.Event.FromString
-    for payload in framed.payloads(data):
-        event = parse(payload)
-        what = event.WhichOneof("what")
-        if what == "summary":
-            values = [(v.tag, v) for v in event.summary.value]
-            if all(_passes_unchanged(t, v, initial, own, verdicts) for t, v in values):
-                yield event, values
-                continue
-        elif what not in _MIGRATED:
-            yield event, ()
+    starts = framed.offsets + _HEADER
+    for start, end in zip(starts.tolist(), (starts + framed.lengths).tolist(), strict=True):
+        if take is not None and take(data, start, end, verdicts):
             continue
-        for migrated in _migrated(event, initial):
-            yield migrated, _values(migrated)
+        yield from _as_tensorboard(parse(data[start:end]), initial, verdicts, own_plugin)
     if framed.error:
         raise DamagedFile(path, framed.error_offset, framed.error)
+
+
+def _as_tensorboard(event, initial, verdicts, own):
+    """`(event, values)` of what TensorBoard's compat layers make of `event`."""
+    what = event.WhichOneof("what")
+    if what == "summary":
+        values = [(v.tag, v) for v in event.summary.value]
+        if all(_passes_unchanged(t, v, initial, own, verdicts) for t, v in values):
+            yield event, values
+            return
+    elif what not in _MIGRATED:
+        yield event, ()
+        return
+    for migrated in _migrated(event, initial):
+        yield migrated, _values(migrated)

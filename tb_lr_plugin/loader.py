@@ -6,7 +6,9 @@ TF stub), and every event file is read by `event_file.events`, which yields exac
 TensorBoard's `event_file_loader.EventFileLoader` (with its read-time
 compat layers) yields, framed and CRC-checked in bulk; what differs from
 TensorBoard's Python loader is that nothing is sampled away: every record
-is kept.
+is kept. Our own records, nearly all of a run's, are read by layout
+(`event_scan`, `_DirReader.take`) rather than parsed by protobuf, with
+the same result (tests/test_event_scan.py).
 
 - A directory holding records of this plugin is a run, named as
   TensorBoard names it (its path relative to the logdir, `.` for the
@@ -34,7 +36,7 @@ import types
 
 import numpy as np
 
-from tb_lr_plugin import event_file, fork_map, metadata, run_model, storage
+from tb_lr_plugin import event_file, event_scan, fork_map, metadata, run_model, storage
 from tb_lr_plugin.sources import records as records_source
 
 KERAS_SPLITS = run_model.KERAS_TRAIN, run_model.KERAS_VALIDATION
@@ -252,6 +254,29 @@ class _DirReader:
         self.skipped = 0
         self._plugin = {}  # tag -> plugin name of its first metadata
         self._parsed = {}  # tag -> parsed metadata of ours (or None)
+        self._scanner = event_scan.Scanner()
+
+    def take(self, data, start, end, verdicts):
+        """Keeps one record of ours read by layout (`event_scan`), without
+        protobuf; False leaves the record to be parsed and `add_event`-ed.
+
+        Only a record that `add_event` would keep as it is: of a tag whose
+        values of ours pass TensorBoard's compat layers unchanged in this
+        file (`verdicts`) and whose first metadata here named our plugin.
+        """
+        scanned = self._scanner.scan(data, start, end)
+        if scanned is None:
+            return False
+        wall_time, step, layout, at = scanned
+        tag = layout.tag
+        meta = self._parsed.get(tag)
+        if meta is None or verdicts.get(tag) is not True:
+            return False
+        item = event_scan.decode(meta.get("kind"), layout, data, at)
+        if item is None:
+            return False
+        self.records.append((tag, meta, wall_time, step, metadata.Decoded(item)))
+        return True
 
     def add_event(self, event, values):
         """Keeps what is ours or a scalar of `values` (`event_file.events_with_values`)."""
@@ -318,7 +343,8 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
     total = sum(size for *_, size in files)
     groups = _groups(files)
     jobs = _jobs(logdir, jobs, total)
-
+    if jobs > 1:
+        event_file.prepare()  # once, before the workers fork
     runs, unreadable, offsets = {}, [], {}
     done_files = done_bytes = 0
     with _Opener(logdir, [path for group in groups for _, path, _ in group]) as opener:
@@ -338,13 +364,8 @@ def load(logdir, run=None, progress=None, options=None, jobs=1, per_run=None):
             if progress is not None:
                 progress(done_files, len(files), done_bytes, total)
     runs = {name: runs[name] for name in sorted(runs)}
-    return Logdir(
-        runs=runs,
-        damaged=sorted(path for path, _ in unreadable),
-        damage_offsets=offsets,
-        files=len(files),
-        bytes=total,
-    )
+    damaged = sorted(path for path, _ in unreadable)
+    return Logdir(runs, damaged, damage_offsets=offsets, files=len(files), bytes=total)
 
 
 def _jobs(logdir, jobs, total):
@@ -384,7 +405,8 @@ def _read_group(files, opener, options=None):
         reader = readers.setdefault(name, _DirReader())
         try:
             with opener.local(path) as local:
-                for event, values in event_file.events_with_values(local, metadata.PLUGIN_NAME):
+                read = event_file.events_with_values(local, metadata.PLUGIN_NAME, reader.take)
+                for event, values in read:
                     reader.add_event(event, values)
         except event_file.DamagedFile as e:
             unreadable.append((path, e.offset))

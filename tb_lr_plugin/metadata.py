@@ -392,6 +392,15 @@ def decode_json(value):
         if arr.shape != () or arr.dtype.kind not in "SOU":
             return None
         raw = arr.item()
+    return decode_json_bytes(raw)
+
+
+def decode_json_bytes(raw):
+    """Decodes a JSON-list record's string (UTF-8 `bytes` or `str`).
+
+    Returns:
+      A list of dicts, or `None`.
+    """
     try:
         if isinstance(raw, bytes):
             raw = raw.decode("utf-8")

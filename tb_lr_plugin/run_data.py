@@ -14,6 +14,7 @@ Rules, in the order records were written (wall time, then file order):
 
 import dataclasses
 import math
+import operator
 
 import numpy as np
 
@@ -146,8 +147,12 @@ def _decoded(records):
             *head, item = decoded[i]
             if not math.isfinite(item[:, 0].sum()):
                 decoded[i] = (*head, item[np.isfinite(item[:, 0])])
-    decoded.sort(key=lambda d: (d[0], d[1]))
+    decoded.sort(key=_WRITE_ORDER)
     return decoded, skipped
+
+
+# Wall time, then file order: `decoded`'s first two fields.
+_WRITE_ORDER = operator.itemgetter(0, 1)
 
 
 def _array_name(kind, tag, meta):

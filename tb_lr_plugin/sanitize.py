@@ -134,7 +134,8 @@ def clean_records(records):
     out = []
     arrays = []  # where the array records are in `out`
     dropped = 0
-    for tag, meta, wall_time, step, value in records:
+    for entry in records:
+        tag, meta, wall_time, step, value = entry
         kind = meta.get("kind")
         item = metadata.decode(kind, value)
         if kind in metadata.ARRAY_KINDS and item is not None:
@@ -145,9 +146,11 @@ def clean_records(records):
                 dropped += len(item) - len(kept)
                 if not kept:
                     continue
-            item = kept
-        # Decoded once: the assembly takes the item as it is.
-        out.append((tag, meta, wall_time, step, metadata.Decoded(item)))
+                item = kept
+        if type(value) is not metadata.Decoded or value.item is not item:
+            # Decoded once: the assembly takes the item as it is.
+            entry = (tag, meta, wall_time, step, metadata.Decoded(item))
+        out.append(entry)
     if arrays and not _steps_in_range([out[i][4].item for i in arrays]):
         out, dropped_rows = _clean_steps(out, arrays)
         dropped += dropped_rows

@@ -68,6 +68,7 @@ def test_bench_routes_times_ours_against_tensorboards_scalars():
 def test_bench_audit_times_the_cli_against_tensorboards_loader():
     stdout, output = run_bench("bench_audit.py", "--runs", "4", "--steps", "2000", "--repeats", "1")
     assert "ratio cli / tb python load =" in stdout, output[-3000:]
+    assert "output identical with every record parsed by protobuf: yes" in stdout
 
 
 def test_bench_report_times_the_report_against_json_and_its_first_draw():

@@ -165,6 +165,19 @@ def test_cli_output_on_the_demo_logs_is_pinned():
         assert _cli_json(DEMO) == f.read()
 
 
+def _tensorboards_values(path, _plugin, take=None):
+    """`event_file.events_with_values` as TensorBoard's own loader reads the
+    file (every record parsed by protobuf; `take` is never offered one)."""
+    for event in event_file_loader.EventFileLoader(path).Load():
+        values = [(v.tag, v) for v in event.summary.value]
+        yield event, (values if event.HasField("summary") else ())
+
+
+def _read_by_tensorboard(m):
+    m.setattr(event_file, "events", lambda p, _: event_file_loader.EventFileLoader(p).Load())
+    m.setattr(event_file, "events_with_values", _tensorboards_values)
+
+
 @pytest.mark.parametrize("which", ["demo", "bench", "hostile"])
 def test_cli_output_is_the_same_read_in_workers_alone_or_by_tensorboard(
     which, bench_logdir, hostile_logdir, monkeypatch
@@ -178,7 +191,7 @@ def test_cli_output_is_the_same_read_in_workers_alone_or_by_tensorboard(
         outputs[jobs] = out.getvalue(), err.getvalue()
     assert outputs["1"] == outputs["2"] and json.loads(outputs["1"][0])["runs"]
     with monkeypatch.context() as m:
-        m.setattr(event_file, "events", lambda p, _: event_file_loader.EventFileLoader(p).Load())
+        _read_by_tensorboard(m)
         assert _cli_json(logdir, "--jobs", "2") == outputs["1"][0]
     if which == "hostile":
         # Damaged files are named with the byte their bad record starts at.
@@ -227,11 +240,7 @@ def test_cli_output_is_the_same_as_read_by_tensorboards_loader(bench_logdir, mon
     for logdir in (DEMO, bench_logdir):
         ours = _cli_json(logdir)
         with monkeypatch.context() as m:
-            m.setattr(
-                event_file,
-                "events",
-                lambda path, _plugin: event_file_loader.EventFileLoader(path).Load(),
-            )
+            _read_by_tensorboard(m)
             theirs = _cli_json(logdir)
         assert ours == theirs, logdir
 

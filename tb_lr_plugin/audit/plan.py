@@ -80,7 +80,8 @@ def plan_deviation(view):
     run = view.run
     findings = []
     for name, rows in sorted(run.optimizers.items()):
-        rows = rows[np.isfinite(rows[:, 1]) & np.isfinite(rows[:, 2])]
+        finite = np.isfinite(rows[:, 1]) & np.isfinite(rows[:, 2])
+        rows = rows if finite.all() else rows[finite]  # a row mask copies slowly
         if len(rows):
             label = name if len(run.optimizers) > 1 else None
             findings += _deviations(view, label, rows, _boundaries(run, name))

@@ -38,7 +38,8 @@ def _increase_points(view):
     """
     points = set()
     for rows in view.run.optimizers.values():
-        rows = rows[np.isfinite(rows[:, 2])]
+        finite = np.isfinite(rows[:, 2])
+        rows = rows if finite.all() else rows[finite]  # a row mask copies slowly
         if len(rows) < 2:
             continue
         actual = rows[:, 2]
