@@ -7,7 +7,8 @@ import { CHART_CSS } from './plot.js';
 import { createCharts } from './training_charts.js';
 import { createFinderChart } from './finder_chart.js';
 import { adoptStarted, createClient, singleFlight } from './data.js';
-import { DEFAULT_SELECTED, firstView, pointsFor } from './first_view.js';
+import { firstView, pointsFor } from './first_view.js';
+import { nextSelection } from './selection.js';
 import { loadAudits, loadRunDatas, needsLoad, prefetchView } from './run_loader.js';
 import { listenForReload, watchTheme } from './host.js';
 import { assignColours, buildFinderView, buildView, convertRange, eventX, zoomAround } from './shape.js';
@@ -219,6 +220,7 @@ class App {
       }
       return;
     }
+    const before = this.state.runs;
     this.state.runs = runs;
     if (!runs.length) {
       this.selector.setRuns([], new Set(), null);
@@ -227,11 +229,7 @@ class App {
       return;
     }
     const names = new Set(runs.map((r) => r.run));
-    let selected = this.state.selected ? [...this.state.selected].filter((r) => names.has(r)) : null;
-    if (!selected || (!selected.length && this.state.selected.size)) {
-      selected = runs.slice(0, DEFAULT_SELECTED).map((r) => r.run);
-    }
-    this.state.selected = new Set(selected);
+    this.state.selected = new Set(nextSelection(runs, this.state.selected, before));
     this.selector.setRuns(runs, this.state.selected, null);
     for (const run of this.cache.keys()) if (!names.has(run)) this.cache.delete(run);
     await this.loadRuns([...this.state.selected], true);
