@@ -266,10 +266,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         responses.query(request, allowed=())
         ctx, experiment = _request_context(request)
         index = self._reader.index(ctx, experiment)
-        versions = tuple(
-            run_version.version(run, *specs, self._reader.options)[1]
-            for run, specs in index.items()
-        )
+        versions = run_version.versions(index, index, self._reader.options)
         tag = responses.entity_tag("runs", experiment, versions)
         unchanged = responses.not_modified(request, tag)
         if unchanged is not None:

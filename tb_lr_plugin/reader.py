@@ -39,7 +39,6 @@ AXIS_STEP = run_model.AXIS_STEP
 AXIS_EPOCH = run_model.AXIS_EPOCH
 KERAS_TRAIN = run_model.KERAS_TRAIN
 KERAS_VALIDATION = run_model.KERAS_VALIDATION
-KERAS_PLUGIN = "scalars"
 
 _DEFAULT_CACHE_SIZE = 8
 # Runs read per provider call when listing many (bounds the memory a read takes).
@@ -232,9 +231,7 @@ class RunReader:
           errors.NotFoundError: the run has no data of ours and no Keras
             learning rate.
         """
-        logger_tags = self._listing.logger(ctx, experiment, runs=[run]).get(run)
-        keras = self._listing.keras(ctx, experiment, runs=run_model.siblings(run))
-        return self._snapshot(ctx, experiment, run, logger_tags, keras)
+        return self._snapshot(ctx, experiment, run, *self._listed_run(ctx, experiment, run))
 
     def version(self, ctx, experiment, run):
         """The version `snapshot` would read the run at, from its listing alone.
@@ -242,9 +239,12 @@ class RunReader:
         Raises:
           errors.NotFoundError: as `snapshot`.
         """
+        return run_version.version(run, *self._listed_run(ctx, experiment, run), self.options)[1]
+
+    def _listed_run(self, ctx, experiment, run):
+        """`(logger_tags, keras_index)` of one run, from listings of it alone."""
         logger_tags = self._listing.logger(ctx, experiment, runs=[run]).get(run)
-        keras = self._listing.keras(ctx, experiment, runs=run_model.siblings(run))
-        return run_version.version(run, logger_tags, keras, self.options)[1]
+        return logger_tags, self._listing.keras(ctx, experiment, runs=run_model.siblings(run))
 
     def names(self, ctx, experiment, index=None):
         """The sorted names of every run with something to show (one listing, or `index`)."""

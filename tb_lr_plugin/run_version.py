@@ -46,6 +46,20 @@ def version(run, logger_tags, keras_index, options=None):
     return source, key
 
 
+def versions(index, runs, options=None):
+    """The `version` of each of `runs` in a listing `index` (`None` for a run it lacks).
+
+    Args:
+      index: `{run: (logger_tags, keras_index)}` (`listing.Listing.index`).
+      runs: the runs' names.
+      options: as for `version`.
+
+    Returns:
+      A tuple, in the order of `runs`: what an answer showing them is a function of.
+    """
+    return tuple(version(run, *index[run], options)[1] if run in index else None for run in runs)
+
+
 def lists_lr(name, tags, options=None):
     """True when the listed scalar `tags` of folder `name` make some run's LR."""
     return any(run_model.lists_lr(split, tags, options) for _, split in run_model.owners(name))

@@ -35,27 +35,22 @@ def fetch(data_provider, ctx, experiment, batch):
       `{run: {tag: [ScalarDatum]}}` and the `(run, tag)` pairs skipped.
     """
 
-    def read_tensors(runs, tags):
-        return data_provider.read_tensors(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-        )
+    def reader(method, plugin_name):
+        def read(runs, tags):
+            return method(
+                ctx,
+                experiment_id=experiment,
+                plugin_name=plugin_name,
+                downsample=_ALL,
+                run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+            )
 
-    def read_scalars(runs, tags):
-        return data_provider.read_scalars(
-            ctx,
-            experiment_id=experiment,
-            plugin_name=SCALARS_PLUGIN,
-            downsample=_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-        )
+        return read
 
     wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
-    tensors, bad = read_points(read_tensors, wanted)
+    tensors, bad = read_points(reader(data_provider.read_tensors, metadata.PLUGIN_NAME), wanted)
     wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
+    read_scalars = reader(data_provider.read_scalars, SCALARS_PLUGIN)
     scalars, bad_scalars = read_points(read_scalars, wanted)
     return tensors, scalars, bad + bad_scalars
 

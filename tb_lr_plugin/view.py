@@ -117,9 +117,7 @@ def entity_tag(experiment, query, index, options=None, scalars_kept=None):
       scalars_kept: what TensorBoard keeps of each `scalars` tag.
     """
     shown = list(index) if (query.listing or query.first) else list(query.runs)
-    versions = tuple(
-        run_version.version(run, *index[run], options)[1] if run in index else None for run in shown
-    )
+    versions = run_version.versions(index, shown, options)
     return responses.entity_tag("view", experiment, query, scalars_kept, versions)
 
 

@@ -16,7 +16,6 @@ import {
 
 import { FIRST_PARTS as FIRST, VIEW_CHUNK } from './first_view.js';
 
-export { VIEW_CHUNK };
 const PARSE = { lr: parseLr, loss: parseLoss, events: parseEvents, audit: parseAudit, finder: parseFinder };
 
 /**

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createClient } from '../src/data.js';
-import { VIEW_CHUNK, loadAudits, loadRunDatas, needsLoad, prefetchView } from '../src/run_loader.js';
+import { VIEW_CHUNK } from '../src/first_view.js';
+import { loadAudits, loadRunDatas, needsLoad, prefetchView } from '../src/run_loader.js';
 
 // Per-run answers, as the plugin's own routes give them.
 const lrOf = (run) => ({

@@ -11,16 +11,15 @@ the copies.
 import sys
 
 import pytest
-import torch
 from chromium import REPO, drive
 from chromium import node as _node
 
 sys.path.insert(0, str(REPO / "tests"))
 from torch_runs import one_cycle  # noqa: E402
+from torch_training import TORCH_ID  # noqa: E402
 
 node = _node  # the fixture, for this module's tests
 pytestmark = pytest.mark.browser
-TORCH_ID = f"torch-{torch.__version__.split('+')[0]}"
 
 
 @pytest.fixture(scope="module", params=[TORCH_ID])

@@ -10,16 +10,15 @@ its reductions.
 import sys
 
 import pytest
-import torch
 from chromium import ARTIFACTS, REPO, drive
 from chromium import node as _node
 
 sys.path.insert(0, str(REPO / "tests"))
 from torch_runs import ineffective_plateau, one_cycle  # noqa: E402
+from torch_training import TORCH_ID  # noqa: E402
 
 node = _node  # the fixture, for this module's tests
 pytestmark = pytest.mark.browser
-TORCH_ID = f"torch-{torch.__version__.split('+')[0]}"
 
 
 @pytest.fixture(scope="module", params=[TORCH_ID])
