@@ -308,7 +308,11 @@ def test_cli_and_plugin_agree_with_the_event_files(resumed, tensorboard_app):
         faults.assert_plugin_serves(tb, name, run)
         served = json.loads(tb.get("audit", run=name).data)["findings"]
         assert served == cli_findings[name] == json.loads(json.dumps(_findings(run)))
-    assert [f["kind"] for f in cli_findings["reset"]] == ["schedule_restart"]
+    # The warmup ran again on a trained model: whether its LR rise also
+    # spikes the loss depends on fit's shuffle order, so a spike may join.
+    kinds = [f["kind"] for f in cli_findings["reset"]]
+    assert kinds.count("schedule_restart") == 1
+    assert set(kinds) <= {"schedule_restart", "loss_spike_after_lr_change"}
 
 
 def test_a_fit_interrupted_and_called_again_records_everything_once(tmp_path):
