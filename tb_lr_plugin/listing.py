@@ -14,7 +14,7 @@ import time
 
 from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model, run_version, tolerant_read
+from tb_lr_plugin import metadata, quick_ack, run_model, run_version, tolerant_read
 
 # Listings are small: any thread may make them, two at a time.
 _LISTERS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="learning_rate_list")
@@ -79,7 +79,9 @@ class Listing:
         """The provider's `list_tensors` or `list_scalars` of `plugin_name` (all runs or `runs`)."""
         if self._provider is None:
             return {}
-        return getattr(self._provider, method)(
+        return quick_ack.call(
+            self._provider,
+            method,
             ctx,
             experiment_id=experiment,
             plugin_name=plugin_name,

@@ -11,7 +11,7 @@ import logging
 import numpy as np
 from tensorboard.data import provider
 
-from tb_lr_plugin import metadata, run_model, run_version
+from tb_lr_plugin import metadata, quick_ack, run_model, run_version
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def fetch(data_provider, ctx, experiment, batch):
 
     def reader(method, plugin_name):
         def read(runs, tags):
-            return method(
+            return quick_ack.call(
+                data_provider,
+                method,
                 ctx,
                 experiment_id=experiment,
                 plugin_name=plugin_name,
@@ -48,9 +50,9 @@ def fetch(data_provider, ctx, experiment, batch):
         return read
 
     wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
-    tensors, bad = read_points(reader(data_provider.read_tensors, metadata.PLUGIN_NAME), wanted)
+    tensors, bad = read_points(reader("read_tensors", metadata.PLUGIN_NAME), wanted)
     wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
-    read_scalars = reader(data_provider.read_scalars, SCALARS_PLUGIN)
+    read_scalars = reader("read_scalars", SCALARS_PLUGIN)
     scalars, bad_scalars = read_points(read_scalars, wanted)
     return tensors, scalars, bad + bad_scalars
 

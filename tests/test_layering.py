@@ -12,7 +12,7 @@ FORMAT, READ, ANALYSIS, SERVE = range(4)
 LAYERS = {
     FORMAT: "metadata record event_writer summary formatting lr_finder storage remote_writer",
     READ: "reader listing tolerant_read loader event_file event_scan sanitize run_data run_model "
-    "sources keras_logs run_select progress fork_map run_version",
+    "sources keras_logs run_select progress fork_map run_version quick_ack",
     ANALYSIS: "audit downsample export",
     SERVE: "plugin answers view responses cli html_report markdown text_table",
 }
