@@ -121,6 +121,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         self._scalars_kept = samples.get("scalars", answers.SCALARS_KEPT)
         self._export_lock = threading.Lock()
         self._views = view.Views(self._reader, self._scalars_kept)
+        self._view_answers = responses.Gzipped()
 
     def get_plugin_apps(self):
         return {
@@ -289,8 +290,9 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         unchanged = responses.not_modified(request, tag)
         if unchanged is not None:
             return unchanged
-        body = self.view_impl(ctx, experiment, query, index)
-        return responses.json_response(request, body, etag=tag)
+        return self._view_answers.respond(
+            request, tag, lambda: self.view_impl(ctx, experiment, query, index)
+        )
 
     @responses.json_errors
     def _serve_export(self, request):

@@ -7,11 +7,14 @@ message, anything else is logged with its traceback and answered as a
 JSON 500 that names no internals.
 """
 
+import collections
 import functools
+import gzip
 import hashlib
 import json
 import logging
 import os
+import threading
 
 import numpy as np
 from tensorboard import errors
@@ -122,6 +125,53 @@ def json_response(request, obj, code=200, headers=None, etag=None):
     if etag is not None:
         headers = [*(headers or []), ("ETag", f'"{etag}"')]
     return http_util.Respond(request, body, JSON, code=code, headers=headers)
+
+
+class Gzipped:
+    """JSON answers kept gzipped by entity tag, the most recent first.
+
+    TensorBoard gzips every textual answer as it sends it (level 3): for
+    the tab's first `view` of three long runs, 440 KB of JSON, that is
+    12 ms of each navigation's 15. An answer is a function of its entity tag
+    (`entity_tag`), so the compressed bytes are kept by tag and sent as
+    they are; a client that does not take gzip gets them unzipped by
+    `http_util.Respond`.
+
+    Args:
+      max_bytes: the most compressed bytes kept.
+    """
+
+    def __init__(self, max_bytes=16 << 20):
+        self._max_bytes = max_bytes
+        self._kept = collections.OrderedDict()  # etag -> gzip bytes
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def respond(self, request, etag, build):
+        """The answer of `etag`: kept, or `build()` (JSON text) gzipped and kept.
+
+        Example:
+          >>> kept.respond(request, tag, lambda: view_text)  # doctest: +SKIP
+        """
+        with self._lock:
+            body = self._kept.get(etag)
+            if body is not None:
+                self._kept.move_to_end(etag)
+        if body is None:
+            # As `http_util.Respond` encodes and compresses a `str` answer.
+            body = gzip.compress(build().encode("utf-8"), compresslevel=3, mtime=0)
+            self._keep(etag, body)
+        headers = [("ETag", f'"{etag}"')]
+        return http_util.Respond(request, body, JSON, content_encoding="gzip", headers=headers)
+
+    def _keep(self, etag, body):
+        with self._lock:
+            old = self._kept.pop(etag, None)
+            self._bytes += len(body) - (len(old) if old is not None else 0)
+            self._kept[etag] = body
+            while self._bytes > self._max_bytes and len(self._kept) > 1:
+                _, dropped = self._kept.popitem(last=False)
+                self._bytes -= len(dropped)
 
 
 def entity_tag(*key):

@@ -198,3 +198,32 @@ def test_a_cold_view_with_the_listing_reads_each_run_once(tmp_path):
     # One read of the three runs, for the listing; the view's two from it.
     assert reads == [["a", "b", "c"]]
     assert got["runs"][1]["lr"] == body(tb.get("lr", run="b"))
+
+
+def test_an_answer_is_compressed_once_and_sent_as_kept(tb):
+    """Gzipped once per entity tag; a client without gzip gets the same JSON."""
+    import gzip
+
+    plugin = next(p for p in tb.app._plugins if p.plugin_name == "learning_rate")
+    built = []
+    original = plugin.view_impl
+    plugin.view_impl = lambda *a, **k: built.append(a) or original(*a, **k)
+    try:
+        zipped = [
+            tb.client.get(
+                "/data/plugin/learning_rate/view",
+                query_string=[("run", "run_a"), ("part", "lr")],
+                headers={"Accept-Encoding": "gzip"},
+            )
+            for _ in range(2)
+        ]
+        plain = get_view(tb, "run_a", part="lr")
+    finally:
+        plugin.view_impl = original
+    assert len(built) == 1
+    assert [z.headers.get("Content-Encoding") for z in zipped] == ["gzip", "gzip"]
+    assert zipped[0].data == zipped[1].data
+    assert zipped[0].headers["ETag"] == zipped[1].headers["ETag"] == plain.headers["ETag"]
+    assert "Content-Encoding" not in plain.headers
+    assert json.loads(gzip.decompress(zipped[0].data)) == body(plain)
+    assert body(plain)["runs"][0]["lr"] == body(tb.get("lr", run="run_a"))

@@ -25,6 +25,15 @@ export function epochX(epoch) {
  */
 export function makeEpochMap(epochs) {
   if (!epochs || !Array.isArray(epochs.epoch) || !Array.isArray(epochs.step)) return null;
+  // Asked for several times per draw (the toolbar, each chart, the
+  // markers), of tables that do not change once parsed.
+  if (!epochMaps.has(epochs)) epochMaps.set(epochs, buildEpochMap(epochs));
+  return epochMaps.get(epochs);
+}
+
+const epochMaps = new WeakMap();
+
+function buildEpochMap(epochs) {
   const pairs = [];
   const n = Math.min(epochs.epoch.length, epochs.step.length);
   for (let i = 0; i < n; i++) {
