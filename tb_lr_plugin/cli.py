@@ -305,8 +305,7 @@ def _audit_loaded(args, found, stderr):
             f"or corrupt event file{'s' if len(found.damaged) != 1 else ''}: {names}{more}\n"
         )
     results = [
-        r if isinstance(r, _Audited) else _audited(r, keep_entry=True)
-        for r in found.runs.values()
+        r if isinstance(r, _Audited) else _audited(r, keep_entry=True) for r in found.runs.values()
     ]
     skipped = {r.name: r.skipped for r in results if r.skipped}
     if skipped:
