@@ -121,7 +121,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         self._scalars_kept = samples.get("scalars", answers.SCALARS_KEPT)
         self._export_lock = threading.Lock()
         self._views = view.Views(self._reader, self._scalars_kept)
-        self._view_answers = responses.Gzipped()
+        self._gzipped = responses.Gzipped()
 
     def get_plugin_apps(self):
         return {
@@ -290,8 +290,11 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         unchanged = responses.not_modified(request, tag)
         if unchanged is not None:
             return unchanged
-        return self._view_answers.respond(
-            request, tag, lambda: self.view_impl(ctx, experiment, query, index)
+        return self._gzipped.respond(
+            request,
+            ("view", tag),
+            lambda: self.view_impl(ctx, experiment, query, index),
+            headers=[("ETag", f'"{tag}"')],
         )
 
     @responses.json_errors
@@ -314,8 +317,7 @@ class LearningRatePlugin(base_plugin.TBPlugin):
         # The entry imports the tab (static/app.js): without it, say so too.
         path = os.path.join(STATIC_DIR, "index.js")
         if os.path.isfile(path) and os.path.isfile(os.path.join(STATIC_DIR, APP_JS)):
-            with open(path, "rb") as f:
-                return http_util.Respond(request, f.read(), "text/javascript")
+            return http_util.Respond(request, _read(path), "text/javascript")
         return http_util.Respond(request, MISSING_BUNDLE_JS, "text/javascript")
 
     @responses.json_errors
@@ -325,8 +327,16 @@ class LearningRatePlugin(base_plugin.TBPlugin):
             raise errors.NotFoundError("No such static file")
         extension = os.path.splitext(path)[1].lower()
         content_type = _STATIC_TYPES.get(extension, "application/octet-stream")
-        with open(path, "rb") as f:
-            return http_util.Respond(request, f.read(), content_type)
+        if content_type == "application/octet-stream":
+            return http_util.Respond(request, _read(path), content_type)
+        stat = os.stat(path)
+        key = ("static", path, stat.st_size, stat.st_mtime_ns)
+        return self._gzipped.respond(request, key, lambda: _read(path), content_type)
+
+
+def _read(path):
+    with open(path, "rb") as f:
+        return f.read()
 
 
 class LearningRateLoader(base_plugin.TBLoader):

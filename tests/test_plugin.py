@@ -595,6 +595,21 @@ def test_static_files_are_served(app, static_dir):
     assert r.headers["Content-Type"].startswith("text/css")
 
 
+def test_static_files_are_gzipped_once_and_a_changed_file_anew(app, static_dir, monkeypatch):
+    import gzip
+
+    reads = []
+    original = lr_plugin._read
+    monkeypatch.setattr(lr_plugin, "_read", lambda path: reads.append(path) or original(path))
+    url = "/data/plugin/learning_rate/static/chunks/view.js"
+    zipped = [app.client.get(url, headers={"Accept-Encoding": "gzip"}) for _ in range(2)]
+    assert [z.headers.get("Content-Encoding") for z in zipped] == ["gzip", "gzip"]
+    assert gzip.decompress(zipped[0].data) == b"export const x = 1;\n" and len(reads) == 1
+    assert app.client.get(url).data == b"export const x = 1;\n" and len(reads) == 1
+    (static_dir / "chunks" / "view.js").write_text("export const x = 22;\n")
+    assert app.client.get(url).data == b"export const x = 22;\n" and len(reads) == 2
+
+
 @pytest.mark.parametrize(
     "path",
     [
