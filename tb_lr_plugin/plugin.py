@@ -155,8 +155,8 @@ class LearningRatePlugin(base_plugin.TBPlugin):
 
         TensorBoard asks for this as its app boots (`plugins_listing`), a few
         hundred milliseconds before the tab's first request: the listing
-        that request needs is made meanwhile (`RunReader.warm`; a listing
-        over the Rust data server's gRPC takes ~45 ms). Nothing is read.
+        that request needs is made meanwhile (`RunReader.warm`: a round trip
+        to the Rust data server). Nothing is read.
         """
         if self._data_provider is not None:
             self._reader.warm(reader.background_context(), "")

@@ -88,9 +88,9 @@ class RunReader:
         `None` (then there are no runs).
       cache_size: how many runs' snapshots to keep.
       listing_ttl: seconds a listing (what the cache is validated against)
-        is reused for. A listing of a run with data costs ~45 ms over the
-        Rust data server's gRPC, more than everything else a cached request
-        does; reusing it for a fraction of TensorBoard's reload interval
+        is reused for. A listing is a round trip to the Rust data server
+        (a few ms with `quick_ack`), which a cached request otherwise does
+        without; reusing it for a fraction of TensorBoard's reload interval
         delays new data by at most that. 0 lists on every request.
       options: the user's tag patterns (`sources.patterns.Options`, from
         the `--lr_tag` and `--loss_tag` flags), or `None` for the defaults.
