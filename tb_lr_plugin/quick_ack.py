@@ -44,9 +44,12 @@ def call(data_provider, method, *args, **kwargs):
     if not _over_grpc(data_provider):
         return fn(*args, **kwargs)
     done = threading.Event()
-    threading.Thread(
-        target=_nudge, args=(data_provider, done), name="learning_rate_nudge", daemon=True
-    ).start()
+    try:
+        threading.Thread(
+            target=_nudge, args=(data_provider, done), name="learning_rate_nudge", daemon=True
+        ).start()
+    except RuntimeError:  # no thread to spare: the call, only slower
+        pass
     try:
         return fn(*args, **kwargs)
     finally:
