@@ -7,21 +7,19 @@ message, anything else is logged with its traceback and answered as a
 JSON 500 that names no internals.
 """
 
-import collections
 import functools
 import gzip
 import hashlib
 import json
 import logging
 import os
-import threading
 
 import numpy as np
 from tensorboard import errors
 from tensorboard.backend import http_util
 from werkzeug import wrappers
 
-from tb_lr_plugin import formatting
+from tb_lr_plugin import formatting, sized_cache
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +141,7 @@ class Gzipped:
     """
 
     def __init__(self, max_bytes=16 << 20):
-        self._max_bytes = max_bytes
-        self._kept = collections.OrderedDict()  # key -> gzip bytes
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._kept = sized_cache.SizedCache(max_bytes)  # key -> gzip bytes
 
     def respond(self, request, key, build, content_type=JSON, headers=None):
         """The answer of `key`: kept, or `build()` (`str` or `bytes`) gzipped and kept.
@@ -154,28 +149,16 @@ class Gzipped:
         Example:
           >>> kept.respond(request, ("view", etag), lambda: text)  # doctest: +SKIP
         """
-        with self._lock:
-            body = self._kept.get(key)
-            if body is not None:
-                self._kept.move_to_end(key)
+        body = self._kept.get(key)
         if body is None:
             content = build()
             # As `http_util.Respond` encodes and compresses a `str` answer.
             content = content.encode("utf-8") if isinstance(content, str) else content
             body = gzip.compress(content, compresslevel=3, mtime=0)
-            self._keep(key, body)
+            self._kept.put(key, body, len(body))
         return http_util.Respond(
             request, body, content_type, content_encoding="gzip", headers=headers
         )
-
-    def _keep(self, key, body):
-        with self._lock:
-            old = self._kept.pop(key, None)
-            self._bytes += len(body) - (len(old) if old is not None else 0)
-            self._kept[key] = body
-            while self._bytes > self._max_bytes and len(self._kept) > 1:
-                _, dropped = self._kept.popitem(last=False)
-                self._bytes -= len(dropped)
 
 
 def entity_tag(*key):

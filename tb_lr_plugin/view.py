@@ -16,13 +16,11 @@ latest version, up to
 runs): a later view of the same runs costs one listing and a join.
 """
 
-import collections
 import dataclasses
-import threading
 
 from tensorboard import errors
 
-from tb_lr_plugin import answers, downsample, responses, run_version
+from tb_lr_plugin import answers, downsample, responses, run_version, sized_cache
 
 PARTS = answers.PARTS
 DEFAULT_PARTS = ("lr", "loss", "events")
@@ -133,10 +131,8 @@ class Views:
     def __init__(self, reader, scalars_kept=answers.SCALARS_KEPT, max_bytes=MAX_BYTES):
         self._reader = reader
         self._scalars_kept = scalars_kept
-        self._max_bytes = max_bytes
-        self._texts = collections.OrderedDict()  # (experiment, run, part, points) -> (version, str)
-        self._bytes = 0
-        self._lock = threading.Lock()
+        # (experiment, run, part, points) -> (version, JSON text)
+        self._texts = sized_cache.SizedCache(max_bytes)
 
     def answer(
         self,
@@ -215,24 +211,12 @@ class Views:
         return out
 
     def _get(self, key, version):
-        with self._lock:
-            hit = self._texts.get(key)
-            if hit is None or hit[0] != version:
-                return None
-            self._texts.move_to_end(key)
-            return hit[1]
+        hit = self._texts.get(key, accept=lambda kept: kept[0] == version)
+        return None if hit is None else hit[1]
 
     def _put(self, key, version, text):
         # One version per key: a live run's older answers go at once.
-        with self._lock:
-            old = self._texts.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old[1])
-            self._texts[key] = (version, text)
-            self._bytes += len(text)
-            while self._bytes > self._max_bytes and len(self._texts) > 1:
-                _, (_, dropped) = self._texts.popitem(last=False)
-                self._bytes -= len(dropped)
+        self._texts.put(key, (version, text), len(text))
 
 
 def _budget(part, points):

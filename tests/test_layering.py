@@ -14,7 +14,7 @@ LAYERS = {
     READ: "reader listing tolerant_read loader event_file event_scan sanitize run_data run_model "
     "sources keras_logs run_select progress fork_map run_version quick_ack",
     ANALYSIS: "audit downsample export",
-    SERVE: "plugin answers view responses cli html_report markdown text_table",
+    SERVE: "plugin answers view responses cli html_report markdown text_table sized_cache",
 }
 LAYER = {name: layer for layer, names in LAYERS.items() for name in names.split()}
 WRITERS = ("callbacks", "torch")  # tb_lr_plugin.callbacks, tb_lr_plugin.torch
