@@ -52,8 +52,7 @@ def fetch(data_provider, ctx, experiment, batch):
     wanted = {run: set(spec[2]) for run, spec in batch.items() if spec[2]}
     tensors, bad = read_points(reader("read_tensors", metadata.PLUGIN_NAME), wanted)
     wanted = {krun: set(tags) for spec in batch.values() for krun, tags in spec[3].items()}
-    read_scalars = reader("read_scalars", SCALARS_PLUGIN)
-    scalars, bad_scalars = read_points(read_scalars, wanted)
+    scalars, bad_scalars = read_points(reader("read_scalars", SCALARS_PLUGIN), wanted)
     return tensors, scalars, bad + bad_scalars
 
 
