@@ -108,7 +108,7 @@ def _jumps(delta, flips, cap):
     switch between finite and not, always kept; `None` when there are none)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         clean = delta if flips is None else np.where(np.isfinite(delta), delta, 0.0)
-        scale = np.array([np.median(d[d > 0]) if np.any(d > 0) else np.inf for d in clean.T])
+        scale = np.array([_median(d[d > 0]) for d in clean.T])
         if flips is None:
             score = (delta / scale).max(axis=1) if delta.shape[1] > 1 else delta[:, 0] / scale[0]
         else:
@@ -118,6 +118,24 @@ def _jumps(delta, flips, cap):
     if len(rows) > cap:
         rows = np.sort(rows[np.argsort(-score[rows], kind="stable")[:cap]])
     return rows
+
+
+def _median(x):
+    """`np.median(x)` of a 1-D float array without NaN (`inf` when empty),
+    from one partition: `np.median` takes several times as long on a
+    million changes.
+
+    Example:
+      >>> float(_median(np.array([4.0, 1.0, 3.0, 2.0]))), float(_median(np.zeros(0)))
+      (2.5, inf)
+    """
+    n = len(x)
+    if not n:
+        return np.inf
+    k = n // 2
+    part = np.partition(x, k)
+    # Below index k are the k smallest: their largest is the other middle value.
+    return part[k] if n % 2 else (part[:k].max() + part[k]) / 2
 
 
 def _event_rows(steps, keep_steps, cap):
