@@ -7,7 +7,8 @@ the epoch's logs, its plateau state, and a reduction event now and then),
 then times, in separate processes and interleaved repeats (median):
 
 - `cli`: `tb-lr-audit LOGDIR --format json` (process wall time: start-up,
-  loading every record, assembling, auditing, writing the JSON);
+  loading every record, assembling, auditing, writing the JSON), with the
+  package's bytecode compiled first, as a wheel's install compiles it;
 - `tb python`: TensorBoard's Python loader as `tensorboard --load_fast=false`
   runs it: `plugin_event_multiplexer.EventMultiplexer` with its default size
   guidance, `AddRunsFromDirectory` + `Reload`. Reported as the load time
@@ -35,6 +36,7 @@ Usage:
 """
 
 import argparse
+import compileall
 import json
 import os
 import re
@@ -272,6 +274,10 @@ def main():
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(logdir) for f in fs)
         print(f"logdir: {args.runs} runs x {args.steps} steps, {size / 1e6:.1f} MB", flush=True)
 
+        # The command as installed: a wheel's install compiles its bytecode,
+        # and without it (an editable install under PYTHONDONTWRITEBYTECODE)
+        # each run would also compile the package from source.
+        compileall.compile_dir(os.path.join(ROOT, "tb_lr_plugin"), quiet=1)
         cli, tb_load, tb_wall, rust = [], [], [], []
         for i in range(args.repeats):
             cli.append(time_cli(logdir))
