@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import warnings
 
 import fsspec
@@ -162,6 +163,10 @@ def test_unreachable_store_warns_once_spills_past_the_bound_then_uploads_all(gat
             warnings.simplefilter("always")
             for k in range(40):
                 write_steps(writer, 1 + 100 * k, 100)  # 2.4 KB per flush
+            # The retry comes after a 10-50 ms backoff; the 40 flushes can take less.
+            deadline = time.monotonic() + 10
+            while gated.attempts <= 1 and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert gated.attempts > 1  # retried
             spilled = sorted(os.listdir(spill))
             assert spilled and all("tfevents" in n for n in spilled)
