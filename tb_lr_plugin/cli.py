@@ -185,7 +185,14 @@ def main():
     except BrokenPipeError:
         # Piped into `head`: stop quietly, as Unix tools do.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    sys.exit(code)
+    try:
+        sys.stderr.flush()
+    except OSError:
+        pass
+    # Everything is written and closed, and the workers are reaped: the
+    # interpreter's teardown (freeing every module and array, 20-30 ms of a
+    # 0.4 s audit) would change nothing.
+    os._exit(code)
 
 
 # glibc's `mallopt` parameters (malloc.h) and the values the command sets.

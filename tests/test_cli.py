@@ -131,12 +131,15 @@ def test_import_loads_neither_tensorflow_nor_keras():
 
 def test_the_command_reads_a_logdir_without_tensorflow(logdir):
     code = (
-        "import sys\n"
+        "import os, sys\n"
         "from tb_lr_plugin import cli\n"
-        "try:\n"
-        "    cli.main()\n"
-        "except SystemExit as e:\n"
-        "    sys.stderr.write('exit=%s tf=%s' % (e.code, 'tensorflow' in sys.modules))\n"
+        "exit = os._exit\n"
+        "def report(code):\n"
+        "    sys.stderr.write('exit=%s tf=%s' % (code, 'tensorflow' in sys.modules))\n"
+        "    sys.stderr.flush()\n"
+        "    exit(code)\n"
+        "os._exit = report\n"
+        "cli.main()\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(logdir), "--format", "json"],

@@ -211,10 +211,13 @@ def test_runs_read_in_workers_report_progress_and_damage(hostile_logdir):
 def test_our_records_are_read_without_tensorboards_tf_stub(bench_logdir):
     # The stub imports boto3 and fsspec (0.15 s); only old-style values need it.
     code = (
-        "import atexit, runpy, sys\n"
-        "report = lambda: sys.stderr.write(' stub=%s' % ('tensorboard.compat.tensorflow_stub'"
-        " in sys.modules))\n"
-        "atexit.register(report)\n"
+        "import os, runpy, sys\n"
+        "exit = os._exit\n"  # the command's last call
+        "def report(code):\n"
+        "    sys.stderr.write(' stub=%s' % ('tensorboard.compat.tensorflow_stub' in sys.modules))\n"
+        "    sys.stderr.flush()\n"
+        "    exit(code)\n"
+        "os._exit = report\n"
         "runpy.run_module('tb_lr_plugin.cli', run_name='__main__')\n"
     )
     args = [sys.executable, "-c", code, bench_logdir, "--format", "json"]
