@@ -109,16 +109,9 @@ def _split(data):
     return np.array(offsets, dtype=np.int64), np.array(lengths, dtype=np.int64), error
 
 
-def _header_crcs(lengths):
-    """The masked CRC each record's header must hold (one per distinct length)."""
-    unique, inverse = np.unique(lengths, return_inverse=True)
-    crcs = [record.masked_crc32c(struct.pack("<Q", n)) for n in unique.tolist()]
-    return np.array(crcs, dtype=np.uint32)[inverse.reshape(-1)]
-
-
 def _first_bad(buf, offsets, lengths):
     """Index of the first record whose header or payload CRC is wrong, or `None`."""
-    head = _header_crcs(lengths)
+    head = record.header_crcs(lengths)
     body = record.mask(record.crc32c_many(buf, offsets + _HEADER, lengths))
     stored_head = _u32_at(buf, offsets + 8)
     stored_body = _u32_at(buf, offsets + _HEADER + lengths)

@@ -20,7 +20,6 @@ import struct
 import sys
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 _POLY = 0x82F63B78  # CRC32C (Castagnoli), reflected.
 _LANE = 64
@@ -63,10 +62,13 @@ def _linear_tables(images):
     """
     images = np.asarray(images, dtype=np.uint32)
     by_byte = images.reshape(*images.shape[:-1], 4, 8)
-    values = np.arange(256, dtype=np.uint32)
     tables = np.zeros((*images.shape[:-1], 4, 256), dtype=np.uint32)
+    # Entries [2^b, 2^(b+1)) are entries [0, 2^b) with bit b's image added.
     for bit in range(8):
-        tables ^= np.where((values >> bit) & 1, by_byte[..., bit : bit + 1], np.uint32(0))
+        half = 1 << bit
+        np.bitwise_xor(
+            tables[..., :half], by_byte[..., bit : bit + 1], out=tables[..., half : 2 * half]
+        )
     return tables
 
 
@@ -123,7 +125,10 @@ def _lanes(buf, starts, lengths, lane):
     lo, hi = int(lane_starts.min()), int(lane_starts.max()) + lane
     # A first lane may begin before the buffer (bytes that are zeroed anyway).
     view = buf[max(lo, 0) : hi] if lo >= 0 else np.concatenate([np.zeros(-lo, np.uint8), buf[:hi]])
-    out = sliding_window_view(view, lane)[lane_starts - lo]
+    # One `lane`-byte item at every byte offset: picking lanes copies each
+    # with one memcpy (a `[n, lane]` uint8 window copies byte by byte).
+    windows = np.ndarray((len(view) - lane + 1,), dtype=f"V{lane}", buffer=view, strides=(1,))
+    out = windows[lane_starts - lo].view(np.uint8).reshape(-1, lane)
     has = lanes > 0
     pad = lanes[has] * lane - lengths[has]
     out[first[has]] &= _prefix_masks(lane)[pad]
@@ -146,12 +151,23 @@ def _step_tables(lane, count):
     have = _STEP_TABLES.get(lane)
     if have is None or len(have) < count * 1024:
         grown = 2 * len(have) // 1024 if have is not None else 64
-        step = _linear_tables(_zero_bytes(lane))
-        images = [np.uint32(1) << np.arange(32, dtype=np.uint32)]  # A^0
-        for _ in range(max(count, grown) - 1):
-            images.append(_apply(step, images[-1]))
-        have = _STEP_TABLES[lane] = _linear_tables(np.stack(images)).reshape(-1)
+        tables = _linear_tables(_step_images(lane, max(count, grown)))
+        have = _STEP_TABLES[lane] = tables.reshape(-1)
     return have
+
+
+def _step_images(lane, count):
+    """uint32 `[count, 32]`: row k holds the unit registers' images under
+    A^(lane * k), doubling the rows known at each step."""
+    images = np.empty((count, 32), dtype=np.uint32)
+    images[0] = np.uint32(1) << np.arange(32, dtype=np.uint32)  # A^0
+    power, known = _zero_bytes(lane), 1  # power: A^(lane * known)
+    while known < count:
+        tables = _linear_tables(power)
+        more = min(known, count - known)
+        images[known : known + more] = _apply(tables, images[:more])
+        power, known = _apply(tables, power), known + more
+    return images
 
 
 def _advance_lanes(regs, counts, lane):
@@ -169,24 +185,58 @@ def _advance_lanes(regs, counts, lane):
 
 
 _INIT_TERMS = {}
+_HEADER_CRCS = {}
+# A per-length cache is emptied when it would hold more lengths than this.
+_CACHED_LENGTHS = 100_000
+
+
+def _by_length(cache, lengths, compute):
+    """`compute`'s value for each of `lengths`, each distinct length computed
+    once and kept in `cache`: a file's records have few distinct lengths
+    (every epoch's `lr` record has the same).
+
+    Args:
+      cache: `{length: value}`.
+      lengths: an int array.
+      compute: called on a sorted list of the lengths not in `cache`;
+        returns their values (uint32), in order.
+
+    Returns:
+      A uint32 array, one value per length.
+    """
+    values = lengths.tolist()
+    missing = set(values).difference(cache)
+    if missing:
+        if len(cache) + len(missing) > _CACHED_LENGTHS:
+            cache.clear()
+            missing = set(values)
+        missing = sorted(missing)
+        cache.update(zip(missing, compute(missing), strict=True))
+    return np.array([cache[n] for n in values], dtype=np.uint32)
 
 
 def _init_terms(lengths):
-    """A^n(0xFFFFFFFF) for each length n: what the initial register adds.
+    """A^n(0xFFFFFFFF) for each length n: what the initial register adds."""
 
-    It depends on the length only, and a file's records have few distinct
-    lengths (every epoch's `lr` record has the same), so values are cached.
-    """
-    unique, inverse = np.unique(lengths, return_inverse=True)
-    missing = [int(n) for n in unique.tolist() if n not in _INIT_TERMS]
-    if missing:
+    def compute(missing):
         regs = np.full(len(missing), 0xFFFFFFFF, dtype=np.uint32)
-        values = _advance(regs, np.array(missing, dtype=np.int64), 1)
-        if len(_INIT_TERMS) > 100_000:
-            _INIT_TERMS.clear()
-        _INIT_TERMS.update(zip(missing, values.tolist(), strict=True))
-    table = np.array([_INIT_TERMS[int(n)] for n in unique.tolist()], dtype=np.uint32)
-    return table[inverse.reshape(-1)]
+        return _advance(regs, np.array(missing, dtype=np.int64), 1).tolist()
+
+    return _by_length(_INIT_TERMS, lengths, compute)
+
+
+def header_crcs(lengths):
+    """The masked CRC a record header (its length as 8 bytes) holds, per length.
+
+    Example:
+      >>> header_crcs(np.array([3])).tolist() == [masked_crc32c(struct.pack("<Q", 3))]
+      True
+    """
+    return _by_length(
+        _HEADER_CRCS,
+        np.asarray(lengths),
+        lambda missing: [masked_crc32c(struct.pack("<Q", n)) for n in missing],
+    )
 
 
 def crc32c_many(buf, starts, lengths, lane=_LANE):
