@@ -107,6 +107,17 @@ def test_unexplained_change_is_a_plan_deviation():
     assert "50 of 100 steps" in found["message"]
 
 
+def test_rows_out_of_step_order_are_audited_in_step_order():
+    # Rows handed over unsorted give the findings of the same rows sorted.
+    halved = reduction(4, 50, float(F32(1e-3)), float(F32(5e-4)))
+    for factor_from, events in ((30, []), (50, []), (30, [halved]), (None, [halved])):
+        run = constant_run(factor_from, events=events)
+        want = audit.find(run)
+        rows = run.optimizers["sgd"]
+        run.optimizers["sgd"] = rows[np.random.default_rng(0).permutation(len(rows))]
+        assert audit.find(run) == want and want
+
+
 def test_event_after_the_change_does_not_explain_it():
     # The ratio changed at step 31, the event claims step 50.
     run = constant_run(30, events=[reduction(4, 50, float(F32(1e-3)), float(F32(5e-4)))])

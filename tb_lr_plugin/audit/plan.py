@@ -45,12 +45,19 @@ def _boundaries(run, optimizer):
     return [(s, evs, bool(sessions)) for s, (evs, sessions) in sorted(by_step.items())]
 
 
-def _ratio_at(planned, actual, atol):
-    nz = np.flatnonzero(np.abs(planned) > atol)
-    if not len(nz):
-        return None
-    i = nz[0]
-    return float(actual[i] / planned[i])
+def _first_ratios(planned, actual, atol):
+    """`ratio(lo, hi)`: actual / planned at the first row of `[lo, hi)` whose
+    planned LR is not zero, or `None` (one scan of the rows for all calls)."""
+    nonzero = np.flatnonzero(np.abs(planned) > atol)
+
+    def ratio(lo, hi):
+        p = int(np.searchsorted(nonzero, lo))
+        if p == len(nonzero) or nonzero[p] >= hi:
+            return None
+        i = nonzero[p]
+        return float(actual[i] / planned[i])
+
+    return ratio
 
 
 def _claim_holds(events, actual_first, planned_first, k_prev, atol):
@@ -82,6 +89,9 @@ def plan_deviation(view):
     for name, rows in sorted(run.optimizers.items()):
         finite = np.isfinite(rows[:, 1]) & np.isfinite(rows[:, 2])
         rows = rows if finite.all() else rows[finite]  # a row mask copies slowly
+        if not (rows[1:, 0] >= rows[:-1, 0]).all():
+            # Sorted (as the run model keeps them), each stretch is a slice.
+            rows = rows[np.argsort(rows[:, 0], kind="stable")]
         if len(rows):
             label = name if len(run.optimizers) > 1 else None
             findings += _deviations(view, label, rows, _boundaries(run, name))
@@ -89,68 +99,52 @@ def plan_deviation(view):
 
 
 def _deviations(view, label, rows, bounds):
-    """`plan_deviation` of one optimizer: the first one per planned stretch."""
+    """`plan_deviation` of one optimizer: the first one per planned stretch.
+
+    A stretch is the rows after one boundary up to and with the next one's
+    step; `rows` are sorted by step.
+    """
     steps, planned, actual = rows[:, 0], rows[:, 1], rows[:, 2]
     atol = LR_RTOL * float(max(np.abs(planned).max(), np.abs(actual).max()))
     edges = [-math.inf] + [b[0] for b in bounds] + [math.inf]
-    stretch = _stretches(steps, edges)
+    cuts = np.searchsorted(steps, edges, side="right").tolist()
+    ratio = _first_ratios(planned, actual, atol)
     k = 1.0
     found = []
     for j in range(len(edges) - 1):
-        hi = edges[j + 1]
-        sel = stretch(j)
-        if not len(sel):
+        lo, hi = cuts[j], cuts[j + 1]
+        if lo == hi:
             continue
-        first = sel[0]
         if j > 0:
-            k, override = _after_boundary(bounds[j - 1], planned, actual, sel, k, atol)
+            k, override = _after_boundary(
+                bounds[j - 1], planned[lo], actual[lo], ratio(lo, hi), k, atol
+            )
             if override:
-                step = int(steps[first])
-                message = wording.plan_overridden(step, label, actual[first], override)
+                step = int(steps[lo])
+                message = wording.plan_overridden(step, label, actual[lo], override)
                 found.append(_deviation(view, step, message))
                 continue
-        ok = _close(actual[sel], k * planned[sel], atol)
+        ok = _close(actual[lo:hi], k * planned[lo:hi], atol)
         # A row at exactly an event's step may already carry the new LR.
-        if j + 1 < len(edges) - 1:
-            at_edge = steps[sel] == hi
-            nxt = stretch(j + 1, to_end=True)
-            if at_edge.any() and len(nxt):
-                k_next = _ratio_at(planned[nxt], actual[nxt], atol)
-                if k_next is not None:
-                    ok |= at_edge & _close(actual[sel], k_next * planned[sel], atol)
-        bad = sel[~ok]
+        edge = int(np.searchsorted(steps, edges[j + 1])) if j + 2 < len(edges) else hi
+        k_next = ratio(hi, len(steps)) if edge < hi else None
+        if k_next is not None:
+            ok[edge - lo :] |= _close(actual[edge:hi], k_next * planned[edge:hi], atol)
+        bad = np.flatnonzero(~ok)
         if len(bad):
-            i, step = bad[0], int(steps[bad[0]])
-            message = wording.plan_left(step, label, actual[i], planned[i], k, len(bad), len(sel))
+            i = lo + int(bad[0])
+            step = int(steps[i])
+            message = wording.plan_left(step, label, actual[i], planned[i], k, len(bad), hi - lo)
             found.append(_deviation(view, step, message))
     return found
 
 
-def _stretches(steps, edges):
-    """`stretch(j)`: the indices of the steps in `(edges[j], edges[j + 1]]`
-    (with `to_end`: in `(edges[j], inf)`), in order.
-
-    Steps are sorted (an optimizer's rows are), so each stretch is a slice
-    found by binary search; unsorted steps are masked instead.
-    """
-    if (steps[1:] >= steps[:-1]).all():
-        cuts = np.searchsorted(steps, edges, side="right")
-        return lambda j, to_end=False: np.arange(cuts[j], len(steps) if to_end else cuts[j + 1])
-
-    def masked(j, to_end=False):
-        upper = math.inf if to_end else edges[j + 1]
-        return np.flatnonzero((steps > edges[j]) & (steps <= upper))
-
-    return masked
-
-
-def _after_boundary(bound, planned, actual, sel, k, atol):
+def _after_boundary(bound, planned_first, actual_first, k_new, k, atol):
     """`(k, override)` after an event or a new session: the ratio of actual to
-    planned from there on, and what the LR should have been if it was not."""
+    planned from there on (`k_new`, from the stretch's first row with a
+    planned LR), and what the LR should have been if it was not."""
     _, evs, session = bound
-    first = sel[0]
-    k_new = _ratio_at(planned[sel], actual[sel], atol)
-    explained = bool(evs) and _claim_holds(evs, actual[first], planned[first], k, atol)
+    explained = bool(evs) and _claim_holds(evs, actual_first, planned_first, k, atol)
     if session and k_new is not None:
         # A new fit may carry the ratio on or re-base its plan.
         explained |= _same_ratio(k_new, k) or _same_ratio(k_new, 1.0)
